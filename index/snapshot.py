@@ -1,0 +1,277 @@
+"""Versioned index snapshots on disk: build next to the old one, switch atomically, roll back.
+
+Layout under ``index_dir``::
+
+    v000001/ manifest.json dense.faiss lexical/ passages.sqlite3
+    v000002/ ...
+    CURRENT        the name of the snapshot being served
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from index.dense import DenseIndex
+from index.embedding import Embedder
+from index.lexical import LexicalIndex
+from kb.errors import KbError, NotFound, NotReady
+from kb.models import Passage
+from kb.store import IndexRow, Store, embedding_text, utcnow
+from kb.text import content_hash, tokenize
+
+CURRENT = "CURRENT"
+KEEP = 5  # snapshots kept on disk, the current one included
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a snapshot holds and how it was built."""
+
+    version: str
+    created_at: str
+    model: str
+    dim: int
+    passages: int
+    documents: int
+    fingerprint: str
+
+
+def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: str, title: str):
+    """Return the link to a passage's section: its anchor, or a text fragment for its heading."""
+    base = (doc_url or f"/articles/{quote(doc_id, safe='/')}").split("#", 1)[0]
+    if anchor:
+        return f"{base}#{quote(anchor, safe='-_.~')}"
+    if section and section != title:
+        return f"{base}#:~:text={quote(section, safe='')}"
+    return base
+
+
+def fingerprint(model: str, rows: Sequence[IndexRow]) -> str:
+    """Return a hash that changes whenever anything a snapshot holds would change."""
+    return content_hash(
+        model, *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows)
+    )
+
+
+def current_version(index_dir: Path) -> str | None:
+    """Return the name of the snapshot being served, or None."""
+    try:
+        return (index_dir / CURRENT).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def list_versions(index_dir: Path) -> list[Manifest]:
+    """Return the manifests of every complete snapshot, oldest first."""
+    manifests = []
+    for path in sorted(index_dir.glob("v*/manifest.json")):
+        try:
+            manifests.append(Manifest(**json.loads(path.read_text())))
+        except (ValueError, TypeError):
+            continue
+    return manifests
+
+
+def switch_to(index_dir: Path, version: str) -> None:
+    """Make ``version`` the snapshot being served, atomically."""
+    if not (index_dir / version / "manifest.json").is_file():
+        raise NotFound(f"no index snapshot {version!r}")
+    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".current-")
+    with os.fdopen(fd, "w") as f:
+        f.write(version + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+
+
+def build_snapshot(
+    store: Store,
+    model: str,
+    load_embedder: Callable[[], Embedder],
+    index_dir: Path,
+    *,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = 64,
+) -> tuple[Manifest, int]:
+    """Build a snapshot from the store unless the current one is identical.
+
+    The embedding model is loaded only if something must be embedded. Returns the served
+    manifest and how many passages had to be embedded.
+    """
+    index_dir.mkdir(parents=True, exist_ok=True)
+    rows = store.index_rows()
+    digest = fingerprint(model, rows)
+    served = current_version(index_dir)
+    for manifest in list_versions(index_dir):
+        if manifest.version == served and manifest.fingerprint == digest:
+            return manifest, 0
+
+    embedder = load_embedder()
+    vectors, embedded = _vectors(store, embedder, rows, progress, batch_size)
+    tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".build-"))
+    try:
+        DenseIndex.build(vectors).save(tmp / "dense.faiss")
+        lexical_dir = tmp / "lexical"
+        lexical_dir.mkdir()
+        LexicalIndex.build([tokenize(lexical_text(r)) for r in rows]).save(lexical_dir)
+        _write_passages(tmp / "passages.sqlite3", rows)
+        version = _next_version(index_dir)
+        manifest = Manifest(
+            version=version,
+            created_at=utcnow(),
+            model=embedder.name,
+            dim=embedder.dim,
+            passages=len(rows),
+            documents=len({r.doc_id for r in rows}),
+            fingerprint=digest,
+        )
+        (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+        os.rename(tmp, index_dir / version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    switch_to(index_dir, version)
+    prune(index_dir, keep=KEEP)
+    return manifest, embedded
+
+
+def lexical_text(row: IndexRow) -> str:
+    """Return the text BM25 indexes for a passage: title, section and text."""
+    return f"{row.title}\n{row.section}\n{row.text}"
+
+
+def _vectors(
+    store: Store,
+    embedder: Embedder,
+    rows: Sequence[IndexRow],
+    progress: Callable[[int], None] | None,
+    batch_size: int,
+) -> tuple[np.ndarray, int]:
+    hashes = [r.content_hash for r in rows]
+    cached = store.get_embeddings(embedder.name, hashes)
+    missing: dict[str, str] = {}
+    for r in rows:
+        if r.content_hash not in cached and r.content_hash not in missing:
+            missing[r.content_hash] = embedding_text(r.title, r.section, r.text)
+    todo = list(missing.items())
+    for start in range(0, len(todo), batch_size):
+        batch = todo[start : start + batch_size]
+        vectors = embedder.embed([text for _, text in batch])
+        fresh = {h: v for (h, _), v in zip(batch, vectors, strict=True)}
+        store.put_embeddings(embedder.name, fresh)
+        cached.update(fresh)
+        if progress:
+            progress(len(batch))
+    matrix = np.zeros((len(rows), embedder.dim), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        matrix[i] = cached[h]
+    return matrix, len(todo)
+
+
+def _write_passages(path: Path, rows: Sequence[IndexRow]) -> None:
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "CREATE TABLE passages (row INTEGER PRIMARY KEY, chunk_id INTEGER, doc_id TEXT,"
+            " doc_version INTEGER, title TEXT, url TEXT, section TEXT, text TEXT, kind TEXT,"
+            " lang TEXT)"
+        )
+        conn.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    i,
+                    r.chunk_id,
+                    r.doc_id,
+                    r.doc_version,
+                    r.title,
+                    passage_url(r.url, r.doc_id, r.anchor, r.section, r.title),
+                    r.section,
+                    r.text,
+                    r.kind,
+                    r.lang,
+                )  # fmt: skip
+                for i, r in enumerate(rows)
+            ],
+        )
+    conn.close()
+
+
+def _next_version(index_dir: Path) -> str:
+    numbers = [int(p.name[1:]) for p in index_dir.glob("v*") if p.name[1:].isdigit()]
+    return f"v{max(numbers, default=0) + 1:06d}"
+
+
+def prune(index_dir: Path, keep: int) -> list[str]:
+    """Delete all but the newest ``keep`` snapshots, never the one served; return those deleted."""
+    served = current_version(index_dir)
+    versions = [m.version for m in list_versions(index_dir)]
+    doomed = [v for v in versions[:-keep] if v != served] if keep > 0 else []
+    for version in doomed:
+        shutil.rmtree(index_dir / version, ignore_errors=True)
+    for leftover in index_dir.glob(".build-*"):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+    return doomed
+
+
+class Snapshot:
+    """A loaded snapshot: both indexes and the passages they point at."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            self.manifest = Manifest(**json.loads((directory / "manifest.json").read_text()))
+            self.dense = DenseIndex.load(directory / "dense.faiss")
+            self.lexical = LexicalIndex.load(directory / "lexical")
+        except (OSError, ValueError, TypeError, RuntimeError) as e:
+            raise KbError(f"index snapshot {directory.name} is unreadable: {e}", status=503) from e
+        if not (self.dense.size == self.lexical.size == self.manifest.passages):
+            raise KbError(f"index snapshot {directory.name} is inconsistent", status=503)
+        self.directory = directory
+        uri = f"file:{quote(str(directory / 'passages.sqlite3'))}?mode=ro&immutable=1"
+        self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        """The snapshot's version name."""
+        return self.manifest.version
+
+    def passages(self, rows: Sequence[int]) -> list[Passage]:
+        """Return the passages at ``rows``, in that order."""
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        with self._lock:
+            found = {
+                r[0]: Passage(*r[1:])
+                for r in self._db.execute(
+                    f"SELECT row, chunk_id, doc_id, doc_version, title, url, section, text, kind,"
+                    f" lang FROM passages WHERE row IN ({marks})",
+                    [int(r) for r in rows],
+                )
+            }
+        return [found[int(r)] for r in rows]
+
+    def close(self) -> None:
+        """Release the passage database."""
+        self._db.close()
+
+
+def load_current(index_dir: Path) -> Snapshot:
+    """Load the snapshot being served; raise :class:`NotReady` if there is none."""
+    version = current_version(index_dir)
+    if version is None:
+        raise NotReady("the knowledge base has no index yet: run `kb ingest` first")
+    return Snapshot(index_dir / version)

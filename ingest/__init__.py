@@ -1,0 +1,1 @@
+"""Ingestion: read sources, extract main content into sections, chunk, and store."""

@@ -1,0 +1,63 @@
+"""Sections → chunks small enough to embed. Pure: chunks never cross a section boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kb.models import Chunk, Section
+from kb.text import sentences, words
+
+
+def chunk_sections(doc_id: str, sections: Sequence[Section], max_words: int) -> list[Chunk]:
+    """Return the chunks of ``sections``: whole lines packed up to ``max_words`` words each."""
+    chunks: list[Chunk] = []
+    for section in sections:
+        for text in split_text(section.text, max_words):
+            chunks.append(Chunk(doc_id, len(chunks), section.heading, section.anchor, text))
+    return chunks
+
+
+def split_text(text: str, max_words: int) -> list[str]:
+    """Split ``text`` into pieces of at most ``max_words`` words, at line, then sentence ends."""
+    pieces: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if words(line) <= max_words:
+            pieces.append(line)
+            continue
+        for sentence in sentences(line):
+            if words(sentence) <= max_words:
+                pieces.append(sentence)
+            else:
+                pieces.extend(_hard_split(sentence, max_words))
+    return _pack(pieces, max_words)
+
+
+def _pack(pieces: list[str], max_words: int) -> list[str]:
+    """Join consecutive pieces while they fit; avoid a tiny last chunk by balancing."""
+    out: list[list[str]] = []
+    size = 0
+    for piece in pieces:
+        n = words(piece)
+        if out and size + n <= max_words:
+            out[-1].append(piece)
+            size += n
+        else:
+            out.append([piece])
+            size = n
+    if len(out) >= 2 and sum(words(p) for p in out[-1]) < max_words // 4:
+        # Move lines from the previous chunk so the last one is not a fragment.
+        while len(out[-2]) > 1 and sum(words(p) for p in out[-1]) < max_words // 4:
+            out[-1].insert(0, out[-2].pop())
+    return ["\n".join(group) for group in out]
+
+
+def _hard_split(text: str, max_words: int) -> list[str]:
+    """Cut a sentence with no natural break into pieces of ``max_words`` tokens."""
+    tokens = text.split()
+    if len(tokens) <= 1:
+        # A run of CJK characters without spaces: cut by characters.
+        step = max_words
+        return [text[i : i + step] for i in range(0, len(text), step)]
+    return [" ".join(tokens[i : i + max_words]) for i in range(0, len(tokens), max_words)]

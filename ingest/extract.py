@@ -1,0 +1,237 @@
+"""HTML → title, language and sections with their anchors. Pure: text in, data out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4.element import Comment, ProcessingInstruction
+
+from kb.models import Section
+from kb.text import normalize
+
+HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+# Elements that never hold article text.
+DROP = {
+    "script", "style", "noscript", "template", "nav", "aside", "footer", "form", "button",
+    "iframe", "svg", "canvas", "select", "input", "textarea", "object", "embed", "dialog", "head",
+}  # fmt: skip
+DROP_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary", "dialog"}
+BLOCKS = {
+    "p", "div", "section", "article", "main", "blockquote", "dl", "dt", "dd", "figure",
+    "figcaption", "details", "summary", "address", "header", "center", "body", "html",
+}  # fmt: skip
+_STRUCTURE = [*HEADINGS, "p", "div", "ul", "ol", "table", "pre", "section", "br"]
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+
+
+@dataclass(frozen=True)
+class Page:
+    """What an HTML page says, without its chrome."""
+
+    title: str
+    lang: str | None
+    canonical: str | None
+    description: str | None
+    sections: tuple[Section, ...]
+    link_density: float = 0.0
+
+    @property
+    def is_link_list(self) -> bool:
+        """Whether the page is mostly links (a home or category page), not an article."""
+        return self.link_density > 0.6
+
+
+def extract(html: str | bytes) -> Page:
+    """Return the title, language, canonical URL and sections of the main content of ``html``."""
+    soup = BeautifulSoup(html, "lxml")
+    root = soup.find("html")
+    lang = root.get("lang") if isinstance(root, Tag) else None
+    canonical = _link(soup, "canonical")
+    description = _meta(soup, "description")
+    head_title = normalize(soup.title.get_text()) if soup.title else ""
+
+    main = _main_element(soup)
+    _strip_chrome(main)
+    density = link_density(main)
+    builder = _SectionBuilder()
+    builder.walk(main)
+    sections = builder.finish()
+
+    title = ""
+    if sections and sections[0].level == 1:
+        title = sections[0].heading
+    title = title or _strip_site_suffix(head_title) or (sections[0].heading if sections else "")
+    # The h1 section is the introduction: it carries the document title and no anchor.
+    sections = [
+        Section(heading=title, text=s.text, anchor=None, level=1) if s.level == 1 else s
+        for s in sections
+    ]
+    return Page(
+        title=title,
+        lang=str(lang).strip() or None if lang else None,
+        canonical=canonical,
+        description=description,
+        sections=tuple(s for s in sections if s.text),
+        link_density=density,
+    )
+
+
+def link_density(element: Tag) -> float:
+    """Return the share of the element's text that sits inside links."""
+    total = len(normalize(element.get_text()))
+    if total == 0:
+        return 0.0
+    linked = sum(len(normalize(a.get_text())) for a in element.find_all("a"))
+    return min(linked / total, 1.0)
+
+
+def _link(soup: BeautifulSoup, rel: str) -> str | None:
+    for link in soup.find_all("link", href=True):
+        rels = link.get("rel")
+        names: list[str] = [str(r) for r in rels] if isinstance(rels, list) else [str(rels or "")]
+        if rel in [r.lower() for r in names]:
+            return str(link["href"]).strip() or None
+    return None
+
+
+def _meta(soup: BeautifulSoup, name: str) -> str | None:
+    tag = soup.find("meta", attrs={"name": name})
+    content = tag.get("content") if isinstance(tag, Tag) else None
+    return normalize(str(content)) or None if content else None
+
+
+def _strip_site_suffix(title: str) -> str:
+    """'Reset your password – Lumio Help' → 'Reset your password'."""
+    parts = re.split(r"\s+[–—|·-]\s+", title)
+    return parts[0].strip() if parts else title
+
+
+def _main_element(soup: BeautifulSoup) -> Tag:
+    for selector in ("main article", "article", "main", "[role=main]", "#content", ".content"):
+        found = soup.select(selector)
+        if found:
+            # The largest candidate, so a teaser <article> in a sidebar does not win.
+            return max(found, key=lambda t: len(t.get_text()))
+    return soup.body or soup
+
+
+def _is_hidden(tag: Tag) -> bool:
+    if tag.attrs is None:
+        return False
+    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true":
+        return True
+    return bool(_HIDDEN_STYLE.search(str(tag.get("style", ""))))
+
+
+def _strip_chrome(main: Tag) -> None:
+    doomed = []
+    for tag in main.find_all(True):
+        if tag.name in DROP or str(tag.get("role", "")).lower() in DROP_ROLES or _is_hidden(tag):
+            doomed.append(tag)
+        elif tag.name == "header" and tag.find("h1") is None:
+            doomed.append(tag)  # a site banner, not an article header
+    for tag in doomed:
+        tag.decompose()
+    for node in main.find_all(string=lambda s: isinstance(s, Comment | ProcessingInstruction)):
+        node.extract()
+
+
+class _SectionBuilder:
+    """Walks the main element in document order, cutting a new section at each heading."""
+
+    def __init__(self) -> None:
+        self.sections: list[Section] = []
+        self.heading = ""
+        self.anchor: str | None = None
+        self.level = 1
+        self.lines: list[str] = []
+        self.inline: list[str] = []
+        self.last_id: str | None = None
+
+    def walk(self, el: Tag) -> None:
+        for child in el.children:
+            if isinstance(child, NavigableString):
+                if not isinstance(child, Comment):
+                    self.inline.append(str(child))
+                continue
+            if not isinstance(child, Tag):
+                continue
+            name = child.name
+            if name in HEADINGS:
+                self._heading(child)
+            elif name in ("ul", "ol"):
+                self._flush()
+                self._list(child, depth=0)
+            elif name == "table":
+                self._flush()
+                self._table(child)
+            elif name == "pre":
+                self._flush()
+                code = child.get_text().strip("\n")
+                if code.strip():
+                    self.lines.append(code)
+            elif name == "br":
+                self._flush()
+            elif name in BLOCKS or name == "li":
+                if child.get("id") and name in ("section", "div"):
+                    self.last_id = str(child["id"])
+                self._flush()
+                self.walk(child)
+                self._flush()
+            elif child.find(_STRUCTURE) is not None:
+                self.walk(child)  # an inline element wrapping blocks, as broken markup does
+            else:
+                if name == "a" and child.get("id") and not child.get_text(strip=True):
+                    self.last_id = str(child["id"])
+                self.inline.append(child.get_text())
+
+    def _heading(self, tag: Tag) -> None:
+        self._flush()
+        self._close_section()
+        self.heading = normalize(tag.get_text())
+        anchor = tag.get("id")
+        if not anchor:
+            inner = tag.find(id=True) or tag.find("a", attrs={"name": True})
+            if isinstance(inner, Tag):
+                anchor = inner.get("id") or inner.get("name")
+        self.anchor = str(anchor) if anchor else self.last_id
+        self.last_id = None
+        self.level = HEADINGS[tag.name]
+
+    def _list(self, tag: Tag, depth: int) -> None:
+        ordered = tag.name == "ol"
+        for number, li in enumerate(tag.find_all("li", recursive=False), start=1):
+            nested = [c for c in li.find_all(["ul", "ol"], recursive=False)]
+            for n in nested:
+                n.extract()
+            text = normalize(li.get_text())
+            if text:
+                marker = f"{number}." if ordered else "-"
+                self.lines.append("  " * depth + f"{marker} {text}")
+            for n in nested:
+                self._list(n, depth + 1)
+
+    def _table(self, tag: Tag) -> None:
+        for tr in tag.find_all("tr"):
+            cells = [normalize(c.get_text()) for c in tr.find_all(["th", "td"])]
+            if any(cells):
+                self.lines.append(" | ".join(cells))
+
+    def _flush(self) -> None:
+        text = normalize("".join(self.inline))
+        self.inline = []
+        if text:
+            self.lines.append(text)
+
+    def _close_section(self) -> None:
+        text = "\n".join(self.lines).strip()
+        self.lines = []
+        if text or self.heading:
+            self.sections.append(Section(self.heading, text, self.anchor, self.level))
+
+    def finish(self) -> list[Section]:
+        self._flush()
+        self._close_section()
+        return [s for s in self.sections if s.text or s.level == 1]

@@ -1,0 +1,176 @@
+"""Sources → documents: a folder or file of HTML, a JSONL file, or a web page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ingest.extract import extract
+from kb.errors import SourceError
+from kb.models import Document, Section
+from kb.text import normalize, slugify
+
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+
+
+@dataclass
+class Batch:
+    """The documents read from one source and the files passed over, with reasons."""
+
+    source: str
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def read_source(source: str) -> Batch:
+    """Read every document of ``source``; raise :class:`SourceError` if none can be read."""
+    if urlsplit(source).scheme in ("http", "https"):
+        from ingest.web import read_url
+
+        return read_url(source)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise SourceError(f"no such file or folder: {source}")
+    if path.is_dir():
+        return read_folder(path)
+    if path.suffix.lower() == ".jsonl":
+        return read_jsonl(path)
+    if path.suffix.lower() in HTML_SUFFIXES:
+        batch = Batch(source=str(path.resolve()))
+        doc, reason = read_html_file(path, path.stem, batch.source)
+        if doc is None:
+            raise SourceError(f"cannot ingest {source}: {reason}")
+        batch.documents.append(doc)
+        return batch
+    raise SourceError(
+        f"cannot ingest {source}: expected a folder, an .html or .jsonl file, or an http(s) URL"
+    )
+
+
+def read_folder(folder: Path) -> Batch:
+    """Read every HTML file below ``folder``; the id of each is its path without extension."""
+    batch = Batch(source=str(folder.resolve()))
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    for path in files:
+        rel = path.relative_to(folder).as_posix()
+        if path.suffix.lower() not in HTML_SUFFIXES:
+            batch.skipped.append((rel, "not an HTML file"))
+            continue
+        doc_id = rel.rsplit(".", 1)[0]
+        doc, reason = read_html_file(path, doc_id, batch.source)
+        if doc is None:
+            batch.skipped.append((rel, reason))
+        else:
+            batch.documents.append(doc)
+    if not batch.documents:
+        raise SourceError(f"no HTML documents in {folder}")
+    return batch
+
+
+def read_html_file(path: Path, doc_id: str, source: str) -> tuple[Document | None, str]:
+    """Return the document in the HTML file ``path``, or None and the reason it has none."""
+    data = path.read_bytes()
+    return html_document(data, doc_id=doc_id, source=source, url=None)
+
+
+def html_document(
+    data: bytes | str, *, doc_id: str, source: str, url: str | None
+) -> tuple[Document | None, str]:
+    """Return the document in an HTML page, or None and the reason it has none."""
+    if isinstance(data, bytes) and b"\x00" in data[:4096]:
+        return None, "binary content, not HTML"
+    page = extract(data)
+    if not page.sections:
+        return None, "no text in the page"
+    if page.is_link_list:
+        return None, "a page of links, not an article"
+    return (
+        Document(
+            id=doc_id,
+            title=page.title or doc_id,
+            sections=page.sections,
+            source=source,
+            url=url or page.canonical,
+            lang=page.lang,
+            meta={"description": page.description} if page.description else {},
+        ),
+        "",
+    )
+
+
+def read_jsonl(path: Path) -> Batch:
+    """Read ``{"id", "title", "text", "url"?, ...}`` lines; every line must be valid."""
+    batch = Batch(source=str(path.resolve()))
+    seen: set[str] = set()
+    with path.open(encoding="utf-8", errors="strict") as f:
+        try:
+            for number, line in enumerate(f, start=1):
+                if line.strip():
+                    doc = _jsonl_document(line, number, path, batch.source)
+                    if doc.id in seen:
+                        raise SourceError(f"{path}:{number}: duplicate id {doc.id!r}")
+                    seen.add(doc.id)
+                    batch.documents.append(doc)
+        except UnicodeDecodeError:
+            raise SourceError(f"{path} is not UTF-8 text") from None
+    if not batch.documents:
+        raise SourceError(f"no documents in {path}")
+    return batch
+
+
+def _jsonl_document(line: str, number: int, path: Path, source: str) -> Document:
+    where = f"{path.name}:{number}"
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise SourceError(f"{where}: not valid JSON ({e.msg})") from None
+    if not isinstance(item, dict):
+        raise SourceError(f"{where}: expected a JSON object")
+    text = item.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise SourceError(f"{where}: 'text' must be a non-empty string")
+    raw_id = item.get("id", item.get("_id"))
+    if raw_id is None or str(raw_id).strip() == "":
+        raise SourceError(f"{where}: 'id' is missing")
+    title = normalize(str(item.get("title") or "")) or _first_line(text)
+    url = item.get("url")
+    kind = str(item.get("kind") or "article")
+    lang = item.get("lang")
+    meta = {
+        k: v
+        for k, v in item.items()
+        if k not in {"id", "_id", "title", "text", "url", "kind", "lang"}
+    }
+    body = "\n".join(normalize(p) for p in text.splitlines() if p.strip())
+    return Document(
+        id=str(raw_id),
+        title=title,
+        sections=(Section(heading=title, text=body, anchor=None, level=1),),
+        source=source,
+        url=str(url) if url else None,
+        kind=kind,
+        lang=str(lang) if lang else None,
+        meta=meta,
+    )
+
+
+def _first_line(text: str) -> str:
+    line = normalize(text.strip().splitlines()[0])
+    return line[:120]
+
+
+def iter_sources(sources: list[str]) -> Iterator[Batch]:
+    """Read each source in turn."""
+    for source in sources:
+        yield read_source(source)
+
+
+def url_doc_id(url: str) -> str:
+    """Return a readable, stable document id for a web page."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") or "/index"
+    stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+    return slugify(parts.netloc, 60) + "/" + "/".join(slugify(p) for p in stem.split("/") if p)

@@ -1,0 +1,110 @@
+"""Question → retrieved passages → generated text → verified citations → an Answer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.search import best_per_document
+from kb.generate import Generator
+from kb.models import Answer, Citation, Hit, Passage
+from kb.text import sentences
+
+_MARK = re.compile(r"\[(\d{1,3})\]")
+
+REFUSAL = (
+    "I couldn't find an answer to this in the help centre. "
+    "The articles below are the closest matches; if they don't help, please contact support."
+)
+
+
+def confidence(top_dense: float, support: float) -> float:
+    """Return a confidence in [0, 1] from the best passage's cosine and citation support."""
+    retrieval = min(max((top_dense - 0.25) / 0.4, 0.0), 1.0)
+    return round(retrieval * (0.8 + 0.2 * support), 3)
+
+
+def pick_passages(hits: Sequence[Hit], n: int, per_document: int = 2) -> list[Hit]:
+    """Return the ``n`` best hits with at most ``per_document`` from any one document."""
+    counts: dict[str, int] = {}
+    out = []
+    for hit in hits:
+        doc = hit.passage.doc_id
+        if counts.get(doc, 0) < per_document:
+            counts[doc] = counts.get(doc, 0) + 1
+            out.append(hit)
+            if len(out) == n:
+                break
+    return out
+
+
+def verify_citations(text: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
+    """Drop citations to passages that were not given; renumber the rest in order of use.
+
+    Returns the rewritten text and one citation per passage cited in it, so no citation can
+    point at a passage the answer was not given.
+    """
+    numbering: dict[int, int] = {}
+
+    def renumber(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if not 1 <= n <= len(passages):
+            return ""
+        numbering.setdefault(n, len(numbering) + 1)
+        return f"[{numbering[n]}]"
+
+    cleaned = _MARK.sub(renumber, text)
+    cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    citations = []
+    for original, number in numbering.items():
+        p = passages[original - 1]
+        citations.append(
+            Citation(
+                number=number,
+                doc_id=p.doc_id,
+                doc_version=p.doc_version,
+                title=p.title,
+                url=p.url,
+                section=p.section,
+                quote=supporting_quote(cleaned, number, p.text),
+            )
+        )
+    return cleaned, citations
+
+
+def supporting_quote(answer: str, number: int, passage_text: str, max_chars: int = 300) -> str:
+    """Return the passage sentences the answer repeats before citation ``[number]``."""
+    cited_spans = [
+        seg for seg in re.split(r"\[\d+\]", answer.split(f"[{number}]")[0])[-1:] if seg.strip()
+    ]
+    passage_sentences = sentences(passage_text)
+    quoted = [s for s in passage_sentences if any(s in span for span in cited_spans)]
+    quote = " ".join(quoted) or (passage_sentences[0] if passage_sentences else passage_text)
+    return quote if len(quote) <= max_chars else quote[: max_chars - 1].rstrip() + "…"
+
+
+def answer_question(
+    question: str,
+    hits: Sequence[Hit],
+    generator: Generator,
+    *,
+    passages: int,
+    min_confidence: float,
+) -> Answer:
+    """Answer ``question`` from ``hits``, or refuse with the closest articles."""
+    chosen = pick_passages(hits, passages)
+    related = tuple(best_per_document(list(hits), 3))
+    if not chosen:
+        return Answer(question, REFUSAL, (), 0.0, True, generator.mode, related)
+    top_dense = max(h.dense for h in chosen)
+    if confidence(top_dense, 1.0) < min_confidence:
+        return Answer(
+            question, REFUSAL, (), confidence(top_dense, 0.0), True, generator.mode, related
+        )
+    given = [h.passage for h in chosen]
+    text, citations = verify_citations(generator.generate(question, given), given)
+    support = 1.0 if citations else 0.0
+    conf = confidence(top_dense, support)
+    if not citations or conf < min_confidence:
+        return Answer(question, REFUSAL, (), conf, True, generator.mode, related)
+    return Answer(question, text, tuple(citations), conf, False, generator.mode, related)

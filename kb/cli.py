@@ -1,0 +1,157 @@
+"""The ``kb`` command: thin wrappers over :class:`kb.service.KnowledgeBase`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import NoReturn
+
+import click
+
+from kb.config import load_settings
+from kb.errors import ConfigError, KbError
+from kb.schema import answer_json, hit_json, snippet
+from kb.service import KnowledgeBase
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to standard error and exit."""
+    click.echo(f"kb: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _kb(ctx: click.Context) -> KnowledgeBase:
+    return ctx.ensure_object(dict)["kb"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", envvar="KB_HOME", type=click.Path(), help="Data directory (KB_HOME).")
+@click.version_option(package_name="kb")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """kb: a help-centre knowledge base with hybrid search and cited answers."""
+    settings = load_settings({"home": home} if home else None)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kb").setLevel(settings.log_level.upper())
+    ctx.ensure_object(dict)["kb"] = KnowledgeBase(settings)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Ingest help-centre pages: folders or files of HTML, JSONL files, or URLs."""
+    report = _kb(ctx).ingest(list(sources), progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    click.echo(f"Ingested {', '.join(sources)}: {report.summary()}")
+    for path, reason in report.skipped[:20]:
+        click.echo(f"  skipped {path}: {reason}")
+    if len(report.skipped) > 20:
+        click.echo(f"  … and {len(report.skipped) - 20} more skipped")
+    if not report.changed and report.chunks_embedded == 0:
+        click.echo("Nothing changed.")
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--k", "k", default=10, show_default=True, help="Number of documents.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def search(ctx: click.Context, query: str, k: int, as_json: bool) -> None:
+    """Search the knowledge base: the best section of each matching document."""
+    hits = _kb(ctx).search(query, k)
+    if as_json:
+        click.echo(json.dumps({"hits": [hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No results.")
+    for i, h in enumerate(hits, 1):
+        p = h.passage
+        section = f" › {p.section}" if p.section and p.section != p.title else ""
+        click.echo(f"{i:2}. {p.title}{section}  ({h.score:.3f})")
+        click.echo(f"    {p.url}")
+        click.echo(f"    {snippet(p.text)}")
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+    """Answer a question with numbered citations, or say it is not in the help centre."""
+    answer = _kb(ctx).answer(question)
+    if as_json:
+        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return
+    click.echo(answer.text)
+    click.echo()
+    for c in answer.citations:
+        click.echo(f"[{c.number}] {c.title} › {c.section}\n    {c.url}")
+    if answer.refused:
+        for h in answer.related:
+            click.echo(f"  - {h.passage.title}: {h.passage.url}")
+    click.echo(f"confidence {answer.confidence:.2f}")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to bind (KB_HOST).")
+@click.option("--port", default=None, type=int, help="Port (KB_PORT).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the search page and the JSON API."""
+    from web.server import serve as run_server
+
+    settings = _kb(ctx).settings
+    run_server(settings, host=host or settings.host, port=port or settings.port)
+
+
+@cli.group("index")
+def index_group() -> None:
+    """List index snapshots and roll back to an earlier one."""
+
+
+@index_group.command("list")
+@click.pass_context
+def index_list(ctx: click.Context) -> None:
+    """List the index snapshots on disk; * marks the one served."""
+    manifests, current = _kb(ctx).index_versions()
+    if not manifests:
+        click.echo("No index snapshots yet: run `kb ingest`.")
+    for m in manifests:
+        mark = "*" if m.version == current else " "
+        click.echo(
+            f"{mark} {m.version}  {m.created_at}  {m.documents} documents, {m.passages} passages"
+        )
+
+
+@index_group.command("rollback")
+@click.argument("version")
+@click.pass_context
+def index_rollback(ctx: click.Context, version: str) -> None:
+    """Serve snapshot VERSION from now on."""
+    _kb(ctx).rollback(version)
+    click.echo(f"Now serving {version}.")
+
+
+def main() -> None:
+    """Entry point: run the CLI, turning user errors into one line."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except ConfigError as e:
+        fail(e.message, 2)
+    except KbError as e:
+        fail(e.message)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except Exception as e:  # a bug: one line for the user, the traceback in the debug log
+        logging.getLogger("kb").debug("unexpected error", exc_info=True)
+        fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")

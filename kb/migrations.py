@@ -1,0 +1,68 @@
+"""Numbered schema migrations for the SQLite store; ``PRAGMA user_version`` records the last run."""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[str] = [
+    # 1: documents, their versions, chunks, embeddings cached by content hash, ingest runs.
+    """
+    CREATE TABLE documents (
+        id TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'article',
+        title TEXT NOT NULL,
+        url TEXT,
+        lang TEXT,
+        meta TEXT NOT NULL DEFAULT '{}',
+        content_hash TEXT NOT NULL,
+        version INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX documents_source ON documents(source);
+    CREATE TABLE document_versions (
+        doc_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        content_hash TEXT NOT NULL,
+        title TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (doc_id, version)
+    );
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        section TEXT NOT NULL,
+        anchor TEXT,
+        text TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        UNIQUE (doc_id, ordinal)
+    );
+    CREATE TABLE embeddings (
+        model TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (model, content_hash)
+    );
+    CREATE TABLE ingest_runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        sources TEXT NOT NULL,
+        report TEXT
+    );
+    """,
+]
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations ``conn`` has not seen yet; return the schema version."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        try:
+            conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+        except sqlite3.Error:
+            conn.rollback()
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,177 @@
+"""The knowledge base as one object: the CLI and the web layer both call these methods."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from index.embedding import Embedder, load_embedder
+from index.search import Searcher, best_per_document
+from index.snapshot import (
+    Manifest,
+    Snapshot,
+    build_snapshot,
+    current_version,
+    list_versions,
+    load_current,
+    switch_to,
+)
+from ingest.pipeline import IngestReport, ingest_sources
+from kb.answer import answer_question
+from kb.config import Settings
+from kb.errors import InvalidInput
+from kb.generate import ExtractiveGenerator, Generator
+from kb.models import Answer, Hit
+from kb.progress import Progress
+from kb.store import Store, StoredDocument
+from kb.text import normalize
+
+log = logging.getLogger("kb")
+
+
+def clean_query(text: Any, max_chars: int, name: str = "query") -> str:
+    """Return the normalised query, or raise :class:`InvalidInput` saying what is wrong."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"{name} must be a string")
+    if len(text) > max_chars:
+        raise InvalidInput(f"{name} is too long: {len(text)} characters (at most {max_chars})")
+    text = normalize(text)
+    if not text:
+        raise InvalidInput(f"{name} is empty")
+    return text
+
+
+class KnowledgeBase:
+    """Store, index and answerer behind the operations users have."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self._searcher: Searcher | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = load_embedder(
+                self.settings.embed_model, self.settings.embed_batch_size
+            )
+        return self._embedder
+
+    def open_store(self) -> Store:
+        """Open the SQLite store (the caller closes it)."""
+        return Store(self.settings.store_path)
+
+    # ingestion ---------------------------------------------------------------------------
+
+    def ingest(self, sources: Sequence[str], *, progress: bool = False) -> IngestReport:
+        """Ingest ``sources`` into the store, then build and switch to a new index snapshot."""
+        started = time.perf_counter()
+        store = self.open_store()
+        try:
+            run = store.start_run(sources)
+            with Progress("Reading", enabled=progress) as bar:
+                report = ingest_sources(
+                    store, sources, chunk_words=self.settings.chunk_words, on_document=bar.step
+                )
+            manifest, embedded = self.build_index(store, progress=progress)
+            report.chunks_embedded = embedded
+            report.index_version = manifest.version
+            report.seconds = time.perf_counter() - started
+            store.finish_run(run, report.to_dict())
+        finally:
+            store.close()
+        self._searcher = None
+        return report
+
+    def build_index(self, store: Store, *, progress: bool = False) -> tuple[Manifest, int]:
+        """Build a snapshot from the store if anything changed; return it and the embed count."""
+        with Progress("Embedding", enabled=progress) as bar:
+            return build_snapshot(
+                store,
+                self.settings.embed_model,
+                lambda: self.embedder,
+                self.settings.index_dir,
+                progress=bar.step,
+                batch_size=self.settings.embed_batch_size,
+            )
+
+    # index versions ----------------------------------------------------------------------
+
+    def index_versions(self) -> tuple[list[Manifest], str | None]:
+        """Return every snapshot and the name of the one served."""
+        index_dir = self.settings.index_dir
+        return list_versions(index_dir), current_version(index_dir)
+
+    def rollback(self, version: str) -> None:
+        """Serve snapshot ``version`` from now on."""
+        switch_to(self.settings.index_dir, version)
+        self._searcher = None
+
+    # retrieval ---------------------------------------------------------------------------
+
+    def searcher(self) -> Searcher:
+        """Return a searcher over the snapshot being served, reloading when it changes."""
+        now = time.monotonic()
+        current = self._searcher
+        if current is not None and now - self._checked < self.settings.reload_interval:
+            return current
+        self._checked = now
+        version = current_version(self.settings.index_dir)
+        if current is not None and current.snapshot.version == version:
+            return current
+        with self._lock:
+            if self._searcher is None or self._searcher.snapshot.version != version:
+                snapshot: Snapshot = load_current(self.settings.index_dir)
+                self._searcher = Searcher(
+                    snapshot,
+                    self.embedder,
+                    candidates=self.settings.search_candidates,
+                    dense_weight=self.settings.dense_weight,
+                )
+                log.debug("serving index %s", snapshot.version)
+            return self._searcher
+
+    def search(self, query: str, k: int = 10, method: str = "hybrid") -> list[Hit]:
+        """Return the best section of each of the ``k`` best documents for ``query``."""
+        query = clean_query(query, self.settings.max_query_chars)
+        if not 1 <= k <= self.settings.max_k:
+            raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
+        searcher = self.searcher()
+        hits = searcher.search(searcher.query(query), max(k * 5, 50), method=method)
+        return best_per_document(hits, k)
+
+    def answer(self, question: str, generator: Generator | None = None) -> Answer:
+        """Answer ``question`` with cited passages, or refuse with the closest articles."""
+        question = clean_query(question, self.settings.max_query_chars, name="question")
+        searcher = self.searcher()
+        hits = searcher.search(searcher.query(question), 30)
+        return answer_question(
+            question,
+            hits,
+            generator or ExtractiveGenerator(self.embedder),
+            passages=self.settings.answer_passages,
+            min_confidence=self.settings.min_confidence,
+        )
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """Return the stored document ``doc_id``, or None."""
+        store = self.open_store()
+        try:
+            return store.get_document(doc_id)
+        finally:
+            store.close()
+
+    def status(self) -> dict[str, Any]:
+        """Return counts and the served index version."""
+        store = self.open_store()
+        try:
+            counts = store.counts()
+        finally:
+            store.close()
+        return {**counts, "index_version": current_version(self.settings.index_dir)}

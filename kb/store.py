@@ -1,0 +1,259 @@
+"""The SQLite store: documents, their versions and chunks, and cached embeddings.
+
+It is the source of truth; index snapshots are built from it and can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.errors import KbError
+from kb.migrations import migrate
+from kb.models import Chunk, Document, Section
+from kb.text import content_hash
+
+
+def utcnow() -> str:
+    """Return the current UTC time as an ISO 8601 string."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def document_hash(doc: Document) -> str:
+    """Return the hash of everything stored about ``doc``; equal hashes mean nothing changed."""
+    parts = [
+        doc.title,
+        doc.url or "",
+        doc.kind,
+        doc.lang or "",
+        json.dumps(doc.meta, sort_keys=True),
+    ]
+    for s in doc.sections:
+        parts += [s.heading, s.anchor or "", str(s.level), s.text]
+    return content_hash(*parts)
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A document as stored, with its sections rebuilt from its chunks."""
+
+    id: str
+    source: str
+    kind: str
+    title: str
+    url: str | None
+    lang: str | None
+    meta: dict[str, Any]
+    version: int
+    updated_at: str
+    sections: tuple[Section, ...]
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One chunk with the document fields an index snapshot needs."""
+
+    chunk_id: int
+    doc_id: str
+    doc_version: int
+    kind: str
+    lang: str | None
+    title: str
+    url: str | None
+    section: str
+    anchor: str | None
+    text: str
+    content_hash: str
+
+
+class Store:
+    """Documents, chunks and embeddings in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            migrate(self.conn)
+        except sqlite3.DatabaseError as e:
+            raise KbError(f"cannot open the store {path}: {e}", status=500) from None
+        self.path = path
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run a block in one transaction: all of it is stored, or none of it."""
+        with self._lock, self.conn:
+            yield self.conn
+
+    # documents ------------------------------------------------------------------------------
+
+    def upsert_document(self, doc: Document, chunks: Sequence[Chunk]) -> str:
+        """Store ``doc`` and its chunks; return ``added``, ``updated`` or ``unchanged``."""
+        digest = document_hash(doc)
+        now = utcnow()
+        with self.transaction() as c:
+            row = c.execute(
+                "SELECT content_hash, version FROM documents WHERE id = ?", (doc.id,)
+            ).fetchone()
+            if row and row[0] == digest:
+                return "unchanged"
+            version = row[1] + 1 if row else 1
+            fields = (doc.source, doc.kind, doc.title, doc.url, doc.lang, json.dumps(doc.meta))
+            if row:
+                c.execute(
+                    "UPDATE documents SET source=?, kind=?, title=?, url=?, lang=?, meta=?,"
+                    " content_hash=?, version=?, updated_at=? WHERE id=?",
+                    (*fields, digest, version, now, doc.id),
+                )
+                c.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
+            else:
+                c.execute(
+                    "INSERT INTO documents (source, kind, title, url, lang, meta, content_hash,"
+                    " version, created_at, updated_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (*fields, digest, version, now, now, doc.id),
+                )
+            c.execute(
+                "INSERT OR REPLACE INTO document_versions VALUES (?,?,?,?,?)",
+                (doc.id, version, digest, doc.title, now),
+            )
+            c.executemany(
+                "INSERT INTO chunks (doc_id, ordinal, section, anchor, text, content_hash)"
+                " VALUES (?,?,?,?,?,?)",
+                [
+                    (doc.id, ch.ordinal, ch.section, ch.anchor, ch.text, chunk_hash(doc, ch))
+                    for ch in chunks
+                ],
+            )
+        return "updated" if row else "added"
+
+    def remove_documents(self, ids: Iterable[str]) -> int:
+        """Delete the documents ``ids`` and their chunks; return how many existed."""
+        ids = list(ids)
+        with self.transaction() as c:
+            removed = 0
+            for doc_id in ids:
+                removed += c.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount
+        return removed
+
+    def document_ids(self, source: str | None = None) -> set[str]:
+        """Return the ids of all documents, or of those ingested from ``source``."""
+        if source is None:
+            rows = self.conn.execute("SELECT id FROM documents")
+        else:
+            rows = self.conn.execute("SELECT id FROM documents WHERE source = ?", (source,))
+        return {r[0] for r in rows}
+
+    def get_document(self, doc_id: str) -> StoredDocument | None:
+        """Return the stored document ``doc_id`` with its sections, or None."""
+        row = self.conn.execute(
+            "SELECT id, source, kind, title, url, lang, meta, version, updated_at"
+            " FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        sections: list[Section] = []
+        for heading, anchor, text in self.conn.execute(
+            "SELECT section, anchor, text FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
+        ):
+            if sections and sections[-1].heading == heading and sections[-1].anchor == anchor:
+                last = sections.pop()
+                text = last.text + "\n\n" + text
+            sections.append(Section(heading=heading, text=text, anchor=anchor))
+        return StoredDocument(
+            id=row[0], source=row[1], kind=row[2], title=row[3], url=row[4], lang=row[5],
+            meta=json.loads(row[6]), version=row[7], updated_at=row[8], sections=tuple(sections),
+        )  # fmt: skip
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of documents and chunks stored."""
+        docs = self.conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return {"documents": docs, "chunks": chunks}
+
+    def index_rows(self) -> list[IndexRow]:
+        """Return every chunk with its document's fields, in a stable order."""
+        rows = self.conn.execute(
+            "SELECT c.id, d.id, d.version, d.kind, d.lang, d.title, d.url, c.section, c.anchor,"
+            " c.text, c.content_hash FROM chunks c JOIN documents d ON d.id = c.doc_id"
+            " ORDER BY d.id, c.ordinal"
+        )
+        return [IndexRow(*r) for r in rows]
+
+    # embeddings -----------------------------------------------------------------------------
+
+    def get_embeddings(self, model: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the cached embeddings of ``model`` for those of ``hashes`` it has."""
+        found: dict[str, np.ndarray] = {}
+        for start in range(0, len(hashes), 500):
+            batch = list(hashes[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            for h, blob in self.conn.execute(
+                f"SELECT content_hash, vector FROM embeddings WHERE model = ?"
+                f" AND content_hash IN ({marks})",
+                (model, *batch),
+            ):
+                found[h] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def put_embeddings(self, model: str, vectors: dict[str, np.ndarray]) -> None:
+        """Cache embeddings of ``model`` by content hash."""
+        with self.transaction() as c:
+            c.executemany(
+                "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
+            )
+
+    def prune_embeddings(self, model: str) -> int:
+        """Drop cached embeddings no chunk uses any more; return how many."""
+        with self.transaction() as c:
+            return c.execute(
+                "DELETE FROM embeddings WHERE model = ? AND content_hash NOT IN"
+                " (SELECT content_hash FROM chunks)",
+                (model,),
+            ).rowcount
+
+    # ingest runs ----------------------------------------------------------------------------
+
+    def start_run(self, sources: Sequence[str]) -> int:
+        """Record the start of an ingest run; return its id."""
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO ingest_runs (started_at, sources) VALUES (?, ?)",
+                (utcnow(), json.dumps(list(sources))),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, report: dict[str, Any]) -> None:
+        """Record the report of ingest run ``run_id``."""
+        with self.transaction() as c:
+            c.execute(
+                "UPDATE ingest_runs SET finished_at = ?, report = ? WHERE id = ?",
+                (utcnow(), json.dumps(report), run_id),
+            )
+
+
+def chunk_hash(doc: Document, chunk: Chunk) -> str:
+    """Return the hash of exactly what is embedded for ``chunk``."""
+    return content_hash(embedding_text(doc.title, chunk.section, chunk.text))
+
+
+def embedding_text(title: str, section: str, text: str) -> str:
+    """Return the text embedded for a chunk: its text headed by the document and section title."""
+    head = title if not section or section == title else f"{title} — {section}"
+    return f"{head}\n{text}"

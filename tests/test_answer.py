@@ -1,0 +1,88 @@
+from collections.abc import Sequence
+
+from kb.answer import REFUSAL, answer_question, confidence, verify_citations
+from kb.generate import Generator
+from kb.models import Hit, Passage
+
+
+def passage(n: int, text: str = "Reset links expire after 60 minutes.") -> Passage:
+    return Passage(
+        n,
+        f"doc{n}",
+        3,
+        f"Title {n}",
+        f"https://h.example/d{n}#s{n}",
+        f"S{n}",
+        text,
+        "article",
+        "en",
+    )
+
+
+def hit(n: int, dense: float = 0.7) -> Hit:
+    return Hit(passage(n), score=1.0, dense=dense, lexical=1.0)
+
+
+class Scripted(Generator):
+    """A generator that returns a fixed text, as a misbehaving model might."""
+
+    mode = "scripted"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def generate(self, question: str, passages: Sequence[Passage]) -> str:
+        return self.text
+
+
+def test_phantom_citations_are_removed_and_the_rest_renumbered():
+    text, citations = verify_citations(
+        "Links expire after 60 minutes [2]. Nonsense [7] and [0]. Also [2][1].",
+        [passage(1), passage(2)],
+    )
+    assert text == "Links expire after 60 minutes [1]. Nonsense and. Also [1][2]."
+    assert [(c.number, c.doc_id, c.url, c.doc_version) for c in citations] == [
+        (1, "doc2", "https://h.example/d2#s2", 3),
+        (2, "doc1", "https://h.example/d1#s1", 3),
+    ]
+    assert citations[0].quote == "Reset links expire after 60 minutes."
+
+
+def test_an_answer_citing_nothing_real_is_a_refusal():
+    answer = answer_question(
+        "q", [hit(1), hit(2)], Scripted("Made up [9]."), passages=2, min_confidence=0.3
+    )
+    assert answer.refused and answer.citations == () and answer.text == REFUSAL
+    assert [h.passage.doc_id for h in answer.related] == ["doc1", "doc2"]
+
+
+def test_low_retrieval_similarity_refuses_without_generating():
+    class Exploding(Scripted):
+        def generate(self, question, passages):
+            raise AssertionError("must not be called")
+
+    answer = answer_question(
+        "q", [hit(1, dense=0.1)], Exploding(""), passages=2, min_confidence=0.3
+    )
+    assert answer.refused and answer.confidence < 0.3
+
+
+def test_confidence_is_bounded_and_monotonic():
+    values = [confidence(d, 1.0) for d in (-1.0, 0.2, 0.4, 0.6, 0.9, 1.0)]
+    assert values == sorted(values) and values[0] == 0.0 and values[-1] == 1.0
+
+
+def test_demo_password_question_is_answered_from_the_password_article(demo_kb):
+    answer = demo_kb.answer("How do I reset my password?")
+    assert not answer.refused and answer.mode == "extractive"
+    assert answer.citations[0].doc_id == "reset-password"
+    assert any("#" in c.url for c in answer.citations)
+    assert "[1]" in answer.text
+    cited = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", answer.text)}
+    assert cited == {c.number for c in answer.citations}
+
+
+def test_demo_out_of_scope_question_is_refused(demo_kb):
+    answer = demo_kb.answer("What is the boiling point of mercury?")
+    assert answer.refused and answer.citations == ()
+    assert len(answer.related) >= 1

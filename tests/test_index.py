@@ -1,0 +1,121 @@
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from index.dense import DenseIndex
+from index.fusion import convex, minmax, rrf, top_rows
+from index.lexical import LexicalIndex
+from index.snapshot import build_snapshot, current_version, list_versions, load_current
+from ingest.pipeline import ingest_sources
+from kb.store import Store
+from kb.text import tokenize
+
+CORPUS = [
+    "How to reset your password from the app",
+    "Refunds are paid back to the original card within ten days",
+    "Track your order with the tracking number in the shipping email",
+    "Pair a bulb with the hub by turning it on and off three times",
+    "Change the e-mail address of your account in the settings",
+    "Two-factor authentication protects the account with a code",
+    "Cancel the subscription before the renewal date to avoid a charge",
+    "Return an item within thirty days for a full refund",
+]
+QUERIES = ["reset password", "refund card", "order tracking number", "account settings e-mail"]
+
+
+def test_bm25_scores_equal_rank_bm25():
+    """kb's BM25 (bm25s, sparse matrices) gives rank-bm25's Okapi scores, term for term.
+
+    rank-bm25 keeps the constant (k1 + 1) in the numerator; bm25s drops it, as Lucene does.
+    A constant factor changes no ranking, so the scores must agree once it is applied.
+    """
+    tokens = [tokenize(t) for t in CORPUS]
+    ours = LexicalIndex.build(tokens, k1=1.5, b=0.75, method="robertson")
+    reference = BM25Okapi(tokens, k1=1.5, b=0.75)
+    for q in QUERIES:
+        expected = reference.get_scores(tokenize(q))
+        np.testing.assert_allclose(ours.scores(tokenize(q)) * 2.5, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_lucene_bm25_matches_its_formula():
+    tokens = [tokenize(t) for t in CORPUS]
+    ours = LexicalIndex.build(tokens, k1=1.2, b=0.75)
+    n, avgdl = len(tokens), sum(map(len, tokens)) / len(tokens)
+    for q in QUERIES:
+        expected = []
+        for doc in tokens:
+            score = 0.0
+            for term in tokenize(q):
+                df = sum(term in d for d in tokens)
+                tf = doc.count(term)
+                if tf:
+                    idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                    score += idf * tf / (tf + 1.2 * (1 - 0.75 + 0.75 * len(doc) / avgdl))
+            expected.append(score)
+        np.testing.assert_allclose(ours.scores(tokenize(q)), expected, rtol=1e-5)
+
+
+def test_lexical_unknown_query_terms_score_zero():
+    ours = LexicalIndex.build([tokenize(t) for t in CORPUS])
+    assert not ours.scores(tokenize("zebra xylophone")).any()
+    assert not ours.scores([]).any()
+
+
+def test_dense_search_is_exact_and_rescoring_agrees(embedder):
+    vectors = embedder.embed(CORPUS)
+    index = DenseIndex.build(vectors)
+    q = embedder.embed(["I forgot my password"], query=True)[0]
+    rows, scores = index.search(q, 3)
+    assert rows[0] == 0
+    np.testing.assert_allclose(scores, vectors[rows] @ q, rtol=1e-5)
+    np.testing.assert_allclose(index.scores(q, rows), scores, rtol=1e-5)
+
+
+def test_fusion_functions():
+    assert minmax(np.array([2.0, 2.0])).tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(minmax(np.array([1.0, 3.0, 2.0])), [0.0, 1.0, 0.5])
+    np.testing.assert_allclose(convex(np.array([0.0, 1.0]), np.array([1.0, 0.0]), 0.7), [0.3, 0.7])
+    fused = rrf(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0]))
+    assert fused[1] == pytest.approx(2 / 62) and fused[0] == pytest.approx(1 / 61 + 1 / 63)
+    assert top_rows(np.array([0.0, 0.5, 0.9, 0.1]), 2).tolist() == [2, 1]
+    assert top_rows(np.array([0.0, 0.0]), 5).tolist() == []
+
+
+def _site(tmp_path: Path, pages: dict[str, str]) -> Path:
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    for name, body in pages.items():
+        (site / f"{name}.html").write_text(
+            f"<html><body><main><h1>{name}</h1><p>{body}</p></main></body></html>"
+        )
+    return site
+
+
+def test_snapshot_is_reused_when_nothing_changed_and_embeds_only_changes(tmp_path, embedder):
+    store = Store(tmp_path / "kb.sqlite3")
+    site = _site(tmp_path, {f"p{i}": text for i, text in enumerate(CORPUS)})
+    ingest_sources(store, [str(site)], chunk_words=100)
+    index_dir = tmp_path / "index"
+    first, embedded = build_snapshot(store, embedder.name, lambda: embedder, index_dir)
+    assert embedded == len(CORPUS) and first.version == "v000001"
+
+    def no_model():
+        raise AssertionError("an unchanged store must not load the model")
+
+    again, embedded = build_snapshot(store, embedder.name, no_model, index_dir)
+    assert (again.version, embedded) == ("v000001", 0)
+
+    _site(tmp_path, {"p0": "How to reset your password from the website"})
+    ingest_sources(store, [str(site)], chunk_words=100)
+    second, embedded = build_snapshot(store, embedder.name, lambda: embedder, index_dir)
+    assert (second.version, embedded) == ("v000002", 1)
+    assert current_version(index_dir) == "v000002"
+    assert [m.version for m in list_versions(index_dir)] == ["v000001", "v000002"]
+    snapshot = load_current(index_dir)
+    assert snapshot.manifest.passages == len(CORPUS)
+    assert {p.doc_id for p in snapshot.passages(list(range(len(CORPUS))))} == {
+        f"p{i}" for i in range(len(CORPUS))
+    }

@@ -1,0 +1,118 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import ingest_sources
+from ingest.sources import read_source
+from kb.errors import SourceError
+from kb.store import Store
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def page(title: str, body: str) -> str:
+    return f"<html lang='en'><body><main><h1>{title}</h1><p>{body}</p></main></body></html>"
+
+
+def test_folder_reads_html_ids_from_paths_and_skips_the_rest(tmp_path: Path):
+    write(tmp_path / "a.html", page("A", "alpha"))
+    write(tmp_path / "sub" / "b.htm", page("B", "beta"))
+    write(tmp_path / "notes.txt", "not html")
+    write(tmp_path / "bin.html", b"\x89PNG\x00\x00binary")
+    write(tmp_path / "empty.html", "<html><body><nav>menu</nav></body></html>")
+    links = "".join(f"<li><a href='{i}.html'>Article number {i}</a></li>" for i in range(20))
+    write(
+        tmp_path / "index.html",
+        f"<html><body><main><h1>Help</h1><ul>{links}</ul></main></body></html>",
+    )
+    batch = read_source(str(tmp_path))
+    assert sorted(d.id for d in batch.documents) == ["a", "sub/b"]
+    assert dict(batch.skipped) == {
+        "bin.html": "binary content, not HTML",
+        "empty.html": "no text in the page",
+        "index.html": "a page of links, not an article",
+        "notes.txt": "not an HTML file",
+    }
+
+
+def test_jsonl_keeps_ids_urls_and_extra_fields(tmp_path: Path):
+    lines = [
+        {"id": "q1", "title": "T1", "text": "Line one\nLine two", "url": "https://x.example/1"},
+        {"id": 7, "text": "Untitled first line\nmore", "tags": ["a"]},
+    ]
+    path = write(tmp_path / "c.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n\n")
+    docs = read_source(str(path)).documents
+    assert [(d.id, d.title, d.url) for d in docs] == [
+        ("q1", "T1", "https://x.example/1"),
+        ("7", "Untitled first line", None),
+    ]
+    assert docs[1].meta == {"tags": ["a"]}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"id": "1", "text": "ok"}\nnot json\n', "c.jsonl:2: not valid JSON"),
+        ('{"id": "1"}\n', "'text' must be a non-empty string"),
+        ('{"text": "x"}\n', "'id' is missing"),
+        ('["a"]\n', "expected a JSON object"),
+        ('{"id": "1", "text": "a"}\n{"id": "1", "text": "b"}\n', "duplicate id '1'"),
+        ("\n\n", "no documents"),
+    ],
+)
+def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str):
+    path = write(tmp_path / "c.jsonl", content)
+    with pytest.raises(SourceError, match=message):
+        read_source(str(path))
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing", None, "no such file or folder"),
+        ("emptydir", "", "no HTML documents"),
+        ("file.pdf", "x", "expected a folder, an .html or .jsonl file"),
+        ("bin.html", b"\x00\x01\x02", "binary content"),
+    ],
+)
+def test_bad_sources_are_clear_errors(tmp_path: Path, name: str, content, message: str):
+    path = tmp_path / name
+    if content == "":
+        path.mkdir()
+    elif content is not None:
+        write(path, content)
+    with pytest.raises(SourceError, match=message):
+        read_source(str(path))
+
+
+def test_reingest_reports_changes_and_removes_vanished_documents(tmp_path: Path):
+    site = tmp_path / "site"
+    write(site / "a.html", page("A", "alpha"))
+    write(site / "b.html", page("B", "beta"))
+    store = Store(tmp_path / "kb.sqlite3")
+    first = ingest_sources(store, [str(site)], chunk_words=100)
+    assert (first.added, first.updated, first.unchanged, first.removed) == (2, 0, 0, 0)
+    write(site / "a.html", page("A", "alpha changed"))
+    (site / "b.html").unlink()
+    write(site / "c.html", page("C", "gamma"))
+    second = ingest_sources(store, [str(site)], chunk_words=100)
+    assert (second.added, second.updated, second.unchanged, second.removed) == (1, 1, 0, 1)
+    assert store.document_ids() == {"a", "c"}
+
+
+def test_a_bad_source_stores_nothing(tmp_path: Path):
+    site = tmp_path / "site"
+    write(site / "a.html", page("A", "alpha"))
+    store = Store(tmp_path / "kb.sqlite3")
+    ingest_sources(store, [str(site)], chunk_words=100)
+    with pytest.raises(SourceError):
+        ingest_sources(store, [str(site / "a.html"), str(tmp_path / "nope")], chunk_words=100)
+    assert store.document_ids() == {"a"}

@@ -1,0 +1,121 @@
+"""The JSON API and the pages, through Flask's test client over the demo knowledge base."""
+
+import pytest
+
+from web import create_app
+
+
+def test_search_returns_one_hit_per_document_best_first(client):
+    r = client.get("/search?q=reset+password&k=5")
+    assert r.status_code == 200
+    hits = r.json["hits"]
+    assert hits[0]["doc_id"] == "reset-password"
+    assert len({h["doc_id"] for h in hits}) == len(hits) <= 5
+    assert set(hits[0]) >= {"doc_id", "title", "url", "section", "snippet", "score"}
+    assert r.json["index_version"].startswith("v")
+
+
+def test_answer_has_verified_citations_with_anchors(client):
+    r = client.post("/answer", json={"question": "How do I reset my password?"})
+    assert r.status_code == 200
+    body = r.json
+    assert body["refused"] is False and body["mode"] == "extractive"
+    assert 0 < body["confidence"] <= 1
+    assert any("#" in c["url"] for c in body["citations"])
+    for c in body["citations"]:
+        assert f"[{c['number']}]" in body["answer"]
+        assert c["url"].startswith("http")
+
+
+def test_out_of_scope_question_is_refused_with_related_articles(client):
+    r = client.post("/answer", json={"question": "What is the boiling point of mercury?"})
+    assert r.status_code == 200
+    assert r.json["refused"] is True and r.json["citations"] == []
+    assert r.json["related"]
+
+
+def test_healthz_and_request_ids(client):
+    r = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert r.json["ok"] is True and r.json["documents"] >= 30
+    assert r.headers["X-Request-Id"] == "abc-123"
+    r = client.get("/healthz", headers={"X-Request-Id": "bad id <script>"})
+    assert r.headers["X-Request-Id"] != "bad id <script>"
+
+
+def test_search_page_renders_answer_results_and_escapes_input(client):
+    r = client.get("/?q=reset+password")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "Reset your password" in html and 'id="cite-1"' in html
+    r = client.get("/?q=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert "<script>alert(1)" not in r.get_data(as_text=True)
+
+
+def test_search_page_without_query_and_with_bad_query(client):
+    assert client.get("/").status_code == 200
+    r = client.get("/?q=" + "x" * 2000)
+    assert r.status_code == 200 and "too long" in r.get_data(as_text=True)
+
+
+def test_article_page_has_section_anchors(client):
+    html = client.get("/articles/reset-password").get_data(as_text=True)
+    assert 'id="reset-from-the-app"' in html
+    assert client.get("/articles/nope").status_code == 404
+
+
+BAD_REQUESTS = [
+    ("GET", "/search", None, 400),
+    ("GET", "/search?q=", None, 400),
+    ("GET", "/search?q=%20%20", None, 400),
+    ("GET", "/search?q=" + "a" * 100_000, None, 400),
+    ("GET", "/search?q=x&k=0", None, 400),
+    ("GET", "/search?q=x&k=many", None, 400),
+    ("GET", "/search?q=x&k=9999", None, 400),
+    ("POST", "/search", None, 405),
+    ("POST", "/answer", b"not json", 400),
+    ("POST", "/answer", b"[1, 2]", 400),
+    ("POST", "/answer", b'{"q": "x"}', 400),
+    ("POST", "/answer", b'{"question": 42}', 400),
+    ("POST", "/answer", b'{"question": ""}', 400),
+    ("POST", "/answer", b'{"question": "' + b"a" * 70_000 + b'"}', 413),
+    ("GET", "/answer", None, 405),
+    ("DELETE", "/healthz", None, 405),
+    ("GET", "/no/such/route", None, 404),
+    ("GET", "/articles/missing-doc", None, 404),
+]
+
+
+@pytest.mark.parametrize("method, path, body, status", BAD_REQUESTS, ids=lambda x: str(x)[:40])
+def test_every_error_has_the_one_json_shape(client, method, path, body, status):
+    r = client.open(path, method=method, data=body, headers={"Accept": "application/json"})
+    assert r.status_code == status
+    assert r.is_json
+    assert set(r.json) == {"ok", "error", "status", "request_id"}
+    assert r.json["ok"] is False and r.json["status"] == status
+    assert isinstance(r.json["error"], str) and "Traceback" not in r.json["error"]
+
+
+def test_every_api_route_is_covered_by_the_error_shape_test(client):
+    routes = {
+        rule.rule for rule in client.application.url_map.iter_rules() if rule.endpoint != "static"
+    }
+    tested = {path.split("?")[0] for _, path, _, _ in BAD_REQUESTS}
+    assert routes - tested <= {"/", "/articles/<path:doc_id>"}
+
+
+def test_without_an_index_search_is_503_not_a_crash(tmp_path, embedder):
+    client = create_app({"home": tmp_path}).test_client()
+    r = client.get("/search?q=hello")
+    assert r.status_code == 503 and "kb ingest" in r.json["error"]
+
+
+def test_unexpected_errors_are_500_without_details(tmp_path, embedder, monkeypatch):
+    app = create_app({"home": tmp_path})
+
+    def explode(*a, **k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.extensions["kb"], "search", explode)
+    r = app.test_client().get("/search?q=x")
+    assert r.status_code == 500 and "secret" not in r.json["error"]
+    assert r.json["request_id"] in r.json["error"]

@@ -1,0 +1,31 @@
+"""The web front end: ``create_app`` builds the Flask app; only ``wsgi.py`` builds one at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from kb.config import Settings, load_settings
+from kb.service import KnowledgeBase
+
+
+def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
+    """Return the kb web app; ``config`` overrides settings (a dict in tests)."""
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["kb"] = KnowledgeBase(settings)
+    logging.getLogger("kb").setLevel(settings.log_level.upper())
+
+    from web import api, errors, pages, requests
+
+    requests.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    errors.init_app(app)
+    return app

@@ -1,0 +1,74 @@
+"""The JSON API: /search, /answer, /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from kb.errors import InvalidInput
+from kb.schema import answer_json, hit_json
+from web.requests import get_kb
+
+bp = Blueprint("api", __name__)
+
+
+def absolute(url: str) -> str:
+    """Return ``url`` made absolute against this server when it is one of kb's own pages."""
+    return request.host_url.rstrip("/") + url if url.startswith("/") else url
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, not {raw[:40]!r}") from None
+
+
+def json_body() -> dict[str, Any]:
+    """Return the request's JSON object body, or raise :class:`InvalidInput`."""
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("request body must be a JSON object")
+    return body
+
+
+@bp.get("/search")
+def search() -> ResponseReturnValue:
+    """Return the best section of each of the best documents for ``q``."""
+    kb = get_kb()
+    if "q" not in request.args:
+        raise InvalidInput("missing query parameter q")
+    hits = kb.search(request.args["q"], k=_int_arg("k", 10))
+    items = []
+    for hit in hits:
+        item = hit_json(hit)
+        item["url"] = absolute(item["url"])
+        items.append(item)
+    return jsonify({"hits": items, "index_version": kb.searcher().snapshot.version})
+
+
+@bp.post("/answer")
+def answer() -> ResponseReturnValue:
+    """Answer ``question`` with verified citations, or refuse with the closest articles."""
+    body = json_body()
+    if "question" not in body:
+        raise InvalidInput("missing field 'question'")
+    kb = get_kb()
+    result = answer_json(kb.answer(body["question"]))
+    for c in result["citations"]:
+        c["url"] = absolute(c["url"])
+    for r in result["related"]:
+        r["url"] = absolute(r["url"])
+    result["index_version"] = kb.searcher().snapshot.version
+    return jsonify(result)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Say the process is up and which index it serves."""
+    return jsonify({"ok": True, **get_kb().status()})

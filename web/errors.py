@@ -1,0 +1,69 @@
+"""One error shape: ``{"ok": false, "error": message, "status": code, "request_id": id}``.
+
+API routes always answer errors in JSON; pages answer JSON too when the client asks for it,
+otherwise a small HTML page. Unexpected exceptions are logged with the request id and never
+shown to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kb.errors import KbError
+from web.requests import request_id
+
+log = logging.getLogger("kb.web")
+
+
+def error_response(message: str, status: int) -> Response:
+    """Return the error in the one shape, as JSON or HTML by what the client wants."""
+    if _wants_json():
+        response = jsonify(
+            {"ok": False, "error": message, "status": status, "request_id": request_id()}
+        )
+    else:
+        response = Response(render_template("error.html", message=message, status=status))
+        response.mimetype = "text/html"
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    if request.blueprint == "api" or request.path in current_app.config["KB_API_PATHS"]:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" or request.is_json
+
+
+def init_app(app: Flask) -> None:
+    """Install the handlers that turn every error into the one shape."""
+    app.config["KB_API_PATHS"] = frozenset(
+        rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+    )
+
+    @app.errorhandler(KbError)
+    def handle_kb_error(e: KbError) -> Response:
+        if e.status >= 500:
+            log.warning("rid=%s %s", request_id(), e.message)
+        return error_response(e.message, e.status)
+
+    @app.errorhandler(HTTPException)
+    def handle_http(e: HTTPException) -> Response:
+        status = e.code or 500
+        messages = {
+            404: "not found",
+            405: f"method {request.method} not allowed here",
+            413: f"request body too large (at most {app.config['MAX_CONTENT_LENGTH']} bytes)",
+        }
+        response = error_response(messages.get(status, e.name.lower()), status)
+        if status == 405 and e.get_response().headers.get("Allow"):
+            response.headers["Allow"] = e.get_response().headers["Allow"]
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(e: Exception) -> Response:
+        log.exception("rid=%s unexpected error", request_id())
+        return error_response(f"internal error (request id {request_id()})", 500)

@@ -1,0 +1,51 @@
+"""Per-request plumbing: request ids, timing, and access to the knowledge base."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, current_app, g, request
+
+from kb.service import KnowledgeBase
+
+log = logging.getLogger("kb.web")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def get_kb() -> KnowledgeBase:
+    """Return the app's knowledge base."""
+    kb: KnowledgeBase = current_app.extensions["kb"]
+    return kb
+
+
+def request_id() -> str:
+    """Return this request's id (the caller's ``X-Request-Id`` if it is safe, else a new one)."""
+    rid: str | None = g.get("request_id")
+    if rid is None:
+        given = request.headers.get("X-Request-Id", "")
+        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex[:16]
+        g.request_id = rid
+    return rid
+
+
+def init_app(app: Flask) -> None:
+    """Give every request an id and a timer, and echo the id in the response."""
+
+    @app.before_request
+    def start() -> None:
+        g.started = time.perf_counter()
+        request_id()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = request_id()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        log.info(
+            "%s %s %s %.1fms rid=%s",
+            request.method, request.path, response.status_code, elapsed, request_id(),
+        )  # fmt: skip
+        return response
