@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, ProcessingInstruction
@@ -22,6 +23,7 @@ BLOCKS = {
     "p", "div", "section", "article", "main", "blockquote", "dl", "dt", "dd", "figure",
     "figcaption", "details", "summary", "address", "header", "center", "body", "html",
 }  # fmt: skip
+_EMPTY_BRACKETS = re.compile(r"\s?\(\s*\)|\s?\[\s*\]")
 _STRUCTURE = [*HEADINGS, "p", "div", "ul", "ol", "table", "pre", "section", "br"]
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 
@@ -36,6 +38,9 @@ class Page:
     description: str | None
     sections: tuple[Section, ...]
     link_density: float = 0.0
+    links: tuple[str, ...] = ()
+    noindex: bool = False
+    nofollow: bool = False
 
     @property
     def is_link_list(self) -> bool:
@@ -43,13 +48,19 @@ class Page:
         return self.link_density > 0.6
 
 
-def extract(html: str | bytes) -> Page:
-    """Return the title, language, canonical URL and sections of the main content of ``html``."""
-    soup = BeautifulSoup(html, "lxml")
+def extract(html: str | bytes, url: str | None = None, encoding: str | None = None) -> Page:
+    """Return the title, language, canonical URL, sections and links of the page ``html``.
+
+    Links are resolved against ``<base href>`` and ``url``; ``encoding`` is the charset the
+    server declared (the page's own ``<meta charset>`` is used otherwise).
+    """
+    soup = BeautifulSoup(html, "lxml", from_encoding=encoding if isinstance(html, bytes) else None)
     root = soup.find("html")
     lang = root.get("lang") if isinstance(root, Tag) else None
     canonical = _link(soup, "canonical")
     description = _meta(soup, "description")
+    robots = (_meta(soup, "robots") or "").lower()
+    links = _links(soup, url)
     head_title = normalize(soup.title.get_text()) if soup.title else ""
 
     main = _main_element(soup)
@@ -75,7 +86,27 @@ def extract(html: str | bytes) -> Page:
         description=description,
         sections=tuple(s for s in sections if s.text),
         link_density=density,
+        links=links,
+        noindex="noindex" in robots or "none" in robots,
+        nofollow="nofollow" in robots or "none" in robots,
     )
+
+
+def _links(soup: BeautifulSoup, url: str | None) -> tuple[str, ...]:
+    base = url or ""
+    tag = soup.find("base", href=True)
+    if isinstance(tag, Tag):
+        base = urljoin(base, str(tag["href"]))
+    out: dict[str, None] = {}
+    for a in soup.find_all("a", href=True):
+        rel = a.get("rel")
+        rels: list[str] = [str(r) for r in rel] if isinstance(rel, list) else [str(rel or "")]
+        if "nofollow" in rels:
+            continue
+        href = str(a["href"]).strip()
+        if href and not href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
+            out[urljoin(base, href) if base else href] = None
+    return tuple(out)
 
 
 def link_density(element: Tag) -> float:
@@ -220,7 +251,7 @@ class _SectionBuilder:
                 self.lines.append(" | ".join(cells))
 
     def _flush(self) -> None:
-        text = normalize("".join(self.inline))
+        text = _EMPTY_BRACKETS.sub("", normalize("".join(self.inline))).replace(" .", ".")
         self.inline = []
         if text:
             self.lines.append(text)

@@ -1,15 +1,33 @@
-"""Sources → store: read, chunk, upsert by content hash, remove what disappeared."""
+"""Sources → store: read or crawl, chunk, upsert by content hash, remove what disappeared."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_sections
-from ingest.sources import Batch, read_source
-from kb.store import Store
+from ingest.crawl import CrawlLimits, crawl
+from ingest.fetch import Fetcher, HttpFetcher
+from ingest.sources import Batch, is_url, read_source
+from kb.store import Store, document_hash
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How to read sources."""
+
+    chunk_words: int = 150
+    limits: CrawlLimits = field(default_factory=CrawlLimits)
+    user_agent: str = "kb-crawler/0.1"
+    timeout: float = 20.0
+    max_bytes: int = 5 * 1024 * 1024
+    mapping: dict[str, str] | None = None
+    dry_run: bool = False
 
 
 @dataclass
@@ -17,18 +35,22 @@ class IngestReport:
     """What one ingest run changed."""
 
     sources: list[str]
+    fetched: int = 0
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
     chunks_embedded: int = 0
     index_version: str | None = None
+    dry_run: bool = False
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
-        """Whether the store changed."""
+        """Whether the store changed (or would, in a dry run)."""
         return bool(self.added or self.updated or self.removed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -37,27 +59,81 @@ class IngestReport:
 
     def summary(self) -> str:
         """Return a one-line human summary."""
+        head = "would be: " if self.dry_run else ""
         line = (
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.removed} removed, {len(self.skipped)} skipped; "
-            f"{self.chunks_embedded} chunks embedded"
+            f"{head}{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.removed} removed, {len(self.skipped)} skipped, {len(self.failed)} failed"
         )
+        if self.fetched:
+            line = f"{self.fetched} pages fetched; " + line
+        if not self.dry_run:
+            line += f"; {self.chunks_embedded} chunks embedded"
         if self.index_version:
             line += f"; index {self.index_version}"
         return line + f" ({self.seconds:.1f}s)"
+
+
+def read(
+    source: str,
+    store: Store,
+    options: IngestOptions,
+    *,
+    fetcher: Fetcher | None = None,
+    on_page: Callable[[], None] | None = None,
+) -> Batch:
+    """Read one source: crawl a URL, import a ticket export, or read files."""
+    if is_url(source):
+        fetcher = fetcher or HttpFetcher(
+            timeout=options.timeout, max_bytes=options.max_bytes, user_agent=options.user_agent
+        )
+        return crawl(
+            [source],
+            fetcher,
+            store.pages(source),
+            options.limits,
+            user_agent=options.user_agent,
+            source=source,
+            on_page=on_page,
+        )
+    path = Path(source).expanduser()
+    if is_ticket_export(path):
+        from ingest.tickets import read_tickets
+
+        return read_tickets(path, options.mapping)
+    return read_source(source)
+
+
+def is_ticket_export(path: Path) -> bool:
+    """Return whether ``path`` is a ticket export (CSV, JSON, or JSONL without a ``text`` field)."""
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".json"):
+        return True
+    if suffix == ".jsonl" and path.is_file():
+        with path.open(encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        first = json.loads(line)
+                    except ValueError:
+                        return False
+                    return isinstance(first, dict) and "text" not in first
+    return False
 
 
 def ingest_sources(
     store: Store,
     sources: Sequence[str],
     *,
-    chunk_words: int,
+    chunk_words: int = 150,
+    options: IngestOptions | None = None,
+    fetcher: Fetcher | None = None,
     on_document: Callable[[], None] | None = None,
 ) -> IngestReport:
     """Read every source, then store its documents; a source that cannot be read stores nothing."""
+    options = options or IngestOptions(chunk_words=chunk_words)
     started = time.perf_counter()
-    batches = [read_source(source) for source in sources]
-    report = store_batches(store, batches, chunk_words=chunk_words, on_document=on_document)
+    batches = [read(s, store, options, fetcher=fetcher, on_page=on_document) for s in sources]
+    report = store_batches(store, batches, chunk_words=options.chunk_words, dry_run=options.dry_run)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -67,20 +143,47 @@ def store_batches(
     batches: Sequence[Batch],
     *,
     chunk_words: int,
+    dry_run: bool = False,
     on_document: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Upsert the documents of ``batches``; remove documents their sources no longer have."""
-    report = IngestReport(sources=[b.source for b in batches])
+    """Upsert the documents of ``batches``; remove documents their sources no longer have.
+
+    A crawl that did not see its whole site (a limit was hit) removes only pages that answered
+    404 or 410; pages that failed for a passing reason keep their documents.
+    """
+    report = IngestReport(sources=[b.source for b in batches], dry_run=dry_run)
+    redactions: Counter[str] = Counter()
     for batch in batches:
         before = store.document_ids(batch.source)
-        seen: set[str] = set()
+        seen = set(batch.kept)
         for doc in batch.documents:
-            chunks = chunk_sections(doc.id, doc.sections, chunk_words)
-            outcome = store.upsert_document(doc, chunks)
+            if dry_run:
+                outcome = _outcome(store, doc)
+            else:
+                outcome = store.upsert_document(
+                    doc, chunk_sections(doc.id, doc.sections, chunk_words)
+                )
             setattr(report, outcome, getattr(report, outcome) + 1)
             seen.add(doc.id)
             if on_document:
                 on_document()
-        report.removed += store.remove_documents(before - seen)
+        report.unchanged += len(batch.kept - {d.id for d in batch.documents})
+        doomed = (before - seen) if batch.complete else (batch.gone & before) - seen
+        report.removed += len(doomed) if dry_run else store.remove_documents(doomed)
+        if not dry_run and batch.pages:
+            store.save_pages(batch.source, batch.pages, complete=batch.complete)
+        report.fetched += batch.fetched
         report.skipped.extend(batch.skipped)
+        report.failed.extend(batch.failed)
+        redactions.update(batch.redactions)
+    report.redactions = dict(redactions)
     return report
+
+
+def _outcome(store: Store, doc: Any) -> str:
+    row = store.conn.execute(
+        "SELECT content_hash FROM documents WHERE id = ?", (doc.id,)
+    ).fetchone()
+    if row is None:
+        return "added"
+    return "unchanged" if row[0] == document_hash(doc) else "updated"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ingest.extract import extract
+from ingest.extract import Page, extract
 from kb.errors import SourceError
 from kb.models import Document, Section
+from kb.store import PageState
 from kb.text import normalize, slugify
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
@@ -23,14 +25,25 @@ class Batch:
     source: str
     documents: list[Document] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    redactions: Counter[str] = field(default_factory=Counter)
+    # Crawls only: documents seen but not re-read (unchanged, or a passing failure), documents
+    # whose pages are gone, fetch failures, pages fetched, and whether the crawl saw everything
+    # (only then may documents it did not see be removed).
+    kept: set[str] = field(default_factory=set)
+    gone: set[str] = field(default_factory=set)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    fetched: int = 0
+    complete: bool = True
+    pages: list[PageState] = field(default_factory=list)
+
+
+def is_url(source: str) -> bool:
+    """Return whether ``source`` is a web address."""
+    return urlsplit(source).scheme in ("http", "https")
 
 
 def read_source(source: str) -> Batch:
-    """Read every document of ``source``; raise :class:`SourceError` if none can be read."""
-    if urlsplit(source).scheme in ("http", "https"):
-        from ingest.web import read_url
-
-        return read_url(source)
+    """Read every document of a file or folder; raise :class:`SourceError` if none can be read."""
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(f"no such file or folder: {source}")
@@ -82,11 +95,21 @@ def html_document(
     """Return the document in an HTML page, or None and the reason it has none."""
     if isinstance(data, bytes) and b"\x00" in data[:4096]:
         return None, "binary content, not HTML"
-    page = extract(data)
+    return page_document(extract(data), url, doc_id=doc_id, source=source)
+
+
+def page_document(
+    page: Page, url: str | None, *, doc_id: str | None = None, source: str = ""
+) -> tuple[Document | None, str]:
+    """Return the document of an extracted page, or None and the reason it is not one."""
     if not page.sections:
         return None, "no text in the page"
     if page.is_link_list:
         return None, "a page of links, not an article"
+    if doc_id is None:
+        if url is None:
+            raise ValueError("a page needs an id or a URL")
+        doc_id = url_doc_id(url)
     return (
         Document(
             id=doc_id,

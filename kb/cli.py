@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import NoReturn
+from dataclasses import replace
+from typing import Any, NoReturn
 
 import click
 
@@ -39,20 +40,62 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True)
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+@click.option("--map", "mapping", help="Ticket columns, e.g. subject=Title,body=Question.")
+@click.option("--max-pages", type=click.IntRange(min=1), help="Most pages a crawl fetches.")
+@click.option("--max-depth", type=click.IntRange(min=0), help="Most links followed from a start.")
+@click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to a host.")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def ingest(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
-    """Ingest help-centre pages: folders or files of HTML, JSONL files, or URLs."""
-    report = _kb(ctx).ingest(list(sources), progress=not as_json)
+def ingest(
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    dry_run: bool,
+    mapping: str | None,
+    max_pages: int | None,
+    max_depth: int | None,
+    delay: float | None,
+    concurrency: int | None,
+    as_json: bool,
+) -> None:
+    """Ingest a help centre or past tickets.
+
+    SOURCES are folders or files of HTML, JSONL documents ({"id", "title", "text", "url"?}),
+    ticket exports (.csv, .json, .jsonl), or http(s) URLs of pages or sitemaps to crawl.
+    """
+    kb = _kb(ctx)
+    options = kb.ingest_options(dry_run=dry_run)
+    limits: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "max_pages": max_pages,
+            "max_depth": max_depth,
+            "delay": delay,
+            "concurrency": concurrency,
+        }.items()  # fmt: skip
+        if v is not None
+    }
+    if limits:
+        options = replace(options, limits=replace(options.limits, **limits))
+    if mapping:
+        from ingest.tickets import parse_mapping
+
+        options = replace(options, mapping=parse_mapping(mapping))
+    report = kb.ingest(list(sources), progress=not as_json, options=options)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(f"Ingested {', '.join(sources)}: {report.summary()}")
-    for path, reason in report.skipped[:20]:
-        click.echo(f"  skipped {path}: {reason}")
-    if len(report.skipped) > 20:
-        click.echo(f"  … and {len(report.skipped) - 20} more skipped")
-    if not report.changed and report.chunks_embedded == 0:
+    if report.redactions:
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.redactions.items()))
+        click.echo(f"  redacted: {counts}")
+    for label, items in (("failed", report.failed), ("skipped", report.skipped)):
+        for where, reason in items[:15]:
+            click.echo(f"  {label} {where}: {reason}")
+        if len(items) > 15:
+            click.echo(f"  … and {len(items) - 15} more {label}")
+    if not report.dry_run and not report.changed and report.chunks_embedded == 0:
         click.echo("Nothing changed.")
 
 

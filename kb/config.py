@@ -35,6 +35,15 @@ class Settings:
     )
     embed_batch_size: int = _s(32, "Passages embedded per batch during ingestion.")
     chunk_words: int = _s(150, "Target chunk size in words; chunks never cross a section.")
+    crawl_concurrency: int = _s(4, "Requests a crawl has in flight at once.")
+    crawl_delay: float = _s(0.0, "Seconds between requests to one host (robots.txt may ask more).")
+    crawl_max_pages: int = _s(100_000, "Most pages one crawl fetches; past it nothing is removed.")
+    crawl_max_depth: int = _s(25, "Most links followed from a start page or sitemap.")
+    crawl_timeout: float = _s(20.0, "Seconds one page may take to arrive.")
+    crawl_max_bytes: int = _s(5 * 1024 * 1024, "Largest page fetched, in bytes.")
+    user_agent: str = _s(
+        "kb-crawler/0.1", "User agent the crawler sends and matches in robots.txt."
+    )
     search_candidates: int = _s(100, "Passages each retriever contributes before fusion.")
     dense_weight: float = _s(0.7, "Weight of the dense score in the hybrid (BM25 gets the rest).")
     answer_passages: int = _s(4, "Passages given to the answer generator.")
@@ -138,6 +147,8 @@ def _validate(s: Settings) -> None:
         (s.max_k >= 1, "max_k must be at least 1"),
         (s.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
         (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),
+        (s.crawl_concurrency >= 1 and s.crawl_max_pages >= 1, "crawl limits must be at least 1"),
+        (s.crawl_delay >= 0 and s.crawl_timeout > 0, "crawl_delay and crawl_timeout must be >= 0"),
         (s.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}"),
     ]
     for ok, message in checks:

@@ -53,6 +53,20 @@ MIGRATIONS: list[str] = [
         report TEXT
     );
     """,
+    # 2: what the crawler knows of each page, for conditional GETs and unchanged-page links.
+    """
+    CREATE TABLE pages (
+        url TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        doc_id TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        lastmod TEXT,
+        links TEXT NOT NULL DEFAULT '[]',
+        fetched_at TEXT NOT NULL
+    );
+    CREATE INDEX pages_source ON pages(source);
+    """,
 ]
 
 

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from index.embedding import Embedder, load_embedder
@@ -19,7 +20,9 @@ from index.snapshot import (
     load_current,
     switch_to,
 )
-from ingest.pipeline import IngestReport, ingest_sources
+from ingest.crawl import CrawlLimits
+from ingest.fetch import Fetcher
+from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.answer import answer_question
 from kb.config import Settings
 from kb.errors import InvalidInput
@@ -69,16 +72,48 @@ class KnowledgeBase:
 
     # ingestion ---------------------------------------------------------------------------
 
-    def ingest(self, sources: Sequence[str], *, progress: bool = False) -> IngestReport:
-        """Ingest ``sources`` into the store, then build and switch to a new index snapshot."""
+    def ingest_options(self, **overrides: Any) -> IngestOptions:
+        """Return the ingest options the settings give, with ``overrides``."""
+        s = self.settings
+        limits = CrawlLimits(
+            max_pages=s.crawl_max_pages,
+            max_depth=s.crawl_max_depth,
+            concurrency=s.crawl_concurrency,
+            delay=s.crawl_delay,
+        )
+        options = IngestOptions(
+            chunk_words=s.chunk_words,
+            limits=limits,
+            user_agent=s.user_agent,
+            timeout=s.crawl_timeout,
+            max_bytes=s.crawl_max_bytes,
+        )
+        return replace(options, **overrides)
+
+    def ingest(
+        self,
+        sources: Sequence[str],
+        *,
+        progress: bool = False,
+        options: IngestOptions | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> IngestReport:
+        """Ingest ``sources`` into the store, then build and switch to a new index snapshot.
+
+        A dry run reads every source and reports what would change, writing nothing.
+        """
+        options = options or self.ingest_options()
         started = time.perf_counter()
         store = self.open_store()
         try:
-            run = store.start_run(sources)
             with Progress("Reading", enabled=progress) as bar:
                 report = ingest_sources(
-                    store, sources, chunk_words=self.settings.chunk_words, on_document=bar.step
+                    store, sources, options=options, fetcher=fetcher, on_document=bar.step
                 )
+            if options.dry_run:
+                report.seconds = time.perf_counter() - started
+                return report
+            run = store.start_run(sources)
             manifest, embedded = self.build_index(store, progress=progress)
             report.chunks_embedded = embedded
             report.index_version = manifest.version

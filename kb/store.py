@@ -75,6 +75,18 @@ class IndexRow:
     content_hash: str
 
 
+@dataclass(frozen=True)
+class PageState:
+    """What the crawler learnt of a page: validators for conditional GETs and its links."""
+
+    url: str
+    doc_id: str | None
+    etag: str | None = None
+    last_modified: str | None = None
+    lastmod: str | None = None
+    links: tuple[str, ...] = ()
+
+
 class Store:
     """Documents, chunks and embeddings in one SQLite file."""
 
@@ -227,6 +239,41 @@ class Store:
                 " (SELECT content_hash FROM chunks)",
                 (model,),
             ).rowcount
+
+    # crawl state ----------------------------------------------------------------------------
+
+    def pages(self, source: str) -> dict[str, PageState]:
+        """Return what the crawler knows of the pages of ``source``, by URL."""
+        rows = self.conn.execute(
+            "SELECT url, doc_id, etag, last_modified, lastmod, links FROM pages WHERE source = ?",
+            (source,),
+        )
+        return {
+            r[0]: PageState(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5]))) for r in rows
+        }
+
+    def save_pages(self, source: str, pages: Sequence[PageState], *, complete: bool) -> None:
+        """Record page states; when ``complete``, forget pages of ``source`` not among them."""
+        now = utcnow()
+        with self.transaction() as c:
+            if complete:
+                c.execute("DELETE FROM pages WHERE source = ?", (source,))
+            c.executemany(
+                "INSERT OR REPLACE INTO pages VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        p.url,
+                        source,
+                        p.doc_id,
+                        p.etag,
+                        p.last_modified,
+                        p.lastmod,
+                        json.dumps(list(p.links)),
+                        now,
+                    )  # fmt: skip
+                    for p in pages
+                ],
+            )
 
     # ingest runs ----------------------------------------------------------------------------
 

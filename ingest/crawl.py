@@ -1,0 +1,349 @@
+"""The help-centre crawler: polite, bounded, incremental.
+
+Starts from page URLs and/or sitemaps, stays within each start's host and directory, honours
+robots.txt (Disallow, Crawl-delay) and ``<meta name=robots>``, resolves ``<base href>`` and
+canonical URLs, sends conditional GETs with what it learnt last time, and skips pages whose
+sitemap ``lastmod`` has not moved. Every page fetched, skipped or failed is accounted for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ingest.extract import extract
+from ingest.fetch import Fetcher, FetchError, Response
+from ingest.robots import Robots
+from ingest.sitemap import is_sitemap, parse_sitemap
+from ingest.sources import Batch, page_document
+from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap_reason
+from kb.errors import SourceError
+from kb.store import PageState
+
+HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
+
+
+@dataclass(frozen=True)
+class CrawlLimits:
+    """How far and how fast a crawl may go."""
+
+    max_pages: int = 100_000
+    max_depth: int = 25
+    concurrency: int = 4
+    delay: float = 0.0
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True)
+class _Item:
+    url: str
+    depth: int
+    lastmod: str | None = None
+    sitemap: bool = False
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    item: _Item
+    response: Response | None = None
+    error: str | None = None
+    skipped: str | None = None
+
+
+class Crawler:
+    """Crawls the sites of some start URLs into one :class:`Batch`."""
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        limits: CrawlLimits,
+        known: dict[str, PageState],
+        *,
+        user_agent: str,
+        on_page: Callable[[], None] | None = None,
+    ) -> None:
+        self.fetcher = fetcher
+        self.limits = limits
+        self.known = known
+        self.user_agent = user_agent
+        self.on_page = on_page
+        self.robots: dict[str, Robots] = {}
+        self.next_time: dict[str, float] = {}
+        self.queues: dict[str, deque[_Item]] = {}
+        self.seen: set[str] = set()
+        self.canonicals: set[str] = set()
+        self.scopes: list[str] = []
+        self.page_budget = limits.max_pages
+
+    def crawl(self, starts: list[str], source: str) -> Batch:
+        """Crawl from ``starts``; raise :class:`SourceError` if no start can be fetched."""
+        self.batch = Batch(source=source)
+        normalized = []
+        for start in starts:
+            url = normalize_url(start)
+            if url is None:
+                raise SourceError(f"not an http(s) URL: {start}")
+            normalized.append(url)
+            self.scopes.append(scope_of(url))
+        for url in normalized:
+            self._enqueue(_Item(url, 0, sitemap=url.endswith((".xml", ".xml.gz"))), force=True)
+        self._run()
+        starts_ok = any(u in self._answered for u in normalized)
+        if not starts_ok:
+            reasons = "; ".join(f"{u}: {r}" for u, r in self.batch.failed[:3]) or "nothing fetched"
+            raise SourceError(f"cannot crawl {', '.join(starts)}: {reasons}")
+        return self.batch
+
+    # scheduling ------------------------------------------------------------------------------
+
+    def _enqueue(self, item: _Item, *, force: bool = False) -> None:
+        if item.url in self.seen:
+            return
+        if not force:
+            if not in_scope(item.url, self.scopes) or not looks_like_page(item.url):
+                return
+            if item.depth > self.limits.max_depth:
+                return
+            trap = trap_reason(item.url)
+            if trap:
+                self.seen.add(item.url)
+                self.batch.skipped.append((item.url, trap))
+                return
+        self.seen.add(item.url)
+        host = urlsplit(item.url).netloc
+        self.queues.setdefault(host, deque()).append(item)
+
+    def _robots(self, url: str) -> Robots:
+        parts = urlsplit(url)
+        host = parts.netloc
+        if host not in self.robots:
+            robots_url = f"{parts.scheme}://{host}/robots.txt"
+            try:
+                response = self.fetcher.get(robots_url)
+                if response.status >= 500:
+                    self.batch.failed.append((robots_url, f"HTTP {response.status}: host skipped"))
+                    self.robots[host] = Robots.unavailable(self.user_agent)
+                elif response.status == 200:
+                    text = response.body.decode("utf-8", errors="replace")
+                    self.robots[host] = Robots(text, self.user_agent)
+                else:
+                    self.robots[host] = Robots(None, self.user_agent)
+            except FetchError as e:
+                self.batch.failed.append((robots_url, str(e)))
+                self.robots[host] = Robots(None, self.user_agent)
+        return self.robots[host]
+
+    def _delay(self, host: str) -> float:
+        return max(self.limits.delay, self.robots[host].crawl_delay() if host in self.robots else 0)
+
+    def _run(self) -> None:
+        self._answered: set[str] = set()
+        pending: dict[Future[_Fetched], _Item] = {}
+        with ThreadPoolExecutor(max_workers=self.limits.concurrency) as pool:
+            while any(self.queues.values()) or pending:
+                self._schedule(pool, pending)
+                if not pending:
+                    time.sleep(0.01)  # every host with work is waiting out its delay
+                    continue
+                done, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for future in done:
+                    pending.pop(future)
+                    self._handle(future.result())
+
+    def _schedule(self, pool: ThreadPoolExecutor, pending: dict[Future[_Fetched], _Item]) -> None:
+        now = time.monotonic()
+        for host, queue in self.queues.items():
+            while queue and len(pending) < self.limits.concurrency:
+                if self.next_time.get(host, 0.0) > now:
+                    break
+                item = queue.popleft()
+                if not item.sitemap and self._skip_unchanged(item):
+                    continue
+                if not item.sitemap:
+                    if self.page_budget <= 0:
+                        self.batch.complete = False
+                        queue.clear()
+                        self.batch.skipped.append((item.url, "page limit reached"))
+                        break
+                    self.page_budget -= 1
+                robots = self._robots(item.url)
+                if not robots.allowed(item.url):
+                    self.batch.skipped.append((item.url, "disallowed by robots.txt"))
+                    continue
+                pending[pool.submit(self._fetch, item)] = item
+                delay = self._delay(host)
+                if delay:
+                    self.next_time[host] = now + delay
+                    break
+
+    def _skip_unchanged(self, item: _Item) -> bool:
+        """Skip a page the sitemap says has not changed since it was stored."""
+        state = self.known.get(item.url)
+        if not (state and state.doc_id and item.lastmod and state.lastmod == item.lastmod):
+            return False
+        self._answered.add(item.url)
+        self.batch.kept.add(state.doc_id)
+        self.batch.pages.append(state)
+        self._follow(state.links, item.depth)
+        return True
+
+    # fetching (worker threads) ----------------------------------------------------------------
+
+    def _fetch(self, item: _Item) -> _Fetched:
+        url = item.url
+        state = self.known.get(url)
+        headers = {}
+        if state and state.etag:
+            headers["If-None-Match"] = state.etag
+        if state and state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        chain = [url]
+        try:
+            for _ in range(self.limits.max_redirects + 1):
+                response = self.fetcher.get(url, headers if url == item.url else None)
+                if response.status not in (301, 302, 303, 307, 308):
+                    return _Fetched(item, response)
+                location = response.headers.get("location")
+                target = normalize_url(location, url) if location else None
+                if target is None:
+                    return _Fetched(item, error=f"HTTP {response.status} without a valid Location")
+                if target in chain:
+                    return _Fetched(item, error="redirect loop")
+                if not in_scope(target, self.scopes):
+                    return _Fetched(item, skipped=f"redirects out of scope to {target}")
+                if not self._robots_allowed(target):
+                    return _Fetched(item, skipped="redirect target disallowed by robots.txt")
+                if target in self.seen:
+                    return _Fetched(item, skipped=f"redirects to {target}, crawled on its own")
+                self.seen.add(target)  # set.add is atomic; the main thread then skips it
+                chain.append(target)
+                url = target
+            return _Fetched(item, error=f"more than {self.limits.max_redirects} redirects")
+        except FetchError as e:
+            return _Fetched(item, error=str(e))
+
+    def _robots_allowed(self, url: str) -> bool:
+        robots = self.robots.get(urlsplit(url).netloc)
+        return robots.allowed(url) if robots else True
+
+    # results (main thread) --------------------------------------------------------------------
+
+    def _handle(self, result: _Fetched) -> None:
+        item = result.item
+        state = self.known.get(item.url)
+        if result.skipped:
+            self.batch.skipped.append((item.url, result.skipped))
+            return
+        if result.error or result.response is None:
+            self._failed(item, result.error or "no response", state)
+            return
+        self._answered.add(item.url)
+        response = result.response
+        if response.status == 304 and state:
+            self.batch.fetched += 1
+            if state.doc_id:
+                self.batch.kept.add(state.doc_id)
+            self.batch.pages.append(state)
+            self._follow(state.links, item.depth)
+            return
+        if response.status in (404, 410):
+            if state and state.doc_id:
+                self.batch.gone.add(state.doc_id)
+            self.batch.skipped.append((item.url, f"gone (HTTP {response.status})"))
+            return
+        if response.status != 200:
+            self._failed(item, f"HTTP {response.status}", state)
+            return
+        if item.sitemap or is_sitemap(response.body[:4096]):
+            self._sitemap(item, response)
+            return
+        self.batch.fetched += 1
+        if self.on_page:
+            self.on_page()
+        self._page(item, response)
+
+    def _failed(self, item: _Item, reason: str, state: PageState | None) -> None:
+        self.batch.failed.append((item.url, reason))
+        if state:  # a passing failure must not delete what we had
+            if state.doc_id:
+                self.batch.kept.add(state.doc_id)
+            self.batch.pages.append(state)
+
+    def _sitemap(self, item: _Item, response: Response) -> None:
+        try:
+            sitemap = parse_sitemap(response.body)
+        except ValueError as e:
+            self.batch.failed.append((item.url, str(e)))
+            return
+        for loc in sitemap.sitemaps:
+            url = normalize_url(loc, response.url)
+            if url:
+                self._enqueue(_Item(url, item.depth, sitemap=True))
+        for loc, lastmod in sitemap.pages:
+            url = normalize_url(loc, response.url)
+            if url:
+                self._enqueue(_Item(url, 0, lastmod=lastmod))
+
+    def _page(self, item: _Item, response: Response) -> None:
+        url = response.url
+        state = self.known.get(item.url)
+        if response.content_type not in HTML_TYPES:
+            self.batch.skipped.append((url, f"not HTML ({response.content_type})"))
+            return
+        if b"\x00" in response.body[:4096]:
+            self.batch.skipped.append((url, "binary content, not HTML"))
+            return
+        page = extract(response.body, url=url, encoding=response.charset)
+        links = tuple(u for u in (normalize_url(link) for link in page.links) if u)
+        if not page.nofollow:
+            self._follow(links, item.depth)
+        canonical = normalize_url(page.canonical, url) if page.canonical else None
+        if not canonical or not in_scope(canonical, self.scopes):
+            canonical = normalize_url(url) or item.url  # after redirects
+        doc, reason = (
+            page_document(page, canonical, source=self.batch.source)
+            if not page.noindex
+            else (None, "noindex")
+        )
+        if doc is not None and canonical in self.canonicals:
+            doc, reason = None, f"duplicate of {canonical}"
+        self.batch.pages.append(
+            PageState(
+                url=item.url,
+                doc_id=doc.id if doc else None,
+                etag=response.headers.get("etag"),
+                last_modified=response.headers.get("last-modified"),
+                lastmod=item.lastmod,
+                links=links,
+            )
+        )
+        if doc is None:
+            self.batch.skipped.append((url, reason))
+            if state and state.doc_id:
+                self.batch.gone.add(state.doc_id)
+            return
+        self.canonicals.add(canonical)
+        self.batch.documents.append(doc)
+
+    def _follow(self, links: tuple[str, ...], depth: int) -> None:
+        for link in links:
+            self._enqueue(_Item(link, depth + 1))
+
+
+def crawl(
+    starts: list[str],
+    fetcher: Fetcher,
+    known: dict[str, PageState],
+    limits: CrawlLimits,
+    *,
+    user_agent: str,
+    source: str,
+    on_page: Callable[[], None] | None = None,
+) -> Batch:
+    """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped)."""
+    crawler = Crawler(fetcher, limits, known, user_agent=user_agent, on_page=on_page)
+    return crawler.crawl(starts, source)
