@@ -8,7 +8,11 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint format bench clean
+.PHONY: install system-deps run test lint format bench clean
+
+# Debian packages the tests use: a real help centre to crawl. Installed only when missing,
+# and only where we may (root with apt); otherwise those tests skip and say why.
+SYSTEM_PACKAGES := libreoffice-help-en-us
 
 # torch first, as the CPU build on disk; otherwise sentence-transformers pulls CUDA wheels.
 $(STAMP): pyproject.toml
@@ -24,7 +28,14 @@ run: $(STAMP)
 	$(BIN)/kb ingest demo/helpcentre
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps
 	$(BIN)/pytest -W error -q
 
 lint: $(STAMP)

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import Comment, ProcessingInstruction
 
 from kb.models import Section
-from kb.text import normalize
+from kb.text import normalize, words
 
 HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Elements that never hold article text.
@@ -46,6 +46,13 @@ class Page:
     def is_link_list(self) -> bool:
         """Whether the page is mostly links (a home or category page), not an article."""
         return self.link_density > 0.6
+
+    @property
+    def is_fragment_list(self) -> bool:
+        """Whether the page is a long run of fragments (a string table), with no prose."""
+        lines = [line for s in self.sections for line in s.text.splitlines() if line.strip()]
+        short = sum(words(line) <= 4 for line in lines)
+        return len(lines) >= 30 and short >= 0.9 * len(lines)
 
 
 def extract(html: str | bytes, url: str | None = None, encoding: str | None = None) -> Page:

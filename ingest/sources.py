@@ -106,6 +106,8 @@ def page_document(
         return None, "no text in the page"
     if page.is_link_list:
         return None, "a page of links, not an article"
+    if page.is_fragment_list:
+        return None, "a list of fragments, not an article"
     if doc_id is None:
         if url is None:
             raise ValueError("a page needs an id or a URL")

@@ -72,3 +72,13 @@ def test_malformed_and_empty_html_do_not_crash():
     page = extract("<html><body><p>unclosed <b>bold <h2 id=x>Head</h2> tail")
     assert [(s.heading, s.text) for s in page.sections] == [("", "unclosed bold"), ("Head", "tail")]
     assert extract("").sections == ()
+
+
+def test_a_long_list_of_fragments_is_not_an_article():
+    table = "".join(f"<p>Button label {i}</p>" for i in range(40))
+    assert extract(f"<html><body><h1>UI strings</h1>{table}</body></html>").is_fragment_list
+    steps = "".join(f"<li>Step {i}</li>" for i in range(10))
+    prose = "<p>Open the chart wizard and pick one of these types to start.</p>"
+    assert not extract(
+        f"<html><body><h1>T</h1>{prose}<ol>{steps}</ol></body></html>"
+    ).is_fragment_list
