@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps run test lint format bench clean
+.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets clean
 
 # Debian packages the tests use: a real help centre to crawl. Installed only when missing,
 # and only where we may (root with apt); otherwise those tests skip and say why.
@@ -37,6 +37,12 @@ system-deps:
 
 test: $(STAMP) system-deps
 	$(BIN)/pytest -W error -q
+
+bench-ingest: $(STAMP) system-deps
+	$(BIN)/python -m bench.ingest
+
+bench-tickets: $(STAMP)
+	$(BIN)/python -m bench.tickets
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

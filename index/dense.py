@@ -27,12 +27,26 @@ class DenseIndex:
         """Number of vectors."""
         return int(self.index.ntotal)
 
-    def search(self, query: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Return the rows and cosine scores of the ``n`` nearest passages, best first."""
+    def search(
+        self, query: np.ndarray, n: int, allow: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return the rows and cosine scores of the ``n`` nearest passages, best first.
+
+        ``allow`` (one bool per row) restricts the search itself, so a filter never empties a
+        result that a top-k cut followed by filtering would.
+        """
         n = min(n, self.size)
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, rows = self.index.search(query.reshape(1, -1).astype(np.float32), n)
+        vector = query.reshape(1, -1).astype(np.float32)
+        if allow is None:
+            scores, rows = self.index.search(vector, n)
+        else:
+            bits = np.packbits(allow.astype(bool), bitorder="little")
+            selector = faiss.IDSelectorBitmap(len(allow), faiss.swig_ptr(bits))
+            params = faiss.SearchParameters()
+            params.sel = selector
+            scores, rows = self.index.search(vector, n, params=params)
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 

@@ -37,9 +37,18 @@ class Searcher:
         """Embed and tokenise ``text`` once, for any number of searches."""
         return Query(text, self.embedder.embed([text], query=True)[0], tokenize(text))
 
-    def search(self, query: Query, n: int, method: str = "hybrid") -> list[Hit]:
-        """Return the ``n`` best passages for ``query`` by ``hybrid``, ``dense`` or ``lexical``."""
-        rows, dense, lexical = self._candidates(query)
+    def search(
+        self,
+        query: Query,
+        n: int,
+        method: str = "hybrid",
+        kinds: frozenset[str] | None = None,
+    ) -> list[Hit]:
+        """Return the ``n`` best passages for ``query`` by ``hybrid``, ``dense`` or ``lexical``.
+
+        ``kinds`` restricts retrieval itself to passages of those document kinds.
+        """
+        rows, dense, lexical = self._candidates(query, self.snapshot.mask(kinds))
         if len(rows) == 0:
             return []
         if method == "dense":
@@ -57,11 +66,18 @@ class Searcher:
             for p, i in zip(passages, order, strict=True)
         ]
 
-    def _candidates(self, query: Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _candidates(
+        self, query: Query, allow: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Union of both retrievers' top candidates, with both scores for each."""
         snap = self.snapshot
-        dense_rows, _ = snap.dense.search(query.vector, self.candidates)
+        if allow is not None and not allow.any():
+            empty = np.zeros(0, dtype=np.float32)
+            return np.zeros(0, dtype=np.int64), empty, empty
+        dense_rows, _ = snap.dense.search(query.vector, self.candidates, allow)
         all_lexical = snap.lexical.scores(query.tokens)
+        if allow is not None:
+            all_lexical = np.where(allow, all_lexical, 0.0).astype(np.float32)
         lexical_rows = top_rows(all_lexical, self.candidates)
         rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
         dense = snap.dense.scores(query.vector, rows)

@@ -28,7 +28,7 @@ from index.lexical import LexicalIndex
 from kb.errors import KbError, NotFound, NotReady
 from kb.models import Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
-from kb.text import content_hash, tokenize
+from kb.text import content_hash, slugify, tokenize
 
 CURRENT = "CURRENT"
 KEEP = 5  # snapshots kept on disk, the current one included
@@ -48,8 +48,14 @@ class Manifest:
 
 
 def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: str, title: str):
-    """Return the link to a passage's section: its anchor, or a text fragment for its heading."""
+    """Return the link to a passage's section: its anchor, or a text fragment for its heading.
+
+    Documents with no public URL link to kb's own article page, which gives every section an
+    anchor (its slug) when the source had none.
+    """
     base = (doc_url or f"/articles/{quote(doc_id, safe='/')}").split("#", 1)[0]
+    if not doc_url and not anchor and section and section != title:
+        anchor = slugify(section)
     if anchor:
         return f"{base}#{quote(anchor, safe='-_.~')}"
     if section and section != title:
@@ -242,6 +248,11 @@ class Snapshot:
         uri = f"file:{quote(str(directory / 'passages.sqlite3'))}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
+        kinds = [r[0] for r in self._db.execute("SELECT kind FROM passages ORDER BY row")]
+        self.kind_names = sorted(set(kinds))
+        codes = {name: i for i, name in enumerate(self.kind_names)}
+        self.kinds = np.array([codes[k] for k in kinds], dtype=np.int16)
+        self._masks: dict[frozenset[str], np.ndarray | None] = {}
 
     @property
     def version(self) -> str:
@@ -263,6 +274,15 @@ class Snapshot:
                 )
             }
         return [found[int(r)] for r in rows]
+
+    def mask(self, kinds: frozenset[str] | None) -> np.ndarray | None:
+        """Return one bool per row: is the passage of one of ``kinds``? None means all rows."""
+        if kinds is None or set(self.kind_names) <= kinds:
+            return None
+        if kinds not in self._masks:
+            wanted = [i for i, name in enumerate(self.kind_names) if name in kinds]
+            self._masks[kinds] = np.isin(self.kinds, wanted)
+        return self._masks[kinds]
 
     def close(self) -> None:
         """Release the passage database."""

@@ -22,6 +22,7 @@ from ingest.sitemap import is_sitemap, parse_sitemap
 from ingest.sources import Batch, page_document
 from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap_reason
 from kb.errors import SourceError
+from kb.models import Document
 from kb.store import PageState
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
@@ -64,13 +65,13 @@ class Crawler:
         known: dict[str, PageState],
         *,
         user_agent: str,
-        on_page: Callable[[], None] | None = None,
+        on_document: Callable[[Document], None] | None = None,
     ) -> None:
         self.fetcher = fetcher
         self.limits = limits
         self.known = known
         self.user_agent = user_agent
-        self.on_page = on_page
+        self.on_document = on_document
         self.robots: dict[str, Robots] = {}
         self.next_time: dict[str, float] = {}
         self.queues: dict[str, deque[_Item]] = {}
@@ -262,8 +263,6 @@ class Crawler:
             self._sitemap(item, response)
             return
         self.batch.fetched += 1
-        if self.on_page:
-            self.on_page()
         self._page(item, response)
 
     def _failed(self, item: _Item, reason: str, state: PageState | None) -> None:
@@ -328,6 +327,8 @@ class Crawler:
             return
         self.canonicals.add(canonical)
         self.batch.documents.append(doc)
+        if self.on_document:
+            self.on_document(doc)
 
     def _follow(self, links: tuple[str, ...], depth: int) -> None:
         for link in links:
@@ -342,8 +343,8 @@ def crawl(
     *,
     user_agent: str,
     source: str,
-    on_page: Callable[[], None] | None = None,
+    on_document: Callable[[Document], None] | None = None,
 ) -> Batch:
     """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped)."""
-    crawler = Crawler(fetcher, limits, known, user_agent=user_agent, on_page=on_page)
+    crawler = Crawler(fetcher, limits, known, user_agent=user_agent, on_document=on_document)
     return crawler.crawl(starts, source)

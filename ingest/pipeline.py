@@ -14,6 +14,7 @@ from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
 from ingest.sources import Batch, is_url, read_source
+from kb.models import Document
 from kb.store import Store, document_hash
 
 
@@ -79,9 +80,12 @@ def read(
     options: IngestOptions,
     *,
     fetcher: Fetcher | None = None,
-    on_page: Callable[[], None] | None = None,
+    on_document: Callable[[Document], None] | None = None,
 ) -> Batch:
-    """Read one source: crawl a URL, import a ticket export, or read files."""
+    """Read one source: crawl a URL, import a ticket export, or read files.
+
+    ``on_document`` sees each document as soon as it is read (a crawl reads for a while).
+    """
     if is_url(source):
         fetcher = fetcher or HttpFetcher(
             timeout=options.timeout, max_bytes=options.max_bytes, user_agent=options.user_agent
@@ -93,14 +97,19 @@ def read(
             options.limits,
             user_agent=options.user_agent,
             source=source,
-            on_page=on_page,
+            on_document=on_document,
         )
     path = Path(source).expanduser()
     if is_ticket_export(path):
         from ingest.tickets import read_tickets
 
-        return read_tickets(path, options.mapping)
-    return read_source(source)
+        batch = read_tickets(path, options.mapping)
+    else:
+        batch = read_source(source)
+    if on_document:
+        for doc in batch.documents:
+            on_document(doc)
+    return batch
 
 
 def is_ticket_export(path: Path) -> bool:
@@ -127,12 +136,12 @@ def ingest_sources(
     chunk_words: int = 150,
     options: IngestOptions | None = None,
     fetcher: Fetcher | None = None,
-    on_document: Callable[[], None] | None = None,
+    on_document: Callable[[Document], None] | None = None,
 ) -> IngestReport:
     """Read every source, then store its documents; a source that cannot be read stores nothing."""
     options = options or IngestOptions(chunk_words=chunk_words)
     started = time.perf_counter()
-    batches = [read(s, store, options, fetcher=fetcher, on_page=on_document) for s in sources]
+    batches = [read(s, store, options, fetcher=fetcher, on_document=on_document) for s in sources]
     report = store_batches(store, batches, chunk_words=options.chunk_words, dry_run=options.dry_run)
     report.seconds = time.perf_counter() - started
     return report
@@ -144,7 +153,6 @@ def store_batches(
     *,
     chunk_words: int,
     dry_run: bool = False,
-    on_document: Callable[[], None] | None = None,
 ) -> IngestReport:
     """Upsert the documents of ``batches``; remove documents their sources no longer have.
 
@@ -165,8 +173,6 @@ def store_batches(
                 )
             setattr(report, outcome, getattr(report, outcome) + 1)
             seen.add(doc.id)
-            if on_document:
-                on_document()
         report.unchanged += len(batch.kept - {d.id for d in batch.documents})
         doomed = (before - seen) if batch.complete else (batch.gone & before) - seen
         report.removed += len(doomed) if dry_run else store.remove_documents(doomed)
@@ -180,7 +186,7 @@ def store_batches(
     return report
 
 
-def _outcome(store: Store, doc: Any) -> str:
+def _outcome(store: Store, doc: Document) -> str:
     row = store.conn.execute(
         "SELECT content_hash FROM documents WHERE id = ?", (doc.id,)
     ).fetchone()

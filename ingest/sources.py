@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +18,8 @@ from kb.store import PageState
 from kb.text import normalize, slugify
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
 @dataclass
@@ -51,7 +55,7 @@ def read_source(source: str) -> Batch:
         return read_folder(path)
     if path.suffix.lower() == ".jsonl":
         return read_jsonl(path)
-    if path.suffix.lower() in HTML_SUFFIXES:
+    if path.suffix.lower() in HTML_SUFFIXES | MARKDOWN_SUFFIXES:
         batch = Batch(source=str(path.resolve()))
         doc, reason = read_html_file(path, path.stem, batch.source)
         if doc is None:
@@ -59,18 +63,19 @@ def read_source(source: str) -> Batch:
         batch.documents.append(doc)
         return batch
     raise SourceError(
-        f"cannot ingest {source}: expected a folder, an .html or .jsonl file, or an http(s) URL"
+        f"cannot ingest {source}: expected a folder, an .html, .md or .jsonl file, a ticket export"
+        " (.csv, .json) or an http(s) URL"
     )
 
 
 def read_folder(folder: Path) -> Batch:
-    """Read every HTML file below ``folder``; the id of each is its path without extension."""
+    """Read every HTML or Markdown file below ``folder``; ids are paths without extension."""
     batch = Batch(source=str(folder.resolve()))
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     for path in files:
         rel = path.relative_to(folder).as_posix()
-        if path.suffix.lower() not in HTML_SUFFIXES:
-            batch.skipped.append((rel, "not an HTML file"))
+        if path.suffix.lower() not in HTML_SUFFIXES | MARKDOWN_SUFFIXES:
+            batch.skipped.append((rel, "not an HTML or Markdown file"))
             continue
         doc_id = rel.rsplit(".", 1)[0]
         doc, reason = read_html_file(path, doc_id, batch.source)
@@ -79,14 +84,36 @@ def read_folder(folder: Path) -> Batch:
         else:
             batch.documents.append(doc)
     if not batch.documents:
-        raise SourceError(f"no HTML documents in {folder}")
+        raise SourceError(f"no HTML or Markdown documents in {folder}")
     return batch
 
 
 def read_html_file(path: Path, doc_id: str, source: str) -> tuple[Document | None, str]:
-    """Return the document in the HTML file ``path``, or None and the reason it has none."""
+    """Return the document in an HTML or Markdown file, or None and the reason it has none."""
     data = path.read_bytes()
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        try:
+            data = markdown_html(data.decode("utf-8")).encode("utf-8")
+        except UnicodeDecodeError:
+            return None, "not UTF-8 text"
     return html_document(data, doc_id=doc_id, source=source, url=None)
+
+
+def markdown_html(text: str) -> str:
+    """Return Markdown as an HTML page; a front-matter ``title:`` becomes its heading."""
+    from markdown_it import MarkdownIt
+
+    title = ""
+    match = _FRONT_MATTER.match(text)
+    if match:
+        text = text[match.end() :]
+        for line in match.group(1).splitlines():
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "title":
+                title = value.strip().strip("\"'")
+    body = MarkdownIt("commonmark").enable("table").render(text)
+    head = f"<h1>{html.escape(title)}</h1>" if title and "<h1>" not in body[:200] else ""
+    return f"<html><body><main>{head}{body}</main></body></html>"
 
 
 def html_document(

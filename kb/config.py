@@ -44,6 +44,9 @@ class Settings:
     user_agent: str = _s(
         "kb-crawler/0.1", "User agent the crawler sends and matches in robots.txt."
     )
+    public_kinds: str = _s(
+        "article,faq", "Document kinds search and answers draw on; tickets stay private."
+    )
     search_candidates: int = _s(100, "Passages each retriever contributes before fusion.")
     dense_weight: float = _s(0.7, "Weight of the dense score in the hybrid (BM25 gets the rest).")
     answer_passages: int = _s(4, "Passages given to the answer generator.")
@@ -58,6 +61,11 @@ class Settings:
     threads: int = _s(4, "Threads per server worker.")
     product_name: str = _s("Lumio Help Centre", "Name shown on the search page.")
     log_level: str = _s("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
+
+    @property
+    def public(self) -> frozenset[str]:
+        """The document kinds public search and answers draw on."""
+        return frozenset(k.strip() for k in self.public_kinds.split(",") if k.strip())
 
     @property
     def store_path(self) -> Path:

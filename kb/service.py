@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from index.background import BackgroundEmbedder
 from index.embedding import Embedder, load_embedder
 from index.search import Searcher, best_per_document
 from index.snapshot import (
@@ -20,6 +21,7 @@ from index.snapshot import (
     load_current,
     switch_to,
 )
+from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
@@ -27,9 +29,9 @@ from kb.answer import answer_question
 from kb.config import Settings
 from kb.errors import InvalidInput
 from kb.generate import ExtractiveGenerator, Generator
-from kb.models import Answer, Hit
+from kb.models import Answer, Document, Hit
 from kb.progress import Progress
-from kb.store import Store, StoredDocument
+from kb.store import Store, StoredDocument, embedding_items
 from kb.text import normalize
 
 log = logging.getLogger("kb")
@@ -106,16 +108,32 @@ class KnowledgeBase:
         started = time.perf_counter()
         store = self.open_store()
         try:
-            with Progress("Reading", enabled=progress) as bar:
-                report = ingest_sources(
-                    store, sources, options=options, fetcher=fetcher, on_document=bar.step
-                )
             if options.dry_run:
+                report = ingest_sources(store, sources, options=options, fetcher=fetcher)
                 report.seconds = time.perf_counter() - started
                 return report
+            with (
+                Progress("Reading", enabled=progress) as bar,
+                BackgroundEmbedder(
+                    self.settings.store_path,
+                    self.settings.embed_model,
+                    lambda: self.embedder,
+                    batch_size=self.settings.embed_batch_size,
+                ) as background,
+            ):
+
+                def read(doc: Document) -> None:
+                    bar.step()
+                    chunks = chunk_sections(doc.id, doc.sections, options.chunk_words)
+                    background.submit(embedding_items(doc, chunks))
+
+                report = ingest_sources(
+                    store, sources, options=options, fetcher=fetcher, on_document=read
+                )
+                embedded_while_reading = background.close()
             run = store.start_run(sources)
             manifest, embedded = self.build_index(store, progress=progress)
-            report.chunks_embedded = embedded
+            report.chunks_embedded = embedded_while_reading + embedded
             report.index_version = manifest.version
             report.seconds = time.perf_counter() - started
             store.finish_run(run, report.to_dict())
@@ -178,14 +196,16 @@ class KnowledgeBase:
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
         searcher = self.searcher()
-        hits = searcher.search(searcher.query(query), max(k * 5, 50), method=method)
+        hits = searcher.search(
+            searcher.query(query), max(k * 5, 50), method=method, kinds=self.settings.public
+        )
         return best_per_document(hits, k)
 
     def answer(self, question: str, generator: Generator | None = None) -> Answer:
         """Answer ``question`` with cited passages, or refuse with the closest articles."""
         question = clean_query(question, self.settings.max_query_chars, name="question")
         searcher = self.searcher()
-        hits = searcher.search(searcher.query(question), 30)
+        hits = searcher.search(searcher.query(question), 30, kinds=self.settings.public)
         return answer_question(
             question,
             hits,

@@ -295,6 +295,15 @@ class Store:
             )
 
 
+def embedding_items(doc: Document, chunks: Sequence[Chunk]) -> list[tuple[str, str]]:
+    """Return (content hash, text to embed) for each chunk of ``doc``."""
+    items = []
+    for chunk in chunks:
+        text = embedding_text(doc.title, chunk.section, chunk.text)
+        items.append((content_hash(text), text))
+    return items
+
+
 def chunk_hash(doc: Document, chunk: Chunk) -> str:
     """Return the hash of exactly what is embedded for ``chunk``."""
     return content_hash(embedding_text(doc.title, chunk.section, chunk.text))

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -179,3 +180,20 @@ def serve_folder(folder: Path) -> Iterator[str]:
 
     with serve(Quiet) as base:
         yield base
+
+
+def write_sitemap(root: Path, base: str, limit: int | None = None) -> int:
+    """Give a served help folder a sitemap (with lastmod) of its first ``limit`` pages."""
+    pages = sorted(root.rglob("*.html"))[:limit]
+    entries = []
+    for page in pages:
+        stamp = datetime.fromtimestamp(page.stat().st_mtime, UTC).strftime("%Y-%m-%d")
+        url = f"{base}/{page.relative_to(root).as_posix()}"
+        entries.append(f"<url><loc>{url}</loc><lastmod>{stamp}</lastmod></url>")
+    (root / "sitemap.xml").write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(entries)
+        + "</urlset>"
+    )
+    return len(pages)

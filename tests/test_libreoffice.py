@@ -2,14 +2,13 @@
 
 import re
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.store import Store
-from tests.sites import serve_folder
+from tests.sites import serve_folder, write_sitemap
 
 HELP = Path("/usr/share/libreoffice/help")
 CHROME = re.compile(
@@ -21,21 +20,6 @@ pytestmark = pytest.mark.skipif(
     not (HELP / "en-US").is_dir(),
     reason="libreoffice-help-en-us is not installed (`make system-deps` installs it)",
 )
-
-
-def write_sitemap(root: Path, base: str) -> None:
-    """Give the served copy a sitemap with lastmod, as a real help centre has."""
-    entries = []
-    for page in sorted((root / "en-US").rglob("*.html")):
-        stamp = datetime.fromtimestamp(page.stat().st_mtime, UTC).strftime("%Y-%m-%d")
-        url = f"{base}/{page.relative_to(root).as_posix()}"
-        entries.append(f"<url><loc>{url}</loc><lastmod>{stamp}</lastmod></url>")
-    (root / "sitemap.xml").write_text(
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
-        + "".join(entries)
-        + "</urlset>"
-    )
 
 
 def test_crawl_libreoffice_help_then_recrawl_then_remove_ten(tmp_path: Path):

@@ -39,7 +39,7 @@ def test_folder_reads_html_ids_from_paths_and_skips_the_rest(tmp_path: Path):
         "bin.html": "binary content, not HTML",
         "empty.html": "no text in the page",
         "index.html": "a page of links, not an article",
-        "notes.txt": "not an HTML file",
+        "notes.txt": "not an HTML or Markdown file",
     }
 
 
@@ -78,8 +78,8 @@ def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str
     "name, content, message",
     [
         ("missing", None, "no such file or folder"),
-        ("emptydir", "", "no HTML documents"),
-        ("file.pdf", "x", "expected a folder, an .html or .jsonl file"),
+        ("emptydir", "", "no HTML or Markdown documents"),
+        ("file.pdf", "x", "expected a folder, an .html, .md or .jsonl file"),
         ("bin.html", b"\x00\x01\x02", "binary content"),
     ],
 )
@@ -116,3 +116,16 @@ def test_a_bad_source_stores_nothing(tmp_path: Path):
     with pytest.raises(SourceError):
         ingest_sources(store, [str(site / "a.html"), str(tmp_path / "nope")], chunk_words=100)
     assert store.document_ids() == {"a"}
+
+
+def test_markdown_files_become_documents_with_sections(tmp_path: Path):
+    write(
+        tmp_path / "guides" / "wifi.md",
+        "---\ntitle: Wi-Fi requirements\n---\nThe hub needs 2.4 GHz.\n\n"
+        "## Router settings\n\n| Band | Works |\n|---|---|\n| 2.4 GHz | yes |\n\n"
+        "```\nchannel = 6\n```\n",
+    )
+    (doc,) = read_source(str(tmp_path)).documents
+    assert doc.id == "guides/wifi" and doc.title == "Wi-Fi requirements"
+    assert [s.heading for s in doc.sections] == ["Wi-Fi requirements", "Router settings"]
+    assert "Band | Works" in doc.sections[1].text and "channel = 6" in doc.sections[1].text

@@ -1,0 +1,45 @@
+"""Embedding in the background while reading: cached by hash, once per text, abortable."""
+
+import pytest
+
+from index.background import BackgroundEmbedder
+from kb.store import Store
+
+
+class Counting:
+    """Wraps the real model and counts what it is asked to embed."""
+
+    def __init__(self, embedder):
+        self.inner = embedder
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self.texts: list[str] = []
+
+    def embed(self, texts, *, query=False):
+        self.texts.extend(texts)
+        return self.inner.embed(texts, query=query)
+
+
+def test_embeds_each_new_text_once_into_the_store_cache(tmp_path, embedder):
+    path = tmp_path / "kb.sqlite3"
+    store = Store(path)
+    store.put_embeddings(embedder.name, {"old": embedder.embed(["cached already"])[0]})
+    counting = Counting(embedder)
+    background = BackgroundEmbedder(path, embedder.name, lambda: counting)
+    background.submit([("h1", "reset your password"), ("h2", "refund policy"), ("old", "x")])
+    background.submit([("h1", "reset your password")])
+    assert background.close() == 2
+    assert sorted(counting.texts) == ["refund policy", "reset your password"]
+    assert set(store.get_embeddings(embedder.name, ["h1", "h2", "old"])) == {"h1", "h2", "old"}
+
+
+def test_a_failure_while_reading_drops_the_queue(tmp_path, embedder):
+    counting = Counting(embedder)
+    with (
+        pytest.raises(RuntimeError),
+        BackgroundEmbedder(tmp_path / "kb.sqlite3", embedder.name, lambda: counting) as background,
+    ):
+        background._abort = True  # as __exit__ sets it when reading raises
+        background.submit([(f"h{i}", f"text {i}") for i in range(100)])
+        raise RuntimeError("reading failed")
+    assert counting.texts == []

@@ -1,0 +1,66 @@
+"""Past tickets through the whole path: redacted before storage, private at search time."""
+
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from kb.cli import cli
+from kb.config import load_settings
+from kb.service import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKETS = ROOT / "demo" / "tickets.csv"
+PII = json.loads((ROOT / "demo" / "tickets_pii.json").read_text())
+
+
+def all_bytes(home: Path) -> bytes:
+    return b"\n".join(p.read_bytes() for p in home.rglob("*") if p.is_file())
+
+
+def test_no_planted_email_or_card_reaches_the_store_or_the_index(tmp_path, embedder):
+    home = tmp_path / "home"
+    kb = KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder)
+    report = kb.ingest([str(TICKETS)])
+    assert report.added > 50 and report.redactions["email"] > 0 and report.redactions["card"] > 0
+    data = all_bytes(home)
+    assert (home / "index").is_dir() and b"[EMAIL]" in data
+    for email in PII["emails"]:
+        assert email.encode() not in data, email
+    for card in PII["cards"]:
+        for form in {card, re.sub(r"\D", "", card)}:
+            assert form.encode() not in data, card
+
+
+def test_tickets_stay_out_of_public_search_unless_configured(tmp_path, embedder):
+    home = tmp_path / "home"
+    settings = load_settings({"home": home}, environ={})
+    KnowledgeBase(settings, embedder=embedder).ingest([str(TICKETS), str(ROOT / "demo/helpcentre")])
+    public = KnowledgeBase(settings, embedder=embedder)
+    hits = public.search("hub offline after changing my router", k=20)
+    assert hits and all(h.passage.kind == "article" for h in hits)
+    internal = KnowledgeBase(
+        load_settings({"home": home, "public_kinds": "article,ticket"}, environ={}),
+        embedder=embedder,
+    )
+    kinds = {h.passage.kind for h in internal.search("hub offline after changing my router", k=20)}
+    assert kinds == {"article", "ticket"}
+
+
+def test_kind_filter_applies_inside_retrieval(tmp_path, embedder):
+    home = tmp_path / "home"
+    kb = KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder)
+    kb.ingest([str(TICKETS), str(ROOT / "demo/helpcentre")])
+    searcher = kb.searcher()
+    query = searcher.query("reset password")  # articles would fill any top-k
+    only_tickets = searcher.search(query, 10, kinds=frozenset({"ticket"}))
+    assert len(only_tickets) == 10 and {h.passage.kind for h in only_tickets} == {"ticket"}
+    assert searcher.search(query, 5, kinds=frozenset({"faq"})) == []
+
+
+def test_cli_prints_redaction_counts_and_skip_reasons(tmp_path, embedder):
+    result = CliRunner().invoke(cli, ["--home", str(tmp_path / "h"), "ingest", str(TICKETS)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"redacted: .*\d+ card.*\d+ email", result.output)
+    assert "status open" in result.output or "status pending" in result.output
