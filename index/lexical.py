@@ -1,9 +1,18 @@
-"""Lexical retrieval: Okapi BM25 through bm25s (sparse matrices; scores match rank-bm25)."""
+"""Lexical retrieval: Okapi BM25 through bm25s (sparse matrices; scores match rank-bm25).
+
+Passages have two fields, the heading (document title and section) and the body; each is a
+BM25 index of its own. Their scores are combined and divided by the most the query could
+score (the sum of its terms' idf), so a lexical score is absolute, in [0, 1): a weak match
+stays weak instead of being stretched to 1 by per-query min-max scaling.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import bm25s
@@ -16,9 +25,10 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 class LexicalIndex:
     """BM25 over pre-tokenised passages (see :func:`kb.text.tokenize`)."""
 
-    def __init__(self, model: bm25s.BM25, size: int) -> None:
+    def __init__(self, model: bm25s.BM25, size: int, idf: Mapping[str, float]) -> None:
         self.model = model
         self.size = size
+        self.idf = idf
 
     @classmethod
     def build(
@@ -38,7 +48,10 @@ class LexicalIndex:
         tokens = [t if t else ["\x00"] for t in corpus_tokens]
         if tokens:
             model.index(tokens, show_progress=False)
-        return cls(model, len(tokens))
+        n = len(tokens)
+        df = Counter(term for doc in tokens for term in set(doc))
+        idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        return cls(model, n, idf)
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """Return the BM25 score of every passage for the query."""
@@ -48,13 +61,58 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
 
+    def ceiling(self, query_tokens: list[str]) -> float:
+        """Return the most any passage could score: the idf of each query term, summed."""
+        return sum(self.idf.get(t, 0.0) for t in query_tokens)
+
     def save(self, directory: Path) -> None:
         """Write the index into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
         self.model.save(str(directory), show_progress=False)
         (directory / "size").write_text(str(self.size))
+        (directory / "idf.json").write_text(json.dumps(self.idf, ensure_ascii=False))
 
     @classmethod
     def load(cls, directory: Path, mmap: bool = True) -> LexicalIndex:
         """Read an index written by :meth:`save`."""
         model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False)
-        return cls(model, int((directory / "size").read_text()))
+        idf = json.loads((directory / "idf.json").read_text())
+        return cls(model, int((directory / "size").read_text()), idf)
+
+
+class FieldedIndex:
+    """BM25 over named fields of the same passages, combined into one absolute score."""
+
+    def __init__(self, fields: Mapping[str, LexicalIndex], weights: Mapping[str, float]) -> None:
+        self.fields = dict(fields)
+        self.weights = dict(weights)
+        self.size = next(iter(self.fields.values())).size if self.fields else 0
+
+    @classmethod
+    def build(
+        cls, fields: Mapping[str, Sequence[list[str]]], weights: Mapping[str, float]
+    ) -> FieldedIndex:
+        """Return one BM25 index per field."""
+        return cls({name: LexicalIndex.build(tokens) for name, tokens in fields.items()}, weights)
+
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """Return each passage's weighted field scores over the query's ceiling, in [0, 1)."""
+        total = np.zeros(self.size, dtype=np.float32)
+        ceiling = 0.0
+        for name, index in self.fields.items():
+            weight = self.weights.get(name, 1.0)
+            total += weight * index.scores(query_tokens)
+            ceiling += weight * index.ceiling(query_tokens)
+        return total / ceiling if ceiling > 0 else total
+
+    def save(self, directory: Path) -> None:
+        """Write every field's index under ``directory``."""
+        for name, index in self.fields.items():
+            index.save(directory / name)
+        (directory / "weights.json").write_text(json.dumps(self.weights))
+
+    @classmethod
+    def load(cls, directory: Path) -> FieldedIndex:
+        """Read an index written by :meth:`save`."""
+        weights = json.loads((directory / "weights.json").read_text())
+        return cls({name: LexicalIndex.load(directory / name) for name in weights}, weights)

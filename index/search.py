@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedding import Embedder
-from index.fusion import convex, top_rows
+from index.fusion import absolute_convex, dense_weight_for, top_rows
 from index.snapshot import Snapshot
 from kb.models import Hit
 from kb.text import tokenize
@@ -56,7 +56,8 @@ class Searcher:
         elif method == "lexical":
             fused = lexical
         else:
-            fused = convex(dense, lexical, self.dense_weight)
+            weight = dense_weight_for(query.text, self.embedder.languages, self.dense_weight)
+            fused = absolute_convex(dense, lexical, weight)
         # Dense similarity is never zero in practice; shift so top_rows keeps every candidate.
         order = top_rows(fused - fused.min() + 1e-6, n)
         picked = rows[order]

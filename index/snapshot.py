@@ -24,13 +24,15 @@ import numpy as np
 
 from index.dense import DenseIndex
 from index.embedding import Embedder
-from index.lexical import LexicalIndex
+from index.lexical import FieldedIndex
 from kb.errors import KbError, NotFound, NotReady
 from kb.models import Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash, slugify, tokenize
 
 CURRENT = "CURRENT"
+FORMAT = 2  # bump when the layout changes: a snapshot of another format is rebuilt
+FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 KEEP = 5  # snapshots kept on disk, the current one included
 
 
@@ -45,6 +47,7 @@ class Manifest:
     passages: int
     documents: int
     fingerprint: str
+    format: int = 1
 
 
 def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: str, title: str):
@@ -66,7 +69,7 @@ def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: s
 def fingerprint(model: str, rows: Sequence[IndexRow]) -> str:
     """Return a hash that changes whenever anything a snapshot holds would change."""
     return content_hash(
-        model, *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows)
+        str(FORMAT), model, *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows)
     )
 
 
@@ -128,9 +131,13 @@ def build_snapshot(
     tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".build-"))
     try:
         DenseIndex.build(vectors).save(tmp / "dense.faiss")
-        lexical_dir = tmp / "lexical"
-        lexical_dir.mkdir()
-        LexicalIndex.build([tokenize(lexical_text(r)) for r in rows]).save(lexical_dir)
+        FieldedIndex.build(
+            {
+                "heading": [tokenize(heading_text(r)) for r in rows],
+                "body": [tokenize(r.text) for r in rows],
+            },
+            FIELD_WEIGHTS,
+        ).save(tmp / "lexical")
         _write_passages(tmp / "passages.sqlite3", rows)
         version = _next_version(index_dir)
         manifest = Manifest(
@@ -141,6 +148,7 @@ def build_snapshot(
             passages=len(rows),
             documents=len({r.doc_id for r in rows}),
             fingerprint=digest,
+            format=FORMAT,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         os.rename(tmp, index_dir / version)
@@ -152,9 +160,11 @@ def build_snapshot(
     return manifest, embedded
 
 
-def lexical_text(row: IndexRow) -> str:
-    """Return the text BM25 indexes for a passage: title, section and text."""
-    return f"{row.title}\n{row.section}\n{row.text}"
+def heading_text(row: IndexRow) -> str:
+    """Return a passage's heading field: the document title, and its section if different."""
+    return (
+        row.title if not row.section or row.section == row.title else f"{row.title}\n{row.section}"
+    )
 
 
 def _vectors(
@@ -239,7 +249,7 @@ class Snapshot:
         try:
             self.manifest = Manifest(**json.loads((directory / "manifest.json").read_text()))
             self.dense = DenseIndex.load(directory / "dense.faiss")
-            self.lexical = LexicalIndex.load(directory / "lexical")
+            self.lexical = FieldedIndex.load(directory / "lexical")
         except (OSError, ValueError, TypeError, RuntimeError) as e:
             raise KbError(f"index snapshot {directory.name} is unreadable: {e}", status=503) from e
         if not (self.dense.size == self.lexical.size == self.manifest.passages):

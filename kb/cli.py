@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -150,6 +151,26 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     settings = _kb(ctx).settings
     run_server(settings, host=host or settings.host, port=port or settings.port)
+
+
+@cli.command("eval")
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def eval_command(ctx: click.Context, dataset: Path, as_json: bool) -> None:
+    """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid."""
+    from kb.evaluate import evaluate, load_beir
+
+    evalset = load_beir(dataset)
+    results = evaluate(_kb(ctx).settings, evalset)
+    if as_json:
+        click.echo(json.dumps({"dataset": evalset.name, "methods": results}, indent=2))
+        return
+    names = list(next(iter(results.values())))
+    click.echo(f"{evalset.name}: {len(evalset.qrels)} judged queries")
+    click.echo(f"{'method':<9}" + "".join(f"{n:>11}" for n in names))
+    for method, metrics in results.items():
+        click.echo(f"{method:<9}" + "".join(f"{metrics[n]:>11.3f}" for n in names))
 
 
 @cli.group("index")

@@ -48,7 +48,9 @@ class Settings:
         "article,faq", "Document kinds search and answers draw on; tickets stay private."
     )
     search_candidates: int = _s(100, "Passages each retriever contributes before fusion.")
-    dense_weight: float = _s(0.7, "Weight of the dense score in the hybrid (BM25 gets the rest).")
+    dense_weight: float = _s(
+        0.8, "Weight of cosine similarity in the hybrid; BM25 over its query ceiling gets the rest."
+    )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
     min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
     max_query_chars: int = _s(1000, "Longest accepted query or question, in characters.")

@@ -11,7 +11,7 @@ from typing import Any
 
 from index.background import BackgroundEmbedder
 from index.embedding import Embedder, load_embedder
-from index.search import Searcher, best_per_document
+from index.search import Query, Searcher, best_per_document
 from index.snapshot import (
     Manifest,
     Snapshot,
@@ -195,10 +195,16 @@ class KnowledgeBase:
         query = clean_query(query, self.settings.max_query_chars)
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
+        return self.rank(query, k, method)
+
+    def rank(self, query: str | Query, k: int, method: str = "hybrid") -> list[Hit]:
+        """Rank documents for a validated query (search and evaluation share this).
+
+        ``query`` may be prepared once with ``searcher().query(text)`` to rank it many ways.
+        """
         searcher = self.searcher()
-        hits = searcher.search(
-            searcher.query(query), max(k * 5, 50), method=method, kinds=self.settings.public
-        )
+        prepared = searcher.query(query) if isinstance(query, str) else query
+        hits = searcher.search(prepared, max(k * 5, 50), method=method, kinds=self.settings.public)
         return best_per_document(hits, k)
 
     def answer(self, question: str, generator: Generator | None = None) -> Answer:

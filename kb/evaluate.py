@@ -1,0 +1,78 @@
+"""``kb eval``: retrieval quality on a BEIR-style folder, through the code the API uses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kb.config import Settings
+from kb.errors import SourceError
+from kb.metrics import score_run
+from kb.service import KnowledgeBase
+
+METHODS = ("lexical", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A corpus, its queries and the relevance judgements (qrels)."""
+
+    name: str
+    corpus: Path
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, float]]
+
+
+def load_beir(folder: Path) -> EvalSet:
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels.tsv`` (with a header)."""
+    paths = {name: folder / name for name in ("corpus.jsonl", "queries.jsonl", "qrels.tsv")}
+    missing = [name for name, path in paths.items() if not path.is_file()]
+    if missing:
+        raise SourceError(f"{folder} is not a BEIR-style folder: missing {', '.join(missing)}")
+    queries: dict[str, str] = {}
+    for number, line in enumerate(paths["queries.jsonl"].read_text("utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                item = json.loads(line)
+                queries[str(item["_id"] if "_id" in item else item["id"])] = str(item["text"])
+            except (ValueError, KeyError, TypeError):
+                raise SourceError(f"queries.jsonl:{number}: expected {{id, text}}") from None
+    qrels: dict[str, dict[str, float]] = {}
+    with paths["qrels.tsv"].open(encoding="utf-8") as f:
+        rows = csv.reader(f, delimiter="\t")
+        next(rows, None)
+        for row in rows:
+            if len(row) >= 3 and row[0] in queries:
+                qrels.setdefault(row[0], {})[row[1]] = float(row[2])
+    if not qrels:
+        raise SourceError(f"{folder}: no judged queries in qrels.tsv")
+    return EvalSet(folder.name, paths["corpus.jsonl"], queries, qrels)
+
+
+def evaluate(
+    settings: Settings,
+    evalset: EvalSet,
+    *,
+    methods: tuple[str, ...] = METHODS,
+    home: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Build a throw-away knowledge base of the corpus; return metrics per method."""
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
+        kb = KnowledgeBase(replace(settings, home=home or Path(scratch), config=None))
+        kb.ingest([str(evalset.corpus)])
+        judged = [q for q in evalset.qrels if q in evalset.queries]
+        searcher = kb.searcher()
+        prepared = {q: searcher.query(evalset.queries[q]) for q in judged}
+        results = {}
+        for method in methods:
+            if progress:
+                progress(method)
+            run = {q: [h.passage.doc_id for h in kb.rank(prepared[q], 100, method)]
+                   for q in judged}  # fmt: skip
+            results[method] = score_run(run, evalset.qrels)
+        return results

@@ -1,0 +1,103 @@
+"""Metrics against hand-computed values, the fusion rules, and kb eval end to end."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from index.fusion import absolute_convex, dense_weight_for
+from index.lexical import FieldedIndex, LexicalIndex
+from kb.cli import cli
+from kb.errors import SourceError
+from kb.evaluate import load_beir
+from kb.metrics import mrr, ndcg, recall, score_run
+from kb.text import tokenize
+
+
+def test_metrics_match_hand_computed_values():
+    rel = {"a": 1.0, "c": 2.0}
+    ranked = ["b", "a", "c"]
+    ideal = 2 / math.log2(2) + 1 / math.log2(3)
+    assert ndcg(ranked, rel, 10) == pytest.approx((1 / math.log2(3) + 2 / math.log2(4)) / ideal)
+    assert recall(ranked, rel, 1) == 0.0 and recall(ranked, rel, 2) == 0.5
+    assert mrr(ranked, rel, 10) == 0.5 and mrr(["x"], rel, 10) == 0.0
+    assert score_run({"q": ["a"]}, {"q": {"a": 1.0}, "unjudged-run": {"a": 1.0}})["ndcg@10"] == 1.0
+
+
+def test_fielded_bm25_is_absolute_and_bounded():
+    heads = [tokenize(t) for t in ["Reset your password", "Refund policy", "Shipping times"]]
+    bodies = [tokenize(t) for t in ["Open settings", "Money back in ten days", "Two days"]]
+    index = FieldedIndex.build({"heading": heads, "body": bodies}, {"heading": 0.5, "body": 0.5})
+    strong = index.scores(tokenize("reset password"))
+    assert strong.argmax() == 0 and 0 < strong.max() < 1
+    weak = index.scores(tokenize("reset password zebra"))  # a term no passage can match
+    assert weak.max() == pytest.approx(strong.max())  # unknown terms add nothing to the ceiling
+    partial = index.scores(tokenize("reset refund"))
+    assert partial.max() < strong.max()  # half the query's idf mass matched: a weaker match
+    single = LexicalIndex.build(heads)
+    assert single.ceiling(tokenize("password")) == pytest.approx(math.log(1 + 2.5 / 1.5))
+
+
+def test_fusion_and_the_language_rule():
+    np.testing.assert_allclose(
+        absolute_convex(np.array([0.5, 0.9]), np.array([0.8, 0.0]), 0.8), [0.56, 0.72]
+    )
+    english = frozenset({"en"})
+    assert dense_weight_for("reset my password", english, 0.8) == 0.8
+    assert dense_weight_for("如何重設密碼", english, 0.8) == 0.0
+    assert dense_weight_for("如何重設密碼", frozenset({"multilingual"}), 0.8) == 0.8
+
+
+def write_beir(folder, corpus, queries, qrels):
+    folder.mkdir()
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus))
+    (folder / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
+    (folder / "qrels.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n" + "".join(f"{q}\t{d}\t1\n" for q, d in qrels)
+    )
+
+
+def test_kb_eval_prints_every_method_and_hybrid_is_not_worse(tmp_path, embedder):
+    corpus = [
+        {
+            "id": "pw",
+            "title": "How do I reset my password?",
+            "text": "Use the Forgot password link.",
+        },
+        {"id": "rf", "title": "When will I get my refund?", "text": "Refunds take ten days."},
+        {"id": "sh", "title": "How long does shipping take?", "text": "Orders arrive in two days."},
+        {"id": "zh", "title": "如何申請信用卡", "text": "請到分行或網路申請信用卡。"},
+    ]
+    queries = [
+        {"id": "q1", "text": "forgot my login password"},
+        {"id": "q2", "text": "money back after return"},
+        {"id": "q3", "text": "delivery time"},
+        {"id": "q4", "text": "信用卡申請"},
+    ]
+    write_beir(
+        tmp_path / "tiny", corpus, queries, [("q1", "pw"), ("q2", "rf"), ("q3", "sh"), ("q4", "zh")]
+    )
+    result = CliRunner().invoke(
+        cli, ["--home", str(tmp_path / "h"), "eval", str(tmp_path / "tiny"), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    methods = json.loads(result.output)["methods"]
+    assert set(methods) == {"lexical", "dense", "hybrid"}
+    assert set(methods["hybrid"]) == {
+        "ndcg@10",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "recall@100",
+        "mrr@10",
+    }
+    best_single = max(methods["lexical"]["ndcg@10"], methods["dense"]["ndcg@10"])
+    assert methods["hybrid"]["ndcg@10"] >= best_single
+    assert methods["hybrid"]["recall@1"] == 1.0
+
+
+def test_load_beir_errors_are_clear(tmp_path):
+    with pytest.raises(SourceError, match="missing corpus.jsonl, queries.jsonl, qrels.tsv"):
+        load_beir(tmp_path)
