@@ -33,7 +33,6 @@ from kb.text import content_hash, slugify, tokenize
 CURRENT = "CURRENT"
 FORMAT = 2  # bump when the layout changes: a snapshot of another format is rebuilt
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
-KEEP = 5  # snapshots kept on disk, the current one included
 
 
 @dataclass(frozen=True)
@@ -112,6 +111,7 @@ def build_snapshot(
     *,
     progress: Callable[[int], None] | None = None,
     batch_size: int = 64,
+    keep: int = 5,
 ) -> tuple[Manifest, int]:
     """Build a snapshot from the store unless the current one is identical.
 
@@ -156,7 +156,7 @@ def build_snapshot(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     switch_to(index_dir, version)
-    prune(index_dir, keep=KEEP)
+    prune(index_dir, keep=keep)
     return manifest, embedded
 
 

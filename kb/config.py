@@ -56,6 +56,7 @@ class Settings:
     max_query_chars: int = _s(1000, "Longest accepted query or question, in characters.")
     max_request_bytes: int = _s(65536, "Largest accepted request body, in bytes.")
     max_k: int = _s(50, "Largest `k` accepted by /search.")
+    index_keep: int = _s(5, "Index snapshots kept on disk for rollback, the served one included.")
     reload_interval: float = _s(1.0, "Seconds between checks for a new index snapshot.")
     host: str = _s("127.0.0.1", "Address `kb serve` binds to.")
     port: int = _s(8000, "Port `kb serve` listens on.")
@@ -155,6 +156,7 @@ def _validate(s: Settings) -> None:
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),
         (s.answer_passages >= 1, "answer_passages must be at least 1"),
         (s.max_k >= 1, "max_k must be at least 1"),
+        (s.index_keep >= 1, "index_keep must be at least 1"),
         (s.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
         (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),
         (s.crawl_concurrency >= 1 and s.crawl_max_pages >= 1, "crawl limits must be at least 1"),

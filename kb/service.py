@@ -152,6 +152,7 @@ class KnowledgeBase:
                 self.settings.index_dir,
                 progress=bar.step,
                 batch_size=self.settings.embed_batch_size,
+                keep=self.settings.index_keep,
             )
 
     # index versions ----------------------------------------------------------------------
