@@ -38,6 +38,9 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/pytest -W error -q
 
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench.search
+
 bench-ingest: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest
 

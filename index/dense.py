@@ -1,26 +1,52 @@
-"""Dense retrieval with FAISS: inner product over unit vectors. The only module importing faiss."""
+"""Dense retrieval with FAISS: inner product over unit vectors. The only module importing faiss.
+
+Exact search up to ``hnsw_threshold`` vectors; above it an HNSW graph whose ``efSearch`` is
+the smallest that reaches the target recall@10 against exact search, measured at build time
+on a sample of the corpus's own vectors.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
+EF_CHOICES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
+
 
 class DenseIndex:
-    """Exact inner-product search over unit-length vectors."""
+    """Nearest-neighbour search over unit-length vectors (cosine = inner product)."""
 
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.Index, ef_search: int = 0, recall: float = 1.0) -> None:
         self.index = index
+        self.ef_search = ef_search  # 0: exact search
+        self.recall = recall
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> DenseIndex:
-        """Return an index over ``vectors`` (row i is passage i)."""
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        if len(vectors):
-            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        return cls(index)
+    def build(
+        cls,
+        vectors: np.ndarray,
+        *,
+        hnsw_threshold: int = 50_000,
+        target_recall: float = 0.98,
+        m: int = 32,
+    ) -> DenseIndex:
+        """Return an index over ``vectors`` (row i is passage i): exact, or HNSW when large."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = vectors.shape[1]
+        if len(vectors) < hnsw_threshold:
+            flat = faiss.IndexFlatIP(dim)
+            if len(vectors):
+                flat.add(vectors)
+            return cls(flat)
+        graph = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = 80
+        graph.add(vectors)
+        ef, recall = tune_ef_search(graph, vectors, target_recall)
+        return cls(graph, ef, recall)
 
     @property
     def size(self) -> int:
@@ -39,14 +65,17 @@ class DenseIndex:
         if n == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         vector = query.reshape(1, -1).astype(np.float32)
-        if allow is None:
-            scores, rows = self.index.search(vector, n)
-        else:
+        params: Any = (
+            faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+            if self.ef_search
+            else faiss.SearchParameters()
+        )
+        if self.ef_search:
+            params.efSearch = max(self.ef_search, n)
+        if allow is not None:
             bits = np.packbits(allow.astype(bool), bitorder="little")
-            selector = faiss.IDSelectorBitmap(len(allow), faiss.swig_ptr(bits))
-            params = faiss.SearchParameters()
-            params.sel = selector
-            scores, rows = self.index.search(vector, n, params=params)
+            params.sel = faiss.IDSelectorBitmap(len(allow), faiss.swig_ptr(bits))
+        scores, rows = self.index.search(vector, n, params=params)
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
@@ -58,10 +87,37 @@ class DenseIndex:
         return np.asarray(vectors @ query.reshape(-1), dtype=np.float32)
 
     def save(self, path: Path) -> None:
-        """Write the index to ``path``."""
+        """Write the index to ``path`` (and its search settings beside it)."""
         faiss.write_index(self.index, str(path))
+        path.with_suffix(".json").write_text(
+            json.dumps({"ef_search": self.ef_search, "recall": self.recall})
+        )
 
     @classmethod
     def load(cls, path: Path) -> DenseIndex:
         """Read an index written by :meth:`save`."""
-        return cls(faiss.read_index(str(path)))
+        settings = json.loads(path.with_suffix(".json").read_text())
+        return cls(faiss.read_index(str(path)), settings["ef_search"], settings["recall"])
+
+
+def tune_ef_search(
+    graph: faiss.IndexHNSWFlat, vectors: np.ndarray, target: float, samples: int = 300
+) -> tuple[int, float]:
+    """Return the smallest efSearch whose recall@10 against exact search reaches ``target``."""
+    rng = np.random.default_rng(0)
+    picked = rng.choice(len(vectors), size=min(samples, len(vectors)), replace=False)
+    queries = vectors[picked]
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    recall = 0.0
+    for ef in EF_CHOICES:
+        params: Any = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+        params.efSearch = ef
+        _, found = graph.search(queries, 10, params=params)
+        recall = float(
+            np.mean([len(set(f) & set(t)) / 10 for f, t in zip(found, truth, strict=True)])
+        )
+        if recall >= target:
+            return ef, recall
+    return EF_CHOICES[-1], recall

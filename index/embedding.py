@@ -44,7 +44,7 @@ class SentenceTransformerEmbedder(Embedder):
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         self.name = name
-        self.languages = BUNDLED[name.lower()][1] if name.lower() in BUNDLED else self.languages
+        self.languages = languages_of(name)
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         dimension = getattr(self.model, "get_embedding_dimension", None)
@@ -87,3 +87,8 @@ def model_path(name: str) -> Path:
 def load_embedder(name: str, batch_size: int = 32) -> Embedder:
     """Return the embedder ``name``, loaded once per process."""
     return SentenceTransformerEmbedder(name, model_path(name), batch_size=batch_size)
+
+
+def languages_of(name: str) -> frozenset[str]:
+    """Return the languages model ``name`` serves (bundled models declare theirs)."""
+    return BUNDLED[name.lower()][1] if name.lower() in BUNDLED else frozenset({"multilingual"})

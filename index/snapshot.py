@@ -112,6 +112,7 @@ def build_snapshot(
     progress: Callable[[int], None] | None = None,
     batch_size: int = 64,
     keep: int = 5,
+    hnsw_threshold: int = 50_000,
 ) -> tuple[Manifest, int]:
     """Build a snapshot from the store unless the current one is identical.
 
@@ -130,7 +131,7 @@ def build_snapshot(
     vectors, embedded = _vectors(store, embedder, rows, progress, batch_size)
     tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".build-"))
     try:
-        DenseIndex.build(vectors).save(tmp / "dense.faiss")
+        DenseIndex.build(vectors, hnsw_threshold=hnsw_threshold).save(tmp / "dense.faiss")
         FieldedIndex.build(
             {
                 "heading": [tokenize(heading_text(r)) for r in rows],

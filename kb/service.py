@@ -7,10 +7,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from index.background import BackgroundEmbedder
-from index.embedding import Embedder, load_embedder
+from index.embedding import Embedder, languages_of, load_embedder, model_path
+from index.onnx import OnnxEmbedder, export_path
+from index.onnx import export as onnx_export
 from index.search import Query, Searcher, best_per_document
 from index.snapshot import (
     Manifest,
@@ -27,7 +30,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.answer import answer_question
 from kb.config import Settings
-from kb.errors import InvalidInput
+from kb.errors import ConfigError, InvalidInput
 from kb.generate import ExtractiveGenerator, Generator
 from kb.models import Answer, Document, Hit
 from kb.progress import Progress
@@ -55,6 +58,7 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._query_embedder: Embedder | None = None
         self._searcher: Searcher | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -67,6 +71,39 @@ class KnowledgeBase:
                 self.settings.embed_model, self.settings.embed_batch_size
             )
         return self._embedder
+
+    @property
+    def query_embedder(self) -> Embedder:
+        """The query embedder: the ONNX export when there is one (serving then needs no torch)."""
+        if self._query_embedder is None:
+            export = self._onnx_path()
+            if self.settings.query_backend != "torch" and export is not None and export.exists():
+                name = self.settings.embed_model
+                self._query_embedder = OnnxEmbedder(
+                    name, export, model_path(name), languages_of(name)
+                )
+            elif self.settings.query_backend == "onnx":
+                raise ConfigError("query_backend is onnx but no export exists yet: run kb ingest")
+            else:
+                self._query_embedder = self.embedder
+        return self._query_embedder
+
+    def _onnx_path(self) -> Path | None:
+        try:
+            name = self.settings.embed_model
+            return export_path(self.settings.models_dir, name, model_path(name))
+        except ConfigError:
+            return None
+
+    def ensure_onnx_export(self) -> None:
+        """Export the embedding model to ONNX once, for serving without torch."""
+        export = self._onnx_path()
+        if self.settings.query_backend == "torch" or export is None or export.exists():
+            return
+        try:
+            onnx_export(model_path(self.settings.embed_model), export)
+        except Exception as e:  # serving falls back to torch; say why once
+            log.warning("could not export the model to ONNX (%s); queries will use torch", e)
 
     def open_store(self) -> Store:
         """Open the SQLite store (the caller closes it)."""
@@ -133,6 +170,7 @@ class KnowledgeBase:
                 embedded_while_reading = background.close()
             run = store.start_run(sources)
             manifest, embedded = self.build_index(store, progress=progress)
+            self.ensure_onnx_export()
             report.chunks_embedded = embedded_while_reading + embedded
             report.index_version = manifest.version
             report.seconds = time.perf_counter() - started
@@ -153,6 +191,7 @@ class KnowledgeBase:
                 progress=bar.step,
                 batch_size=self.settings.embed_batch_size,
                 keep=self.settings.index_keep,
+                hnsw_threshold=self.settings.hnsw_threshold,
             )
 
     # index versions ----------------------------------------------------------------------
@@ -184,7 +223,7 @@ class KnowledgeBase:
                 snapshot: Snapshot = load_current(self.settings.index_dir)
                 self._searcher = Searcher(
                     snapshot,
-                    self.embedder,
+                    self.query_embedder,
                     candidates=self.settings.search_candidates,
                     dense_weight=self.settings.dense_weight,
                 )
@@ -216,7 +255,7 @@ class KnowledgeBase:
         return answer_question(
             question,
             hits,
-            generator or ExtractiveGenerator(self.embedder),
+            generator or ExtractiveGenerator(self.query_embedder),
             passages=self.settings.answer_passages,
             min_confidence=self.settings.min_confidence,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,23 @@ def embedder() -> Embedder:
     return load_embedder("all-MiniLM-L6-v2")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One ONNX export for the whole session (KB_MODEL_CACHE), not one per test's KB_HOME."""
+    cache = tmp_path_factory.mktemp("models")
+    previous = os.environ.get("KB_MODEL_CACHE")
+    os.environ["KB_MODEL_CACHE"] = str(cache)
+    yield cache
+    if previous is None:
+        os.environ.pop("KB_MODEL_CACHE", None)
+    else:
+        os.environ["KB_MODEL_CACHE"] = previous
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, shared_model_cache: Path) -> Settings:
     """Settings with a fresh data directory."""
-    return load_settings({"home": tmp_path / "home"}, environ={})
+    return load_settings({"home": tmp_path / "home", "model_cache": shared_model_cache}, environ={})
 
 
 @pytest.fixture
@@ -38,14 +53,14 @@ def kb(settings: Settings, embedder: Embedder) -> KnowledgeBase:
 def demo_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A data directory with the bundled demo help centre ingested (read-only for tests)."""
     home = tmp_path_factory.mktemp("demo-home")
-    KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder).ingest([str(DEMO)])
+    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(DEMO)])
     return home
 
 
 @pytest.fixture
 def demo_kb(demo_home: Path, embedder: Embedder) -> KnowledgeBase:
     """The demo knowledge base."""
-    return KnowledgeBase(load_settings({"home": demo_home}, environ={}), embedder=embedder)
+    return KnowledgeBase(load_settings({"home": demo_home}), embedder=embedder)
 
 
 @pytest.fixture

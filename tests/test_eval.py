@@ -83,7 +83,7 @@ def test_kb_eval_prints_every_method_and_hybrid_is_not_worse(tmp_path, embedder)
         cli, ["--home", str(tmp_path / "h"), "eval", str(tmp_path / "tiny"), "--json"]
     )
     assert result.exit_code == 0, result.output
-    methods = json.loads(result.output)["methods"]
+    methods = json.loads(result.stdout)["methods"]
     assert set(methods) == {"lexical", "dense", "hybrid"}
     assert set(methods["hybrid"]) == {
         "ndcg@10",

@@ -119,3 +119,28 @@ def test_snapshot_is_reused_when_nothing_changed_and_embeds_only_changes(tmp_pat
     assert {p.doc_id for p in snapshot.passages(list(range(len(CORPUS))))} == {
         f"p{i}" for i in range(len(CORPUS))
     }
+
+
+def test_hnsw_reaches_the_recall_it_was_tuned_for_on_real_embeddings(demo_home, embedder):
+    """On the demo's real passage vectors: HNSW recall@10 against exact search, on real queries."""
+    from kb.store import Store
+
+    store = Store(demo_home / "kb.sqlite3")
+    rows = store.index_rows()
+    cached = store.get_embeddings(embedder.name, [r.content_hash for r in rows])
+    vectors = np.stack([cached[r.content_hash] for r in rows])
+    graph = DenseIndex.build(vectors, hnsw_threshold=100, target_recall=0.98)
+    exact = DenseIndex.build(vectors)
+    assert graph.ef_search > 0 and graph.recall >= 0.98
+    questions = [
+        "How do I reset my password?", "When will my refund arrive?", "hub offline",
+        "pair a new bulb", "cancel my subscription", "ship to Canada", "warranty",
+    ]  # fmt: skip
+    found = 0
+    for q in embedder.embed(questions, query=True):
+        found += len(set(graph.search(q, 10)[0]) & set(exact.search(q, 10)[0]))
+    assert found / (10 * len(questions)) >= 0.95
+    allow = np.zeros(len(vectors), dtype=bool)
+    allow[::7] = True
+    rows_found, _ = graph.search(embedder.embed(["reset password"])[0], 5, allow)
+    assert len(rows_found) == 5 and all(allow[r] for r in rows_found)

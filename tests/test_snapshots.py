@@ -27,7 +27,7 @@ def write_site(folder: Path, version: int) -> None:
 def test_search_keeps_answering_while_a_reingest_swaps_the_snapshot(tmp_path, embedder):
     site = tmp_path / "site"
     write_site(site, 1)
-    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0}, environ={})
+    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0})
     KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -67,7 +67,7 @@ def test_search_keeps_answering_while_a_reingest_swaps_the_snapshot(tmp_path, em
 
 def test_rollback_and_retention(tmp_path, embedder):
     site = tmp_path / "site"
-    settings = load_settings({"home": tmp_path / "home", "index_keep": 2}, environ={})
+    settings = load_settings({"home": tmp_path / "home", "index_keep": 2})
     kb = KnowledgeBase(settings, embedder=embedder)
     for version in (1, 2, 3):
         write_site(site, version)
@@ -82,7 +82,7 @@ def test_rollback_and_retention(tmp_path, embedder):
 def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedder, monkeypatch):
     site = tmp_path / "site"
     write_site(site, 1)
-    settings = load_settings({"home": tmp_path / "home"}, environ={})
+    settings = load_settings({"home": tmp_path / "home"})
     KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
     write_site(site, 2)
 

@@ -21,7 +21,7 @@ def all_bytes(home: Path) -> bytes:
 
 def test_no_planted_email_or_card_reaches_the_store_or_the_index(tmp_path, embedder):
     home = tmp_path / "home"
-    kb = KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder)
+    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
     report = kb.ingest([str(TICKETS)])
     assert report.added > 50 and report.redactions["email"] > 0 and report.redactions["card"] > 0
     data = all_bytes(home)
@@ -35,13 +35,13 @@ def test_no_planted_email_or_card_reaches_the_store_or_the_index(tmp_path, embed
 
 def test_tickets_stay_out_of_public_search_unless_configured(tmp_path, embedder):
     home = tmp_path / "home"
-    settings = load_settings({"home": home}, environ={})
+    settings = load_settings({"home": home})
     KnowledgeBase(settings, embedder=embedder).ingest([str(TICKETS), str(ROOT / "demo/helpcentre")])
     public = KnowledgeBase(settings, embedder=embedder)
     hits = public.search("hub offline after changing my router", k=20)
     assert hits and all(h.passage.kind == "article" for h in hits)
     internal = KnowledgeBase(
-        load_settings({"home": home, "public_kinds": "article,ticket"}, environ={}),
+        load_settings({"home": home, "public_kinds": "article,ticket"}),
         embedder=embedder,
     )
     kinds = {h.passage.kind for h in internal.search("hub offline after changing my router", k=20)}
@@ -50,7 +50,7 @@ def test_tickets_stay_out_of_public_search_unless_configured(tmp_path, embedder)
 
 def test_kind_filter_applies_inside_retrieval(tmp_path, embedder):
     home = tmp_path / "home"
-    kb = KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder)
+    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
     kb.ingest([str(TICKETS), str(ROOT / "demo/helpcentre")])
     searcher = kb.searcher()
     query = searcher.query("reset password")  # articles would fill any top-k

@@ -1,0 +1,55 @@
+"""The ONNX query embedder agrees with sentence-transformers, and serving needs no torch."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from index.embedding import languages_of, model_path
+from index.onnx import OnnxEmbedder, export, export_path
+from kb.service import KnowledgeBase
+
+TEXTS = [
+    "How do I reset my password?",
+    "hub offline",
+    "信用卡如何申請",
+    "a " + "very long passage about billing and refunds " * 80,  # past the 256-token limit
+]
+
+
+def test_onnx_export_matches_sentence_transformers(tmp_path, embedder, shared_model_cache):
+    name = embedder.name
+    target = export_path(shared_model_cache, name, model_path(name))
+    if not target.exists():
+        export(model_path(name), target)
+    onnx = OnnxEmbedder(name, target, model_path(name), languages_of(name))
+    for query in (True, False):
+        agreement = (onnx.embed(TEXTS, query=query) * embedder.embed(TEXTS, query=query)).sum(1)
+        assert np.all(agreement >= 0.9999), agreement
+
+
+def test_ingest_exports_once_and_queries_use_onnx(kb, settings):
+    kb.ingest([str(__import__("tests.conftest").conftest.DEMO)])
+    assert export_path(
+        settings.models_dir, settings.embed_model, model_path(settings.embed_model)
+    ).exists()
+    served = KnowledgeBase(settings)
+    assert isinstance(served.query_embedder, OnnxEmbedder)
+    assert served.search("reset password", k=1)[0].passage.doc_id == "reset-password"
+
+
+def test_serving_imports_no_torch(demo_home, shared_model_cache):
+    code = (
+        "import sys\n"
+        "from web import create_app\n"
+        "client = create_app().test_client()\n"
+        "assert client.get('/search?q=reset+password').status_code == 200\n"
+        "answer = client.post('/answer', json={'question': 'How do I reset my password?'})\n"
+        "assert answer.json['citations']\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "KB_HOME": str(demo_home), "KB_MODEL_CACHE": str(shared_model_cache)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
