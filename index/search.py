@@ -9,7 +9,7 @@ import numpy as np
 from index.embedding import Embedder
 from index.fusion import absolute_convex, dense_weight_for, top_rows
 from index.snapshot import Snapshot
-from kb.models import Hit
+from kb.models import Filter, Hit
 from kb.text import tokenize
 
 
@@ -42,13 +42,13 @@ class Searcher:
         query: Query,
         n: int,
         method: str = "hybrid",
-        kinds: frozenset[str] | None = None,
+        where: Filter | None = None,
     ) -> list[Hit]:
         """Return the ``n`` best passages for ``query`` by ``hybrid``, ``dense`` or ``lexical``.
 
-        ``kinds`` restricts retrieval itself to passages of those document kinds.
+        ``where`` restricts retrieval itself, before any top-k cut.
         """
-        rows, dense, lexical = self._candidates(query, self.snapshot.mask(kinds))
+        rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
         if len(rows) == 0:
             return []
         if method == "dense":

@@ -26,12 +26,12 @@ from index.dense import DenseIndex
 from index.embedding import Embedder
 from index.lexical import FieldedIndex
 from kb.errors import KbError, NotFound, NotReady
-from kb.models import Passage
+from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash, slugify, tokenize
 
 CURRENT = "CURRENT"
-FORMAT = 2  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 3  # bump when the layout changes: a snapshot of another format is rebuilt
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
 
@@ -47,6 +47,11 @@ class Manifest:
     documents: int
     fingerprint: str
     format: int = 1
+
+
+def primary_language(tag: str | None) -> str:
+    """Return the primary subtag of a language tag, lower-case: ``en-US`` → ``en``."""
+    return (tag or "").replace("_", "-").split("-")[0].strip().lower()
 
 
 def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: str, title: str):
@@ -202,10 +207,10 @@ def _write_passages(path: Path, rows: Sequence[IndexRow]) -> None:
         conn.execute(
             "CREATE TABLE passages (row INTEGER PRIMARY KEY, chunk_id INTEGER, doc_id TEXT,"
             " doc_version INTEGER, title TEXT, url TEXT, section TEXT, text TEXT, kind TEXT,"
-            " lang TEXT)"
+            " lang TEXT, meta TEXT)"
         )
         conn.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     i,
@@ -218,7 +223,8 @@ def _write_passages(path: Path, rows: Sequence[IndexRow]) -> None:
                     r.text,
                     r.kind,
                     r.lang,
-                )  # fmt: skip
+                    r.meta,
+                )
                 for i, r in enumerate(rows)
             ],
         )
@@ -259,11 +265,10 @@ class Snapshot:
         uri = f"file:{quote(str(directory / 'passages.sqlite3'))}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        kinds = [r[0] for r in self._db.execute("SELECT kind FROM passages ORDER BY row")]
-        self.kind_names = sorted(set(kinds))
-        codes = {name: i for i, name in enumerate(self.kind_names)}
-        self.kinds = np.array([codes[k] for k in kinds], dtype=np.int16)
-        self._masks: dict[frozenset[str], np.ndarray | None] = {}
+        rows = self._db.execute("SELECT kind, lang FROM passages ORDER BY row").fetchall()
+        self.kinds = np.array([r[0] for r in rows], dtype=object)
+        self.langs = np.array([primary_language(r[1]) for r in rows], dtype=object)
+        self._masks: dict[Filter, np.ndarray | None] = {}
 
     @property
     def version(self) -> str:
@@ -286,14 +291,35 @@ class Snapshot:
             }
         return [found[int(r)] for r in rows]
 
-    def mask(self, kinds: frozenset[str] | None) -> np.ndarray | None:
-        """Return one bool per row: is the passage of one of ``kinds``? None means all rows."""
-        if kinds is None or set(self.kind_names) <= kinds:
+    def mask(self, where: Filter | None) -> np.ndarray | None:
+        """Return one bool per row: may retrieval return it? None means every row may."""
+        if where is None:
             return None
-        if kinds not in self._masks:
-            wanted = [i for i, name in enumerate(self.kind_names) if name in kinds]
-            self._masks[kinds] = np.isin(self.kinds, wanted)
-        return self._masks[kinds]
+        if where not in self._masks:
+            allow = np.ones(len(self.kinds), dtype=bool)
+            if where.kinds is not None:
+                allow &= np.isin(self.kinds, list(where.kinds))
+            if where.langs is not None:
+                allow &= np.isin(self.langs, [primary_language(x) for x in where.langs])
+            for key, value in where.meta:
+                allow &= self._meta_rows(key, value)
+            self._masks[where] = None if allow.all() else allow
+        return self._masks[where]
+
+    def _meta_rows(self, key: str, value: str) -> np.ndarray:
+        path = '$."' + key.replace('"', "") + '"'
+        with self._lock:
+            rows = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT row FROM passages WHERE json_extract(meta, ?) = ? OR EXISTS"
+                    " (SELECT 1 FROM json_each(passages.meta, ?) WHERE json_each.value = ?)",
+                    (path, value, path, value),
+                )
+            ]
+        found = np.zeros(len(self.kinds), dtype=bool)
+        found[rows] = True
+        return found
 
     def close(self) -> None:
         """Release the passage database."""

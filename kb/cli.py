@@ -13,6 +13,7 @@ import click
 
 from kb.config import load_settings
 from kb.errors import ConfigError, KbError
+from kb.models import Filter
 from kb.schema import answer_json, hit_json, snippet
 from kb.service import KnowledgeBase
 
@@ -103,11 +104,33 @@ def ingest(
 @cli.command()
 @click.argument("query")
 @click.option("--k", "k", default=10, show_default=True, help="Number of documents.")
+@click.option("--kind", multiple=True, help="Only these document kinds (repeatable).")
+@click.option("--lang", multiple=True, help="Only these languages, e.g. en (repeatable).")
+@click.option("--meta", multiple=True, help="Only documents whose FIELD=VALUE (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def search(ctx: click.Context, query: str, k: int, as_json: bool) -> None:
+def search(
+    ctx: click.Context,
+    query: str,
+    k: int,
+    kind: tuple[str, ...],
+    lang: tuple[str, ...],
+    meta: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """Search the knowledge base: the best section of each matching document."""
-    hits = _kb(ctx).search(query, k)
+    pairs = []
+    for item in meta:
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--meta")
+        pairs.append((field, value))
+    where = None
+    if kind or lang or pairs:
+        where = Filter(
+            kinds=frozenset(kind) or None, langs=frozenset(lang) or None, meta=tuple(sorted(pairs))
+        )
+    hits = _kb(ctx).search(query, k, where=where)
     if as_json:
         click.echo(json.dumps({"hits": [hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
         return

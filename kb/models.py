@@ -57,6 +57,19 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Filter:
+    """What retrieval may return: document kinds, languages, and metadata values (all must hold).
+
+    Languages match by primary subtag (``en`` matches ``en-US``); a metadata value matches a
+    field equal to it or a list field containing it.
+    """
+
+    kinds: frozenset[str] | None = None
+    langs: frozenset[str] | None = None
+    meta: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved passage with its fused score and the two scores it came from."""
 

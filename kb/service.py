@@ -32,7 +32,7 @@ from kb.answer import answer_question
 from kb.config import Settings
 from kb.errors import ConfigError, InvalidInput
 from kb.generate import ExtractiveGenerator, Generator
-from kb.models import Answer, Document, Hit
+from kb.models import Answer, Document, Filter, Hit
 from kb.progress import Progress
 from kb.store import Store, StoredDocument, embedding_items
 from kb.text import normalize
@@ -230,28 +230,43 @@ class KnowledgeBase:
                 log.debug("serving index %s", snapshot.version)
             return self._searcher
 
-    def search(self, query: str, k: int = 10, method: str = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int = 10, method: str = "hybrid", where: Filter | None = None
+    ) -> list[Hit]:
         """Return the best section of each of the ``k`` best documents for ``query``."""
         query = clean_query(query, self.settings.max_query_chars)
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
-        return self.rank(query, k, method)
+        return self.rank(query, k, method, where)
 
-    def rank(self, query: str | Query, k: int, method: str = "hybrid") -> list[Hit]:
+    def public_filter(self, where: Filter | None = None) -> Filter:
+        """Return ``where`` narrowed to the public kinds; asking for a private kind is an error."""
+        public = self.settings.public
+        if where is None:
+            return Filter(kinds=public)
+        if where.kinds is not None and not where.kinds <= public:
+            raise InvalidInput(f"kind must be one of: {', '.join(sorted(public))}")
+        return replace(where, kinds=where.kinds if where.kinds is not None else public)
+
+    def rank(
+        self, query: str | Query, k: int, method: str = "hybrid", where: Filter | None = None
+    ) -> list[Hit]:
         """Rank documents for a validated query (search and evaluation share this).
 
         ``query`` may be prepared once with ``searcher().query(text)`` to rank it many ways.
         """
         searcher = self.searcher()
         prepared = searcher.query(query) if isinstance(query, str) else query
-        hits = searcher.search(prepared, max(k * 5, 50), method=method, kinds=self.settings.public)
+        hits = searcher.search(
+            prepared, max(k * 5, 50), method=method, where=self.public_filter(where)
+        )
         return best_per_document(hits, k)
 
     def answer(self, question: str, generator: Generator | None = None) -> Answer:
         """Answer ``question`` with cited passages, or refuse with the closest articles."""
         question = clean_query(question, self.settings.max_query_chars, name="question")
         searcher = self.searcher()
-        hits = searcher.search(searcher.query(question), 30, kinds=self.settings.public)
+        hits = searcher.search(searcher.query(question), 30, where=self.public_filter())
         return answer_question(
             question,
             hits,

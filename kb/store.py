@@ -73,6 +73,7 @@ class IndexRow:
     anchor: str | None
     text: str
     content_hash: str
+    meta: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ class Store:
         """Return every chunk with its document's fields, in a stable order."""
         rows = self.conn.execute(
             "SELECT c.id, d.id, d.version, d.kind, d.lang, d.title, d.url, c.section, c.anchor,"
-            " c.text, c.content_hash FROM chunks c JOIN documents d ON d.id = c.doc_id"
+            " c.text, c.content_hash, d.meta FROM chunks c JOIN documents d ON d.id = c.doc_id"
             " ORDER BY d.id, c.ordinal"
         )
         return [IndexRow(*r) for r in rows]

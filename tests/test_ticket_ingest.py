@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from kb.cli import cli
 from kb.config import load_settings
+from kb.models import Filter
 from kb.service import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,9 +55,9 @@ def test_kind_filter_applies_inside_retrieval(tmp_path, embedder):
     kb.ingest([str(TICKETS), str(ROOT / "demo/helpcentre")])
     searcher = kb.searcher()
     query = searcher.query("reset password")  # articles would fill any top-k
-    only_tickets = searcher.search(query, 10, kinds=frozenset({"ticket"}))
+    only_tickets = searcher.search(query, 10, where=Filter(kinds=frozenset({"ticket"})))
     assert len(only_tickets) == 10 and {h.passage.kind for h in only_tickets} == {"ticket"}
-    assert searcher.search(query, 5, kinds=frozenset({"faq"})) == []
+    assert searcher.search(query, 5, where=Filter(kinds=frozenset({"faq"}))) == []
 
 
 def test_cli_prints_redaction_counts_and_skip_reasons(tmp_path, embedder):
@@ -64,3 +65,20 @@ def test_cli_prints_redaction_counts_and_skip_reasons(tmp_path, embedder):
     assert result.exit_code == 0, result.output
     assert re.search(r"redacted: .*\d+ card.*\d+ email", result.output)
     assert "status open" in result.output or "status pending" in result.output
+
+
+def test_language_and_metadata_filters_apply_inside_retrieval(tmp_path, embedder):
+    settings = load_settings({"home": tmp_path / "home", "public_kinds": "article,ticket"})
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.ingest([str(TICKETS)])
+    store = kb.open_store()
+    billing = kb.search("problem", k=10, where=Filter(meta=(("queue", "Billing"),)))
+    assert billing and all(store.get_document(h.passage.doc_id).meta["queue"] == "Billing"
+                           for h in billing)  # fmt: skip
+    german = kb.search("Problem mit der Rechnung", k=10, where=Filter(langs=frozenset({"de"})))
+    assert german and all(h.passage.lang == "de" for h in german)
+    tagged = kb.search("light keeps disconnecting", k=10, where=Filter(meta=(("tags", "hub"),)))
+    assert tagged and all(
+        "hub" in store.get_document(h.passage.doc_id).meta["tags"] for h in tagged
+    )
+    assert kb.search("charge", k=5, where=Filter(meta=(("queue", "Nonexistent"),))) == []

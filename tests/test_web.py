@@ -71,6 +71,8 @@ BAD_REQUESTS = [
     ("GET", "/search?q=x&k=0", None, 400),
     ("GET", "/search?q=x&k=many", None, 400),
     ("GET", "/search?q=x&k=9999", None, 400),
+    ("GET", "/search?q=x&kind=ticket", None, 400),
+    ("GET", "/search?q=x&meta.bad%20field=1", None, 400),
     ("POST", "/search", None, 405),
     ("POST", "/answer", b"not json", 400),
     ("POST", "/answer", b"[1, 2]", 400),
@@ -119,3 +121,11 @@ def test_unexpected_errors_are_500_without_details(tmp_path, embedder, monkeypat
     r = app.test_client().get("/search?q=x")
     assert r.status_code == 500 and "secret" not in r.json["error"]
     assert r.json["request_id"] in r.json["error"]
+
+
+def test_search_filters_by_language_and_kind(client):
+    assert (
+        client.get("/search?q=reset+password&lang=en").json["hits"][0]["doc_id"] == "reset-password"
+    )
+    assert client.get("/search?q=reset+password&lang=de").json["hits"] == []
+    assert client.get("/search?q=reset+password&kind=article").json["hits"]

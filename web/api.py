@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from kb.errors import InvalidInput
+from kb.models import Filter
 from kb.schema import answer_json, hit_json
 from web.requests import get_kb
 
 bp = Blueprint("api", __name__)
+_FIELD = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
 
 def absolute(url: str) -> str:
@@ -37,13 +40,34 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+def filter_from_args() -> Filter | None:
+    """Return the filter in ``kind``, ``lang`` (comma lists) and ``meta.<field>`` parameters."""
+
+    def listed(name: str) -> frozenset[str] | None:
+        raw = request.args.get(name, "")
+        values = frozenset(v.strip() for v in raw.split(",") if v.strip())
+        return values or None
+
+    meta = []
+    for key, value in request.args.items(multi=True):
+        if key.startswith("meta."):
+            field = key[5:]
+            if not _FIELD.match(field):
+                raise InvalidInput(f"bad metadata field name {field[:40]!r}")
+            meta.append((field, value))
+    kinds, langs = listed("kind"), listed("lang")
+    if kinds is None and langs is None and not meta:
+        return None
+    return Filter(kinds=kinds, langs=langs, meta=tuple(sorted(meta)))
+
+
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     """Return the best section of each of the best documents for ``q``."""
     kb = get_kb()
     if "q" not in request.args:
         raise InvalidInput("missing query parameter q")
-    hits = kb.search(request.args["q"], k=_int_arg("k", 10))
+    hits = kb.search(request.args["q"], k=_int_arg("k", 10), where=filter_from_args())
     items = []
     for hit in hits:
         item = hit_json(hit)
