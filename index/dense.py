@@ -20,10 +20,13 @@ EF_CHOICES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 class DenseIndex:
     """Nearest-neighbour search over unit-length vectors (cosine = inner product)."""
 
-    def __init__(self, index: faiss.Index, ef_search: int = 0, recall: float = 1.0) -> None:
+    def __init__(
+        self, index: faiss.Index, ef_search: int = 0, recall: float = 1.0, background: float = 0.0
+    ) -> None:
         self.index = index
         self.ef_search = ef_search  # 0: exact search
         self.recall = recall
+        self.background = background  # the cosine of unrelated passages, for this model
 
     @classmethod
     def build(
@@ -37,16 +40,27 @@ class DenseIndex:
         """Return an index over ``vectors`` (row i is passage i): exact, or HNSW when large."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
+        background = background_similarity(vectors)
         if len(vectors) < hnsw_threshold:
             flat = faiss.IndexFlatIP(dim)
             if len(vectors):
                 flat.add(vectors)
-            return cls(flat)
+            return cls(flat, background=background)
         graph = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
         graph.hnsw.efConstruction = 80
         graph.add(vectors)
         ef, recall = tune_ef_search(graph, vectors, target_recall)
-        return cls(graph, ef, recall)
+        return cls(graph, ef, recall, background)
+
+    def calibrate(self, cosine: np.ndarray) -> np.ndarray:
+        """Return similarity above chance: ``(cos - background) / (1 - background)``.
+
+        Models differ in where unrelated texts land (all-MiniLM-L6-v2 low, e5 near 0.75), so
+        raw cosines are not comparable across models; this scale is: 0 is chance, 1 identical,
+        below 0 less alike than chance. It is monotone, so dense ranking is unchanged.
+        """
+        scaled = (cosine - self.background) / max(1.0 - self.background, 1e-6)
+        return scaled.astype(np.float32)
 
     @property
     def size(self) -> int:
@@ -90,14 +104,32 @@ class DenseIndex:
         """Write the index to ``path`` (and its search settings beside it)."""
         faiss.write_index(self.index, str(path))
         path.with_suffix(".json").write_text(
-            json.dumps({"ef_search": self.ef_search, "recall": self.recall})
+            json.dumps(
+                {"ef_search": self.ef_search, "recall": self.recall, "background": self.background}
+            )
         )
 
     @classmethod
     def load(cls, path: Path) -> DenseIndex:
         """Read an index written by :meth:`save`."""
         settings = json.loads(path.with_suffix(".json").read_text())
-        return cls(faiss.read_index(str(path)), settings["ef_search"], settings["recall"])
+        return cls(
+            faiss.read_index(str(path)),
+            settings["ef_search"],
+            settings["recall"],
+            settings.get("background", 0.0),
+        )
+
+
+def background_similarity(vectors: np.ndarray, pairs: int = 4000) -> float:
+    """Return the mean cosine of random pairs of distinct passages: what chance looks like."""
+    if len(vectors) < 2:
+        return 0.0
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, len(vectors), pairs)
+    b = rng.integers(0, len(vectors), pairs)
+    keep = a != b
+    return float(np.mean(np.sum(vectors[a[keep]] * vectors[b[keep]], axis=1)))
 
 
 def tune_ef_search(

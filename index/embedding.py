@@ -86,6 +86,10 @@ def model_path(name: str) -> Path:
 @lru_cache(maxsize=4)
 def load_embedder(name: str, batch_size: int = 32) -> Embedder:
     """Return the embedder ``name``, loaded once per process."""
+    if name.lower() == "multilingual-e5-small":
+        from index.e5 import E5Embedder
+
+        return E5Embedder()
     return SentenceTransformerEmbedder(name, model_path(name), batch_size=batch_size)
 
 

@@ -81,7 +81,7 @@ class Searcher:
             all_lexical = np.where(allow, all_lexical, 0.0).astype(np.float32)
         lexical_rows = top_rows(all_lexical, self.candidates)
         rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
-        dense = snap.dense.scores(query.vector, rows)
+        dense = snap.dense.calibrate(snap.dense.scores(query.vector, rows))
         lexical = all_lexical[rows] if len(all_lexical) else np.zeros(len(rows), np.float32)
         return rows, dense, lexical
 

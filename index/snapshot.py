@@ -31,7 +31,7 @@ from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash, slugify, tokenize
 
 CURRENT = "CURRENT"
-FORMAT = 3  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 4  # bump when the layout changes: a snapshot of another format is rebuilt
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
 

