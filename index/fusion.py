@@ -7,21 +7,6 @@ import numpy as np
 from kb.text import has_cjk
 
 
-def minmax(scores: np.ndarray) -> np.ndarray:
-    """Scale ``scores`` to [0, 1]; all-equal scores become 0 (they carry no ranking evidence)."""
-    if len(scores) == 0:
-        return scores.astype(np.float32)
-    lo, hi = float(scores.min()), float(scores.max())
-    if hi - lo < 1e-9:
-        return np.zeros_like(scores, dtype=np.float32)
-    return ((scores - lo) / (hi - lo)).astype(np.float32)
-
-
-def convex(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -> np.ndarray:
-    """Return ``w·minmax(dense) + (1-w)·minmax(lexical)`` over the same candidates."""
-    return dense_weight * minmax(dense) + (1.0 - dense_weight) * minmax(lexical)
-
-
 def absolute_convex(dense: np.ndarray, lexical: np.ndarray, dense_weight: float) -> np.ndarray:
     """Return ``w·dense + (1-w)·lexical`` for scores already on absolute scales.
 

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from index.embedding import Embedder
-from index.fusion import absolute_convex, dense_weight_for, top_rows
+from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
 from index.snapshot import Snapshot
+from kb.errors import InvalidInput
 from kb.models import Filter, Hit
 from kb.text import tokenize
+
+METHODS = ("hybrid", "dense", "lexical", "rrf")
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,14 @@ class Searcher:
         rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
         if len(rows) == 0:
             return []
+        if method not in METHODS:
+            raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
         if method == "dense":
             fused = dense
         elif method == "lexical":
             fused = lexical
+        elif method == "rrf":  # equal-weight reciprocal-rank fusion, for comparison only
+            fused = rrf(dense, lexical)
         else:
             weight = dense_weight_for(query.text, self.embedder.languages, self.dense_weight)
             fused = absolute_convex(dense, lexical, weight)

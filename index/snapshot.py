@@ -10,11 +10,13 @@ Layout under ``index_dir``::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import sqlite3
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,8 +32,10 @@ from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash, slugify, tokenize
 
+log = logging.getLogger("kb")
 CURRENT = "CURRENT"
 FORMAT = 4  # bump when the layout changes: a snapshot of another format is rebuilt
+MASK_CACHE = 64  # filters whose row masks a snapshot keeps
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
 
@@ -106,6 +110,7 @@ def switch_to(index_dir: Path, version: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, index_dir / CURRENT)
+    _fsync_dir(index_dir)
 
 
 def build_snapshot(
@@ -121,16 +126,19 @@ def build_snapshot(
 ) -> tuple[Manifest, int]:
     """Build a snapshot from the store unless the current one is identical.
 
-    The embedding model is loaded only if something must be embedded. Returns the served
-    manifest and how many passages had to be embedded.
+    The embedding model is loaded when a snapshot is built (to embed what the cache lacks).
+    Returns the served manifest and how many passages had to be embedded.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     rows = store.index_rows()
     digest = fingerprint(model, rows)
     served = current_version(index_dir)
-    for manifest in list_versions(index_dir):
-        if manifest.version == served and manifest.fingerprint == digest:
-            return manifest, 0
+    manifests = list_versions(index_dir)
+    newest = manifests[-1] if manifests else None
+    if newest is not None and newest.fingerprint == digest and served is not None:
+        # Nothing changed since the last build: keep serving what is served, even a snapshot
+        # an operator rolled back to, until the content really changes.
+        return next(m for m in manifests if m.version == served), 0
 
     embedder = load_embedder()
     vectors, embedded = _vectors(store, embedder, rows, progress, batch_size)
@@ -157,13 +165,33 @@ def build_snapshot(
             format=FORMAT,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
+        _fsync_tree(tmp)
         os.rename(tmp, index_dir / version)
+        _fsync_dir(index_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     switch_to(index_dir, version)
     prune(index_dir, keep=keep)
     return manifest, embedded
+
+
+def _fsync_tree(root: Path) -> None:
+    """Flush every file below ``root`` and the directories themselves to disk."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def heading_text(row: IndexRow) -> str:
@@ -258,7 +286,8 @@ class Snapshot:
             self.dense = DenseIndex.load(directory / "dense.faiss")
             self.lexical = FieldedIndex.load(directory / "lexical")
         except (OSError, ValueError, TypeError, RuntimeError) as e:
-            raise KbError(f"index snapshot {directory.name} is unreadable: {e}", status=503) from e
+            log.error("index snapshot %s is unreadable: %s", directory, e)
+            raise KbError(f"index snapshot {directory.name} is unreadable", status=503) from e
         if not (self.dense.size == self.lexical.size == self.manifest.passages):
             raise KbError(f"index snapshot {directory.name} is inconsistent", status=503)
         self.directory = directory
@@ -268,7 +297,7 @@ class Snapshot:
         rows = self._db.execute("SELECT kind, lang FROM passages ORDER BY row").fetchall()
         self.kinds = np.array([r[0] for r in rows], dtype=object)
         self.langs = np.array([primary_language(r[1]) for r in rows], dtype=object)
-        self._masks: dict[Filter, np.ndarray | None] = {}
+        self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()
 
     @property
     def version(self) -> str:
@@ -292,19 +321,29 @@ class Snapshot:
         return [found[int(r)] for r in rows]
 
     def mask(self, where: Filter | None) -> np.ndarray | None:
-        """Return one bool per row: may retrieval return it? None means every row may."""
+        """Return one bool per row: may retrieval return it? None means every row may.
+
+        Masks are kept for the most recent ``MASK_CACHE`` filters.
+        """
         if where is None:
             return None
-        if where not in self._masks:
-            allow = np.ones(len(self.kinds), dtype=bool)
-            if where.kinds is not None:
-                allow &= np.isin(self.kinds, list(where.kinds))
-            if where.langs is not None:
-                allow &= np.isin(self.langs, [primary_language(x) for x in where.langs])
-            for key, value in where.meta:
-                allow &= self._meta_rows(key, value)
-            self._masks[where] = None if allow.all() else allow
-        return self._masks[where]
+        with self._lock:
+            if where in self._masks:
+                self._masks.move_to_end(where)
+                return self._masks[where]
+        allow = np.ones(len(self.kinds), dtype=bool)
+        if where.kinds is not None:
+            allow &= np.isin(self.kinds, list(where.kinds))
+        if where.langs is not None:
+            allow &= np.isin(self.langs, [primary_language(x) for x in where.langs])
+        for key, value in where.meta:
+            allow &= self._meta_rows(key, value)
+        mask = None if allow.all() else allow
+        with self._lock:
+            self._masks[where] = mask
+            while len(self._masks) > MASK_CACHE:
+                self._masks.popitem(last=False)
+        return mask
 
     def _meta_rows(self, key: str, value: str) -> np.ndarray:
         path = '$."' + key.replace('"', "") + '"'
@@ -320,10 +359,6 @@ class Snapshot:
         found = np.zeros(len(self.kinds), dtype=bool)
         found[rows] = True
         return found
-
-    def close(self) -> None:
-        """Release the passage database."""
-        self._db.close()
 
 
 def load_current(index_dir: Path) -> Snapshot:

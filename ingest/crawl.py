@@ -108,6 +108,7 @@ class Crawler:
             if not in_scope(item.url, self.scopes) or not looks_like_page(item.url):
                 return
             if item.depth > self.limits.max_depth:
+                self.batch.complete = False  # unseen pages may still exist: remove nothing
                 return
             trap = trap_reason(item.url)
             if trap:

@@ -15,7 +15,7 @@ from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
 from ingest.sources import Batch, is_url, read_source
 from kb.models import Document
-from kb.store import Store, document_hash
+from kb.store import Store
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class IngestReport:
     redactions: dict[str, int] = field(default_factory=dict)
     chunks_embedded: int = 0
     index_version: str | None = None
+    index_changed: bool = False
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -133,13 +134,12 @@ def ingest_sources(
     store: Store,
     sources: Sequence[str],
     *,
-    chunk_words: int = 150,
     options: IngestOptions | None = None,
     fetcher: Fetcher | None = None,
     on_document: Callable[[Document], None] | None = None,
 ) -> IngestReport:
     """Read every source, then store its documents; a source that cannot be read stores nothing."""
-    options = options or IngestOptions(chunk_words=chunk_words)
+    options = options or IngestOptions()
     started = time.perf_counter()
     batches = [read(s, store, options, fetcher=fetcher, on_document=on_document) for s in sources]
     report = store_batches(store, batches, chunk_words=options.chunk_words, dry_run=options.dry_run)
@@ -166,7 +166,7 @@ def store_batches(
         seen = set(batch.kept)
         for doc in batch.documents:
             if dry_run:
-                outcome = _outcome(store, doc)
+                outcome = store.outcome(doc)
             else:
                 outcome = store.upsert_document(
                     doc, chunk_sections(doc.id, doc.sections, chunk_words)
@@ -184,12 +184,3 @@ def store_batches(
         redactions.update(batch.redactions)
     report.redactions = dict(redactions)
     return report
-
-
-def _outcome(store: Store, doc: Document) -> str:
-    row = store.conn.execute(
-        "SELECT content_hash FROM documents WHERE id = ?", (doc.id,)
-    ).fetchone()
-    if row is None:
-        return "added"
-    return "unchanged" if row[0] == document_hash(doc) else "updated"

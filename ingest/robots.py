@@ -5,6 +5,8 @@ from __future__ import annotations
 from contextlib import suppress
 from urllib.robotparser import RobotFileParser
 
+MAX_DELAY = 30.0
+
 
 class Robots:
     """The rules of one robots.txt for one user agent."""
@@ -14,11 +16,12 @@ class Robots:
         self._parser: RobotFileParser | None = None
         self._allow_all = allow_all
         self._delay = 0.0
+        # A site may ask for a delay, not stall a crawl: at most MAX_DELAY between requests.
         if text is not None:
             parser = RobotFileParser()
             parser.parse(text.splitlines())
             self._parser = parser
-            self._delay = crawl_delay(text, user_agent)
+            self._delay = min(crawl_delay(text, user_agent), MAX_DELAY)
 
     @classmethod
     def unavailable(cls, user_agent: str) -> Robots:
@@ -34,10 +37,6 @@ class Robots:
     def crawl_delay(self) -> float:
         """Return the delay between requests the site asks of this user agent, in seconds."""
         return self._delay
-
-    def sitemaps(self) -> list[str]:
-        """Return the sitemaps robots.txt names."""
-        return list(self._parser.site_maps() or []) if self._parser else []
 
 
 def crawl_delay(text: str, user_agent: str) -> float:

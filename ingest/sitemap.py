@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 from dataclasses import dataclass
 
 from lxml import etree
@@ -55,10 +56,15 @@ def parse_sitemap(body: bytes) -> Sitemap:
     return Sitemap(tuple(pages), tuple(children))
 
 
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
+
+
 def _maybe_gunzip(body: bytes) -> bytes:
-    if body[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(body)
-        except (OSError, EOFError):
-            return b""
-    return body
+    if body[:2] != b"\x1f\x8b":
+        return body
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as f:
+            data = f.read(MAX_SITEMAP_BYTES + 1)
+    except (OSError, EOFError):
+        return b""
+    return b"" if len(data) > MAX_SITEMAP_BYTES else data

@@ -6,7 +6,6 @@ import html
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -139,18 +138,33 @@ def page_document(
         if url is None:
             raise ValueError("a page needs an id or a URL")
         doc_id = url_doc_id(url)
+    url = safe_url(url or page.canonical)
     return (
         Document(
             id=doc_id,
             title=page.title or doc_id,
             sections=page.sections,
             source=source,
-            url=url or page.canonical,
+            url=url,
             lang=page.lang,
             meta={"description": page.description} if page.description else {},
         ),
         "",
     )
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return ``url`` if it is an absolute http(s) URL, normalised; anything else is dropped.
+
+    Links end up in citations and pages: a relative or ``javascript:`` URL must not.
+    """
+    if not url:
+        return None
+    from ingest.urls import normalize_url
+
+    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+        return None
+    return normalize_url(url.strip(), None) or None
 
 
 def read_jsonl(path: Path) -> Batch:
@@ -202,7 +216,7 @@ def _jsonl_document(line: str, number: int, path: Path, source: str) -> Document
         title=title,
         sections=(Section(heading=title, text=body, anchor=None, level=1),),
         source=source,
-        url=str(url) if url else None,
+        url=safe_url(str(url)) if url else None,
         kind=kind,
         lang=str(lang) if lang else None,
         meta=meta,
@@ -212,12 +226,6 @@ def _jsonl_document(line: str, number: int, path: Path, source: str) -> Document
 def _first_line(text: str) -> str:
     line = normalize(text.strip().splitlines()[0])
     return line[:120]
-
-
-def iter_sources(sources: list[str]) -> Iterator[Batch]:
-    """Read each source in turn."""
-    for source in sources:
-        yield read_source(source)
 
 
 def url_doc_id(url: str) -> str:

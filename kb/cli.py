@@ -97,7 +97,7 @@ def ingest(
             click.echo(f"  {label} {where}: {reason}")
         if len(items) > 15:
             click.echo(f"  … and {len(items) - 15} more {label}")
-    if not report.dry_run and not report.changed and report.chunks_embedded == 0:
+    if not report.dry_run and not report.changed and not report.index_changed:
         click.echo("Nothing changed.")
 
 
@@ -178,14 +178,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 @cli.command("eval")
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--rrf", "with_rrf", is_flag=True, help="Also equal-weight RRF, for comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def eval_command(ctx: click.Context, dataset: Path, as_json: bool) -> None:
+def eval_command(ctx: click.Context, dataset: Path, with_rrf: bool, as_json: bool) -> None:
     """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid."""
-    from kb.evaluate import evaluate, load_beir
+    from kb.evaluate import ALL_METHODS, METHODS, evaluate, load_beir
 
     evalset = load_beir(dataset)
-    results = evaluate(_kb(ctx).settings, evalset)
+    results = evaluate(_kb(ctx).settings, evalset, methods=ALL_METHODS if with_rrf else METHODS)
     if as_json:
         click.echo(json.dumps({"dataset": evalset.name, "methods": results}, indent=2))
         return

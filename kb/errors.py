@@ -4,7 +4,6 @@
     ├── ConfigError        (500: the server is misconfigured; CLI exit 2)
     ├── InvalidInput       (400)
     ├── NotFound           (404)
-    ├── PayloadTooLarge    (413)
     ├── SourceError        (400: a path, file or URL that cannot be ingested)
     └── NotReady           (503: no index yet)
 
@@ -37,10 +36,6 @@ class InvalidInput(KbError):
 
 class NotFound(KbError):
     status = 404
-
-
-class PayloadTooLarge(KbError):
-    status = 413
 
 
 class SourceError(KbError):

@@ -15,6 +15,7 @@ from kb.metrics import score_run
 from kb.service import KnowledgeBase
 
 METHODS = ("lexical", "dense", "hybrid")
+ALL_METHODS = ("lexical", "dense", "rrf", "hybrid")
 
 
 @dataclass(frozen=True)

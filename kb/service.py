@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.answer import answer_question
 from kb.config import Settings
-from kb.errors import ConfigError, InvalidInput
+from kb.errors import ConfigError, InvalidInput, KbError
 from kb.generate import ExtractiveGenerator, Generator
 from kb.models import Answer, Document, Filter, Hit
 from kb.progress import Progress
@@ -50,6 +51,23 @@ def clean_query(text: Any, max_chars: int, name: str = "query") -> str:
     if not text:
         raise InvalidInput(f"{name} is empty")
     return text
+
+
+FIELD_NAME = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+
+
+def check_filter(where: Filter) -> None:
+    """Raise :class:`InvalidInput` unless the filter is small and well formed."""
+    if len(where.meta) > 5 or len(where.kinds or ()) + len(where.langs or ()) > 20:
+        raise InvalidInput("too many filter values (at most 5 metadata fields, 20 kinds/languages)")
+    for field, value in where.meta:
+        if not FIELD_NAME.match(field):
+            raise InvalidInput(f"bad metadata field name {field[:40]!r}")
+        if len(value) > 200:
+            raise InvalidInput(f"metadata value for {field} is too long (at most 200 characters)")
+    for value in (*(where.kinds or ()), *(where.langs or ())):
+        if len(value) > 40:
+            raise InvalidInput("kind and lang values are at most 40 characters")
 
 
 class KnowledgeBase:
@@ -144,11 +162,13 @@ class KnowledgeBase:
         options = options or self.ingest_options()
         started = time.perf_counter()
         store = self.open_store()
+        run = None
         try:
             if options.dry_run:
                 report = ingest_sources(store, sources, options=options, fetcher=fetcher)
                 report.seconds = time.perf_counter() - started
                 return report
+            run = store.start_run(sources)
             with (
                 Progress("Reading", enabled=progress) as bar,
                 BackgroundEmbedder(
@@ -168,8 +188,10 @@ class KnowledgeBase:
                     store, sources, options=options, fetcher=fetcher, on_document=read
                 )
                 embedded_while_reading = background.close()
-            run = store.start_run(sources)
+            served = current_version(self.settings.index_dir)
             manifest, embedded = self.build_index(store, progress=progress)
+            report.index_changed = manifest.version != served
+            store.prune_embeddings(self.settings.embed_model)
             self.ensure_onnx_export()
             report.chunks_embedded = embedded_while_reading + embedded
             report.index_version = manifest.version
@@ -218,54 +240,86 @@ class KnowledgeBase:
         version = current_version(self.settings.index_dir)
         if current is not None and current.snapshot.version == version:
             return current
-        with self._lock:
-            if self._searcher is None or self._searcher.snapshot.version != version:
+        # One thread loads the new snapshot; the others keep serving the current one.
+        if current is not None and not self._lock.acquire(blocking=False):
+            return current
+        if current is None:
+            self._lock.acquire()
+        try:
+            if self._searcher is not None and self._searcher.snapshot.version == version:
+                return self._searcher
+            try:
                 snapshot: Snapshot = load_current(self.settings.index_dir)
-                self._searcher = Searcher(
-                    snapshot,
-                    self.query_embedder,
-                    candidates=self.settings.search_candidates,
-                    dense_weight=self.settings.dense_weight,
-                )
-                log.debug("serving index %s", snapshot.version)
+            except KbError as e:
+                if self._searcher is None:
+                    raise
+                log.error("index %s not loaded, still serving %s: %s",
+                          version, self._searcher.snapshot.version, e.message)  # fmt: skip
+                return self._searcher
+            self._searcher = Searcher(
+                snapshot,
+                self.query_embedder,
+                candidates=self.settings.search_candidates,
+                dense_weight=self.settings.dense_weight,
+            )
+            log.debug("serving index %s", snapshot.version)
             return self._searcher
+        finally:
+            self._lock.release()
 
     def search(
-        self, query: str, k: int = 10, method: str = "hybrid", where: Filter | None = None
+        self,
+        query: str,
+        k: int = 10,
+        method: str = "hybrid",
+        where: Filter | None = None,
+        searcher: Searcher | None = None,
     ) -> list[Hit]:
         """Return the best section of each of the ``k`` best documents for ``query``."""
         query = clean_query(query, self.settings.max_query_chars)
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
-        return self.rank(query, k, method, where)
+        return self.rank(query, k, method, where, searcher)
 
     def public_filter(self, where: Filter | None = None) -> Filter:
         """Return ``where`` narrowed to the public kinds; asking for a private kind is an error."""
         public = self.settings.public
         if where is None:
             return Filter(kinds=public)
+        check_filter(where)
         if where.kinds is not None and not where.kinds <= public:
             raise InvalidInput(f"kind must be one of: {', '.join(sorted(public))}")
         return replace(where, kinds=where.kinds if where.kinds is not None else public)
 
     def rank(
-        self, query: str | Query, k: int, method: str = "hybrid", where: Filter | None = None
+        self,
+        query: str | Query,
+        k: int,
+        method: str = "hybrid",
+        where: Filter | None = None,
+        searcher: Searcher | None = None,
     ) -> list[Hit]:
         """Rank documents for a validated query (search and evaluation share this).
 
-        ``query`` may be prepared once with ``searcher().query(text)`` to rank it many ways.
+        ``query`` may be prepared once with ``searcher().query(text)`` to rank it many ways;
+        pass ``searcher`` to pin one snapshot across calls.
         """
-        searcher = self.searcher()
+        searcher = searcher or self.searcher()
         prepared = searcher.query(query) if isinstance(query, str) else query
         hits = searcher.search(
             prepared, max(k * 5, 50), method=method, where=self.public_filter(where)
         )
         return best_per_document(hits, k)
 
-    def answer(self, question: str, generator: Generator | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        generator: Generator | None = None,
+        searcher: Searcher | None = None,
+    ) -> Answer:
         """Answer ``question`` with cited passages, or refuse with the closest articles."""
         question = clean_query(question, self.settings.max_query_chars, name="question")
-        searcher = self.searcher()
+        searcher = searcher or self.searcher()
         hits = searcher.search(searcher.query(question), 30, where=self.public_filter())
         return answer_question(
             question,
@@ -275,9 +329,16 @@ class KnowledgeBase:
             min_confidence=self.settings.min_confidence,
         )
 
+    def public_document(self, doc_id: str) -> StoredDocument | None:
+        """Return the stored document ``doc_id`` if it is of a public kind, else None."""
+        doc = self.document(doc_id)
+        return doc if doc is not None and doc.kind in self.settings.public else None
+
     def document(self, doc_id: str) -> StoredDocument | None:
-        """Return the stored document ``doc_id``, or None."""
-        store = self.open_store()
+        """Return the stored document ``doc_id`` (of any kind), or None."""
+        store = Store.reader(self.settings.store_path)
+        if store is None:
+            return None
         try:
             return store.get_document(doc_id)
         finally:
@@ -285,9 +346,11 @@ class KnowledgeBase:
 
     def status(self) -> dict[str, Any]:
         """Return counts and the served index version."""
-        store = self.open_store()
-        try:
-            counts = store.counts()
-        finally:
-            store.close()
+        store = Store.reader(self.settings.store_path)
+        counts = {"documents": 0, "chunks": 0}
+        if store is not None:
+            try:
+                counts = store.counts()
+            finally:
+                store.close()
         return {**counts, "index_version": current_version(self.settings.index_dir)}

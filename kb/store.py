@@ -6,6 +6,7 @@ It is the source of truth; index snapshots are built from it and can always be r
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
@@ -99,9 +101,28 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys = ON")
             migrate(self.conn)
         except sqlite3.DatabaseError as e:
-            raise KbError(f"cannot open the store {path}: {e}", status=500) from None
+            logging.getLogger("kb").error("cannot open the store %s: %s", path, e)
+            raise KbError("cannot open the knowledge base's store", status=500) from None
         self.path = path
         self._lock = threading.RLock()
+
+    @classmethod
+    def reader(cls, path: Path) -> Store | None:
+        """Open an existing store read-only (no migration, nothing created); None if absent."""
+        if not path.is_file():
+            return None
+        store = cls.__new__(cls)
+        try:
+            store.conn = sqlite3.connect(
+                f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False, timeout=30
+            )
+            store.conn.execute("SELECT 1 FROM documents LIMIT 1")
+        except sqlite3.DatabaseError as e:
+            logging.getLogger("kb").error("cannot read the store %s: %s", path, e)
+            raise KbError("cannot open the knowledge base's store", status=500) from None
+        store.path = path
+        store._lock = threading.RLock()
+        return store
 
     def close(self) -> None:
         """Close the connection."""
@@ -153,6 +174,14 @@ class Store:
                 ],
             )
         return "updated" if row else "added"
+
+    def outcome(self, doc: Document) -> str:
+        """Return what upserting ``doc`` would do: ``added``, ``updated`` or ``unchanged``."""
+        row = self.conn.execute("SELECT content_hash FROM documents WHERE id = ?", (doc.id,))
+        found = row.fetchone()
+        if found is None:
+            return "added"
+        return "unchanged" if found[0] == document_hash(doc) else "updated"
 
     def remove_documents(self, ids: Iterable[str]) -> int:
         """Delete the documents ``ids`` and their chunks; return how many existed."""

@@ -134,3 +134,10 @@ def test_unreachable_start_is_an_error_and_stores_nothing(tmp_path: Path):
     with pytest.raises(SourceError, match="cannot crawl"):
         crawl(store, "http://127.0.0.1:9/help/")
     assert store.document_ids() == set()
+
+
+def test_a_lower_max_depth_removes_nothing(site, tmp_path: Path):
+    store = Store(tmp_path / "kb.sqlite3")
+    crawl(store, f"{site.base}/help/a.html")
+    report = crawl(store, f"{site.base}/help/a.html", limits=CrawlLimits(max_depth=0))
+    assert report.removed == 0 and len(store.document_ids()) == 4

@@ -80,11 +80,11 @@ def test_kb_eval_prints_every_method_and_hybrid_is_not_worse(tmp_path, embedder)
         tmp_path / "tiny", corpus, queries, [("q1", "pw"), ("q2", "rf"), ("q3", "sh"), ("q4", "zh")]
     )
     result = CliRunner().invoke(
-        cli, ["--home", str(tmp_path / "h"), "eval", str(tmp_path / "tiny"), "--json"]
+        cli, ["--home", str(tmp_path / "h"), "eval", str(tmp_path / "tiny"), "--json", "--rrf"]
     )
     assert result.exit_code == 0, result.output
     methods = json.loads(result.stdout)["methods"]
-    assert set(methods) == {"lexical", "dense", "hybrid"}
+    assert set(methods) == {"lexical", "dense", "rrf", "hybrid"}
     assert set(methods["hybrid"]) == {
         "ndcg@10",
         "recall@1",

@@ -6,10 +6,10 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from index.dense import DenseIndex
-from index.fusion import convex, minmax, rrf, top_rows
+from index.fusion import rrf, top_rows
 from index.lexical import LexicalIndex
 from index.snapshot import build_snapshot, current_version, list_versions, load_current
-from ingest.pipeline import ingest_sources
+from ingest.pipeline import IngestOptions, ingest_sources
 from kb.store import Store
 from kb.text import tokenize
 
@@ -75,9 +75,6 @@ def test_dense_search_is_exact_and_rescoring_agrees(embedder):
 
 
 def test_fusion_functions():
-    assert minmax(np.array([2.0, 2.0])).tolist() == [0.0, 0.0]
-    np.testing.assert_allclose(minmax(np.array([1.0, 3.0, 2.0])), [0.0, 1.0, 0.5])
-    np.testing.assert_allclose(convex(np.array([0.0, 1.0]), np.array([1.0, 0.0]), 0.7), [0.3, 0.7])
     fused = rrf(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0]))
     assert fused[1] == pytest.approx(2 / 62) and fused[0] == pytest.approx(1 / 61 + 1 / 63)
     assert top_rows(np.array([0.0, 0.5, 0.9, 0.1]), 2).tolist() == [2, 1]
@@ -97,7 +94,7 @@ def _site(tmp_path: Path, pages: dict[str, str]) -> Path:
 def test_snapshot_is_reused_when_nothing_changed_and_embeds_only_changes(tmp_path, embedder):
     store = Store(tmp_path / "kb.sqlite3")
     site = _site(tmp_path, {f"p{i}": text for i, text in enumerate(CORPUS)})
-    ingest_sources(store, [str(site)], chunk_words=100)
+    ingest_sources(store, [str(site)], options=IngestOptions(chunk_words=100))
     index_dir = tmp_path / "index"
     first, embedded = build_snapshot(store, embedder.name, lambda: embedder, index_dir)
     assert embedded == len(CORPUS) and first.version == "v000001"
@@ -109,7 +106,7 @@ def test_snapshot_is_reused_when_nothing_changed_and_embeds_only_changes(tmp_pat
     assert (again.version, embedded) == ("v000001", 0)
 
     _site(tmp_path, {"p0": "How to reset your password from the website"})
-    ingest_sources(store, [str(site)], chunk_words=100)
+    ingest_sources(store, [str(site)], options=IngestOptions(chunk_words=100))
     second, embedded = build_snapshot(store, embedder.name, lambda: embedder, index_dir)
     assert (second.version, embedded) == ("v000002", 1)
     assert current_version(index_dir) == "v000002"
@@ -128,6 +125,7 @@ def test_hnsw_reaches_the_recall_it_was_tuned_for_on_real_embeddings(demo_home, 
     store = Store(demo_home / "kb.sqlite3")
     rows = store.index_rows()
     cached = store.get_embeddings(embedder.name, [r.content_hash for r in rows])
+    store.close()
     vectors = np.stack([cached[r.content_hash] for r in rows])
     graph = DenseIndex.build(vectors, hnsw_threshold=100, target_recall=0.98)
     exact = DenseIndex.build(vectors)

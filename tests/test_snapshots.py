@@ -97,3 +97,33 @@ def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedd
     assert not list(index_dir.glob(".build-*"))
     served = KnowledgeBase(settings, embedder=embedder)
     assert "edition 1" in served.search("reset password", k=1)[0].passage.text
+
+
+def test_a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving(tmp_path, embedder):
+    site = tmp_path / "site"
+    write_site(site, 1)
+    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0})
+    kb = KnowledgeBase(settings, embedder=embedder)
+    kb.ingest([str(site)])
+    assert kb.search("reset password", k=1)
+    broken = settings.index_dir / "v000009"
+    broken.mkdir()
+    (broken / "manifest.json").write_text('{"version": "v000009"}')
+    snapshot.switch_to(settings.index_dir, "v000009")
+    hits = kb.search("reset password", k=1)
+    assert hits and kb.searcher().snapshot.version == "v000001"
+
+
+def test_rollback_sticks_until_the_content_changes(tmp_path, embedder):
+    site = tmp_path / "site"
+    settings = load_settings({"home": tmp_path / "home"})
+    kb = KnowledgeBase(settings, embedder=embedder)
+    for version in (1, 2):
+        write_site(site, version)
+        kb.ingest([str(site)])
+    kb.rollback("v000001")
+    kb.ingest([str(site)])  # nothing changed: the rollback stands
+    assert kb.index_versions()[1] == "v000001"
+    write_site(site, 3)
+    kb.ingest([str(site)])
+    assert kb.index_versions()[1] == "v000003"

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.pipeline import ingest_sources
+from ingest.pipeline import IngestOptions, ingest_sources
 from ingest.sources import read_source
 from kb.errors import SourceError
 from kb.store import Store
@@ -98,12 +98,12 @@ def test_reingest_reports_changes_and_removes_vanished_documents(tmp_path: Path)
     write(site / "a.html", page("A", "alpha"))
     write(site / "b.html", page("B", "beta"))
     store = Store(tmp_path / "kb.sqlite3")
-    first = ingest_sources(store, [str(site)], chunk_words=100)
+    first = ingest_sources(store, [str(site)], options=IngestOptions(chunk_words=100))
     assert (first.added, first.updated, first.unchanged, first.removed) == (2, 0, 0, 0)
     write(site / "a.html", page("A", "alpha changed"))
     (site / "b.html").unlink()
     write(site / "c.html", page("C", "gamma"))
-    second = ingest_sources(store, [str(site)], chunk_words=100)
+    second = ingest_sources(store, [str(site)], options=IngestOptions(chunk_words=100))
     assert (second.added, second.updated, second.unchanged, second.removed) == (1, 1, 0, 1)
     assert store.document_ids() == {"a", "c"}
 
@@ -112,9 +112,13 @@ def test_a_bad_source_stores_nothing(tmp_path: Path):
     site = tmp_path / "site"
     write(site / "a.html", page("A", "alpha"))
     store = Store(tmp_path / "kb.sqlite3")
-    ingest_sources(store, [str(site)], chunk_words=100)
+    ingest_sources(store, [str(site)], options=IngestOptions(chunk_words=100))
     with pytest.raises(SourceError):
-        ingest_sources(store, [str(site / "a.html"), str(tmp_path / "nope")], chunk_words=100)
+        ingest_sources(
+            store,
+            [str(site / "a.html"), str(tmp_path / "nope")],
+            options=IngestOptions(chunk_words=100),
+        )
     assert store.document_ids() == {"a"}
 
 
@@ -129,3 +133,23 @@ def test_markdown_files_become_documents_with_sections(tmp_path: Path):
     assert doc.id == "guides/wifi" and doc.title == "Wi-Fi requirements"
     assert [s.heading for s in doc.sections] == ["Wi-Fi requirements", "Router settings"]
     assert "Band | Works" in doc.sections[1].text and "channel = 6" in doc.sections[1].text
+
+
+@pytest.mark.parametrize("canonical", ["javascript:alert(1)", "/relative/page", "data:text/html,x"])
+def test_only_absolute_http_urls_survive_from_files(tmp_path: Path, canonical: str):
+    head = f"<link rel='canonical' href='{canonical}'>"
+    write(
+        tmp_path / "a.html",
+        f"<html><head>{head}</head><body><main><h1>A</h1><p>alpha</p></main></body></html>",
+    )
+    (doc,) = read_source(str(tmp_path)).documents
+    assert doc.url is None
+    good = "<link rel='canonical' href='https://help.example.com/a?utm_source=x'>"
+    write(
+        tmp_path / "a.html",
+        f"<html><head>{good}</head><body><main><h1>A</h1><p>alpha</p></main></body></html>",
+    )
+    (doc,) = read_source(str(tmp_path)).documents
+    assert doc.url == "https://help.example.com/a"
+    lines = json.dumps({"id": "1", "text": "x", "url": canonical})
+    assert read_source(str(write(tmp_path / "d.jsonl", lines))).documents[0].url is None

@@ -82,3 +82,18 @@ def test_language_and_metadata_filters_apply_inside_retrieval(tmp_path, embedder
         "hub" in store.get_document(h.passage.doc_id).meta["tags"] for h in tagged
     )
     assert kb.search("charge", k=5, where=Filter(meta=(("queue", "Nonexistent"),))) == []
+
+
+def test_private_documents_are_not_served_on_article_pages(tmp_path, embedder):
+    from web import create_app
+
+    settings = load_settings({"home": tmp_path / "home"})
+    KnowledgeBase(settings, embedder=embedder).ingest([str(TICKETS), str(ROOT / "demo/helpcentre")])
+    client = create_app(settings).test_client()
+    store = KnowledgeBase(settings).open_store()
+    ticket_ids = [i for i in store.document_ids() if i.startswith("ticket/")]
+    store.close()
+    assert ticket_ids
+    for doc_id in ticket_ids[:5]:
+        assert client.get(f"/articles/{doc_id}").status_code == 404
+    assert client.get("/articles/reset-password").status_code == 200

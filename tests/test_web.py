@@ -73,6 +73,8 @@ BAD_REQUESTS = [
     ("GET", "/search?q=x&k=9999", None, 400),
     ("GET", "/search?q=x&kind=ticket", None, 400),
     ("GET", "/search?q=x&meta.bad%20field=1", None, 400),
+    ("GET", "/search?q=x&meta.queue=" + "v" * 201, None, 400),
+    ("GET", "/search?q=x&" + "&".join(f"meta.f{i}=1" for i in range(6)), None, 400),
     ("POST", "/search", None, 405),
     ("POST", "/answer", b"not json", 400),
     ("POST", "/answer", b"[1, 2]", 400),
@@ -111,8 +113,8 @@ def test_without_an_index_search_is_503_not_a_crash(tmp_path, embedder):
     assert r.status_code == 503 and "kb ingest" in r.json["error"]
 
 
-def test_unexpected_errors_are_500_without_details(tmp_path, embedder, monkeypatch):
-    app = create_app({"home": tmp_path})
+def test_unexpected_errors_are_500_without_details(demo_home, embedder, monkeypatch):
+    app = create_app({"home": demo_home})
 
     def explode(*a, **k):
         raise RuntimeError("secret internals")
@@ -129,3 +131,10 @@ def test_search_filters_by_language_and_kind(client):
     )
     assert client.get("/search?q=reset+password&lang=de").json["hits"] == []
     assert client.get("/search?q=reset+password&kind=article").json["hits"]
+
+
+def test_reads_on_an_empty_home_create_nothing(tmp_path, embedder):
+    client = create_app({"home": tmp_path / "empty"}).test_client()
+    assert client.get("/healthz").json["documents"] == 0
+    assert client.get("/articles/x").status_code == 404
+    assert not (tmp_path / "empty").exists()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -14,7 +13,6 @@ from kb.schema import answer_json, hit_json
 from web.requests import get_kb
 
 bp = Blueprint("api", __name__)
-_FIELD = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 
 
 def absolute(url: str) -> str:
@@ -51,10 +49,7 @@ def filter_from_args() -> Filter | None:
     meta = []
     for key, value in request.args.items(multi=True):
         if key.startswith("meta."):
-            field = key[5:]
-            if not _FIELD.match(field):
-                raise InvalidInput(f"bad metadata field name {field[:40]!r}")
-            meta.append((field, value))
+            meta.append((key[5:], value))
     kinds, langs = listed("kind"), listed("lang")
     if kinds is None and langs is None and not meta:
         return None
@@ -67,13 +62,16 @@ def search() -> ResponseReturnValue:
     kb = get_kb()
     if "q" not in request.args:
         raise InvalidInput("missing query parameter q")
-    hits = kb.search(request.args["q"], k=_int_arg("k", 10), where=filter_from_args())
+    searcher = kb.searcher()
+    hits = kb.search(
+        request.args["q"], k=_int_arg("k", 10), where=filter_from_args(), searcher=searcher
+    )
     items = []
     for hit in hits:
         item = hit_json(hit)
         item["url"] = absolute(item["url"])
         items.append(item)
-    return jsonify({"hits": items, "index_version": kb.searcher().snapshot.version})
+    return jsonify({"hits": items, "index_version": searcher.snapshot.version})
 
 
 @bp.post("/answer")
@@ -83,12 +81,13 @@ def answer() -> ResponseReturnValue:
     if "question" not in body:
         raise InvalidInput("missing field 'question'")
     kb = get_kb()
-    result = answer_json(kb.answer(body["question"]))
+    searcher = kb.searcher()
+    result = answer_json(kb.answer(body["question"], searcher=searcher))
     for c in result["citations"]:
         c["url"] = absolute(c["url"])
     for r in result["related"]:
         r["url"] = absolute(r["url"])
-    result["index_version"] = kb.searcher().snapshot.version
+    result["index_version"] = searcher.snapshot.version
     return jsonify(result)
 
 

@@ -59,7 +59,7 @@ def home() -> ResponseReturnValue:
 def article(doc_id: str) -> ResponseReturnValue:
     """kb's copy of a document, each section under its anchor."""
     kb = get_kb()
-    doc = kb.document(doc_id)
+    doc = kb.public_document(doc_id)
     if doc is None:
         raise NotFound(f"no document {doc_id!r}")
     sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]
