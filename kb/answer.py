@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from index.search import best_per_document
 from kb.generate import Generator
+from kb.llm import NOT_FOUND, UpstreamError
 from kb.models import Answer, Citation, Hit, Passage
-from kb.text import sentences
+from kb.text import sentences, tokenize
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
 
@@ -87,6 +88,29 @@ def supporting_quote(answer: str, number: int, passage_text: str, max_chars: int
     return quote if len(quote) <= max_chars else quote[: max_chars - 1].rstrip() + "…"
 
 
+def supported(sentence: str, passage_text: str, min_share: float = 0.5) -> bool:
+    """Return whether most content words of ``sentence`` appear in ``passage_text``."""
+    words = set(tokenize(_MARK.sub(" ", sentence)))
+    if not words:
+        return True
+    return len(words & set(tokenize(passage_text))) / len(words) >= min_share
+
+
+def drop_unsupported(text: str, passages: Sequence[Passage]) -> str:
+    """Keep the sentences that the passages they cite (or, uncited, any passage) support."""
+    text = re.sub(
+        r"([.!?])\s*((?:\[\d{1,3}\]\s*)+)", lambda m: f" {m.group(2).strip()}{m.group(1)} ", text
+    )
+    kept = []
+    for sentence in sentences(text):
+        cited = [int(n) for n in _MARK.findall(sentence) if 1 <= int(n) <= len(passages)]
+        sources = [passages[n - 1] for n in cited] if cited else list(passages)
+        phantom_only = not cited and _MARK.search(sentence)
+        if not phantom_only and any(supported(sentence, p.text) for p in sources):
+            kept.append(sentence)
+    return "\n".join(kept)
+
+
 def answer_question(
     question: str,
     hits: Sequence[Hit],
@@ -94,8 +118,12 @@ def answer_question(
     *,
     passages: int,
     min_confidence: float,
+    fallback: Generator | None = None,
 ) -> Answer:
-    """Answer ``question`` from ``hits``, or refuse with the closest articles."""
+    """Answer ``question`` from ``hits``, or refuse with the closest articles.
+
+    If ``generator`` fails upstream, ``fallback`` answers and the answer says why.
+    """
     chosen = pick_passages(hits, passages)
     related = tuple(best_per_document(list(hits), 3))
     if not chosen:
@@ -106,9 +134,19 @@ def answer_question(
             question, REFUSAL, (), confidence(top_dense, 0.0), True, generator.mode, related
         )
     given = [h.passage for h in chosen]
-    text, citations = verify_citations(generator.generate(question, given), given)
+    mode, reason = generator.mode, None
+    try:
+        raw = generator.generate(question, given)
+    except UpstreamError as e:
+        if fallback is None:
+            raise
+        mode, reason = fallback.mode, e.reason
+        raw = fallback.generate(question, given)
+    if raw.strip() == NOT_FOUND:
+        return Answer(question, REFUSAL, (), confidence(top_dense, 0.0), True, mode, related)
+    text, citations = verify_citations(drop_unsupported(raw, given), given)
     support = 1.0 if citations else 0.0
     conf = confidence(top_dense, support)
     if not citations or conf < min_confidence:
-        return Answer(question, REFUSAL, (), conf, True, generator.mode, related)
-    return Answer(question, text, tuple(citations), conf, False, generator.mode, related)
+        return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
+    return Answer(question, text, tuple(citations), conf, False, mode, related, reason)

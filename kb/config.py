@@ -39,6 +39,14 @@ class Settings:
         "Query embedding: `onnx` (no torch when serving), `torch`, or `auto` (onnx if built).",
     )
     model_cache: Path | None = _s(None, "Where ONNX exports are kept (default: `$KB_HOME/models`).")
+    llm_base_url: str = _s(
+        "", "OpenAI-compatible endpoint for written answers; empty: extractive answers only."
+    )
+    llm_model: str = _s("", "Model name sent to the LLM endpoint.")
+    llm_api_key: str = _s("", "API key for the LLM endpoint (falls back to OPENAI_API_KEY).")
+    llm_timeout: float = _s(15.0, "Seconds an LLM answer may take before kb answers extractively.")
+    llm_max_tokens: int = _s(400, "Most tokens an LLM answer may use.")
+    llm_retries: int = _s(1, "Retries (with backoff) after a failed LLM request.")
     embed_batch_size: int = _s(32, "Passages embedded per batch during ingestion.")
     chunk_words: int = _s(150, "Target chunk size in words; chunks never cross a section.")
     crawl_concurrency: int = _s(4, "Requests a crawl has in flight at once.")
@@ -175,6 +183,8 @@ def _validate(s: Settings) -> None:
         (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),
         (s.crawl_concurrency >= 1 and s.crawl_max_pages >= 1, "crawl limits must be at least 1"),
         (s.crawl_delay >= 0 and s.crawl_timeout > 0, "crawl_delay and crawl_timeout must be >= 0"),
+        (s.llm_timeout > 0 and s.llm_max_tokens > 0 and s.llm_retries >= 0, "bad llm_* limits"),
+        (not s.llm_base_url or bool(s.llm_model), "llm_model is required with llm_base_url"),
         (s.query_backend in ("auto", "onnx", "torch"), "query_backend must be auto, onnx or torch"),
         (s.log_level.upper() in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}"),
     ]

@@ -107,3 +107,4 @@ class Answer:
     refused: bool
     mode: str
     related: tuple[Hit, ...] = ()
+    fallback: str | None = None  # why the language model was not used, when it failed

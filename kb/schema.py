@@ -38,5 +38,6 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "confidence": answer.confidence,
         "refused": answer.refused,
         "mode": answer.mode,
+        "fallback": answer.fallback,
         "related": [hit_json(h) for h in answer.related] if answer.refused else [],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -77,6 +78,7 @@ class KnowledgeBase:
         self.settings = settings
         self._embedder = embedder
         self._query_embedder: Embedder | None = None
+        self._llm: Generator | None = None
         self._searcher: Searcher | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -321,13 +323,33 @@ class KnowledgeBase:
         question = clean_query(question, self.settings.max_query_chars, name="question")
         searcher = searcher or self.searcher()
         hits = searcher.search(searcher.query(question), 30, where=self.public_filter())
+        extractive = ExtractiveGenerator(self.query_embedder)
         return answer_question(
             question,
             hits,
-            generator or ExtractiveGenerator(self.query_embedder),
+            generator or self.llm() or extractive,
             passages=self.settings.answer_passages,
             min_confidence=self.settings.min_confidence,
+            fallback=extractive,
         )
+
+    def llm(self) -> Generator | None:
+        """The language-model generator when an endpoint is configured, else None."""
+        s = self.settings
+        if not s.llm_base_url:
+            return None
+        if self._llm is None:
+            from kb.llm import OpenAIGenerator
+
+            self._llm = OpenAIGenerator(
+                base_url=s.llm_base_url,
+                model=s.llm_model,
+                api_key=s.llm_api_key or os.environ.get("OPENAI_API_KEY", ""),
+                timeout=s.llm_timeout,
+                max_tokens=s.llm_max_tokens,
+                retries=s.llm_retries,
+            )
+        return self._llm
 
     def public_document(self, doc_id: str) -> StoredDocument | None:
         """Return the stored document ``doc_id`` if it is of a public kind, else None."""
