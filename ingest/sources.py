@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.extract import Page, extract
@@ -187,14 +188,20 @@ def read_jsonl(path: Path) -> Batch:
     return batch
 
 
-def _jsonl_document(line: str, number: int, path: Path, source: str) -> Document:
-    where = f"{path.name}:{number}"
+def json_object(line: str, where: str) -> dict[str, Any]:
+    """Parse one JSONL line that must hold an object; ``where`` names it in the error."""
     try:
         item = json.loads(line)
     except json.JSONDecodeError as e:
         raise SourceError(f"{where}: not valid JSON ({e.msg})") from None
     if not isinstance(item, dict):
         raise SourceError(f"{where}: expected a JSON object")
+    return item
+
+
+def _jsonl_document(line: str, number: int, path: Path, source: str) -> Document:
+    where = f"{path.name}:{number}"
+    item = json_object(line, where)
     text = item.get("text")
     if not isinstance(text, str) or not text.strip():
         raise SourceError(f"{where}: 'text' must be a non-empty string")

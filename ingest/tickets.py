@@ -19,7 +19,7 @@ from typing import Any
 
 from ingest.dedupe import connected_groups, same_owner_pairs, similar_pairs
 from ingest.redact import redact
-from ingest.sources import Batch
+from ingest.sources import Batch, json_object
 from kb.errors import SourceError
 from kb.models import Document, Section
 from kb.text import normalize, tokenize
@@ -214,15 +214,8 @@ def _json_records(text: str, name: str) -> list[dict[str, Any]]:
 def _jsonl_records(text: str, name: str) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SourceError(f"{name}:{number}: not valid JSON ({e.msg})") from None
-        if not isinstance(item, dict):
-            raise SourceError(f"{name}:{number}: expected a JSON object")
-        records.append(item)
+        if line.strip():
+            records.append(json_object(line, f"{name}:{number}"))
     return records
 
 
