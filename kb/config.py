@@ -63,7 +63,9 @@ class Settings:
     )
     search_candidates: int = _s(100, "Passages each retriever contributes before fusion.")
     dense_weight: float = _s(
-        0.8, "Weight of cosine similarity in the hybrid; BM25 over its query ceiling gets the rest."
+        0.8,
+        "Weight of dense similarity (above chance) in the hybrid; BM25 over its query ceiling"
+        " gets the rest.",
     )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
     min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
