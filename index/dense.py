@@ -14,6 +14,22 @@ from typing import Any
 import faiss
 import numpy as np
 
+MIN_PASSAGES_FOR_PAIRS = 50
+# Text about nothing a help centre covers: what "unrelated" looks like to a model.
+PROBES = (
+    "The river flooded the valley after three days of rain.",
+    "She scored twice in the second half of the final.",
+    "Knead the dough for ten minutes and let it rise overnight.",
+    "The treaty was signed in 1648 after decades of war.",
+    "Mitochondria produce most of the energy a cell uses.",
+    "The orchestra tuned up before the symphony began.",
+    "Volcanic ash covered the village for a week.",
+    "He planted tomatoes and basil along the garden fence.",
+    "The comet will be visible again in seventy years.",
+    "Parliament debated the new fishing quotas until midnight.",
+    "The recipe calls for two cloves of garlic and fresh thyme.",
+    "Lions rest for up to twenty hours a day.",
+)
 EF_CHOICES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 
 
@@ -36,11 +52,19 @@ class DenseIndex:
         hnsw_threshold: int = 50_000,
         target_recall: float = 0.98,
         m: int = 32,
+        probes: np.ndarray | None = None,
     ) -> DenseIndex:
-        """Return an index over ``vectors`` (row i is passage i): exact, or HNSW when large."""
+        """Return an index over ``vectors`` (row i is passage i): exact, or HNSW when large.
+
+        ``probes`` (vectors of unrelated generic text) measure chance when the corpus is too
+        small for pairs of its own passages to.
+        """
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         dim = vectors.shape[1]
-        background = background_similarity(vectors)
+        if len(vectors) >= MIN_PASSAGES_FOR_PAIRS or probes is None or not len(vectors):
+            background = background_similarity(vectors)
+        else:
+            background = float(np.mean(vectors @ probes.T))
         if len(vectors) < hnsw_threshold:
             flat = faiss.IndexFlatIP(dim)
             if len(vectors):

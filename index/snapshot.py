@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from index.dense import DenseIndex
+from index.dense import MIN_PASSAGES_FOR_PAIRS, PROBES, DenseIndex
 from index.embedding import Embedder
 from index.lexical import FieldedIndex
 from kb.errors import KbError, NotFound, NotReady
@@ -144,7 +144,10 @@ def build_snapshot(
     vectors, embedded = _vectors(store, embedder, rows, progress, batch_size)
     tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".build-"))
     try:
-        DenseIndex.build(vectors, hnsw_threshold=hnsw_threshold).save(tmp / "dense.faiss")
+        probes = embedder.embed(list(PROBES)) if len(rows) < MIN_PASSAGES_FOR_PAIRS else None
+        DenseIndex.build(vectors, hnsw_threshold=hnsw_threshold, probes=probes).save(
+            tmp / "dense.faiss"
+        )
         FieldedIndex.build(
             {
                 "heading": [tokenize(heading_text(r)) for r in rows],

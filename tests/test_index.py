@@ -142,3 +142,14 @@ def test_hnsw_reaches_the_recall_it_was_tuned_for_on_real_embeddings(demo_home, 
     allow[::7] = True
     rows_found, _ = graph.search(embedder.embed(["reset password"])[0], 5, allow)
     assert len(rows_found) == 5 and all(allow[r] for r in rows_found)
+
+
+def test_chance_level_uses_generic_probes_when_the_corpus_is_tiny(embedder):
+    from index.dense import PROBES
+
+    twins = embedder.embed(["Reset your password from the app.", "Reset your password online."])
+    probes = embedder.embed(list(PROBES))
+    pairwise = DenseIndex.build(twins)
+    probed = DenseIndex.build(twins, probes=probes)
+    assert pairwise.background > 0.6  # two near-duplicates are not "chance"
+    assert probed.background < 0.3 and probed.calibrate(np.array([0.8]))[0] > 0.6
