@@ -32,6 +32,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.answer import answer_question
 from kb.config import Settings
+from kb.conversation import MAX_TURNS, standalone
 from kb.errors import ConfigError, InvalidInput, KbError
 from kb.generate import ExtractiveGenerator, Generator
 from kb.models import Answer, Document, Filter, Hit
@@ -318,9 +319,17 @@ class KnowledgeBase:
         question: str,
         generator: Generator | None = None,
         searcher: Searcher | None = None,
+        history: Sequence[str] = (),
     ) -> Answer:
-        """Answer ``question`` with cited passages, or refuse with the closest articles."""
+        """Answer ``question`` with cited passages, or refuse with the closest articles.
+
+        ``history`` holds the conversation's earlier questions, oldest first: a follow-up is
+        made standalone with them before retrieval.
+        """
         question = clean_query(question, self.settings.max_query_chars, name="question")
+        previous = [clean_query(q, self.settings.max_query_chars, "history question")
+                    for q in history[-MAX_TURNS:]]  # fmt: skip
+        question = standalone(question, previous)
         searcher = searcher or self.searcher()
         hits = searcher.search(searcher.query(question), 30, where=self.public_filter())
         extractive = ExtractiveGenerator(self.query_embedder)

@@ -82,13 +82,33 @@ def answer() -> ResponseReturnValue:
         raise InvalidInput("missing field 'question'")
     kb = get_kb()
     searcher = kb.searcher()
-    result = answer_json(kb.answer(body["question"], searcher=searcher))
+    history = history_questions(body.get("history", []))
+    conversation = body.get("conversation_id")
+    if conversation is not None and (not isinstance(conversation, str) or len(conversation) > 100):
+        raise InvalidInput("conversation_id must be a string of at most 100 characters")
+    answer = kb.answer(body["question"], searcher=searcher, history=history)
+    result = answer_json(answer)
+    result["question"] = body["question"]
+    result["query"] = answer.question
+    result["conversation_id"] = conversation
     for c in result["citations"]:
         c["url"] = absolute(c["url"])
     for r in result["related"]:
         r["url"] = absolute(r["url"])
     result["index_version"] = searcher.snapshot.version
     return jsonify(result)
+
+
+def history_questions(history: Any) -> list[str]:
+    """Return the earlier questions of ``history``: a list of {"question", "answer"?} objects."""
+    if not isinstance(history, list) or len(history) > 20:
+        raise InvalidInput("history must be a list of at most 20 turns")
+    questions = []
+    for turn in history:
+        if not isinstance(turn, dict) or not isinstance(turn.get("question"), str):
+            raise InvalidInput("each history turn must be an object with a 'question' string")
+        questions.append(turn["question"])
+    return questions
 
 
 @bp.get("/healthz")
