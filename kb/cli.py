@@ -179,13 +179,41 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @cli.command("eval")
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--rrf", "with_rrf", is_flag=True, help="Also equal-weight RRF, for comparison.")
+@click.option("--answers", is_flag=True, help="Measure answers (citations, refusals) instead.")
+@click.option(
+    "--out-of-scope",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --answers: a file of questions the corpus cannot answer, one per line.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def eval_command(ctx: click.Context, dataset: Path, with_rrf: bool, as_json: bool) -> None:
+def eval_command(
+    ctx: click.Context,
+    dataset: Path,
+    with_rrf: bool,
+    answers: bool,
+    out_of_scope: Path | None,
+    as_json: bool,
+) -> None:
     """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid."""
-    from kb.evaluate import ALL_METHODS, METHODS, evaluate, load_beir
+    from kb.evaluate import ALL_METHODS, METHODS, evaluate, evaluate_answers, load_beir
 
     evalset = load_beir(dataset)
+    if out_of_scope and not answers:
+        raise click.UsageError("--out-of-scope goes with --answers")
+    if answers:
+        questions = None
+        if out_of_scope:
+            lines = out_of_scope.read_text(encoding="utf-8").splitlines()
+            questions = [line.strip() for line in lines if line.strip()]
+        report = evaluate_answers(_kb(ctx).settings, evalset, questions)
+        if as_json:
+            click.echo(json.dumps({"dataset": evalset.name, "answers": report}, indent=2))
+        else:
+            click.echo(f"{evalset.name}: {len(evalset.qrels)} judged queries, extractive answers")
+            for name, value in report.items():
+                click.echo(f"  {name:<26} {value:.3f}")
+        return
     results = evaluate(_kb(ctx).settings, evalset, methods=ALL_METHODS if with_rrf else METHODS)
     if as_json:
         click.echo(json.dumps({"dataset": evalset.name, "methods": results}, indent=2))

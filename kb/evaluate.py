@@ -54,6 +54,47 @@ def load_beir(folder: Path) -> EvalSet:
     return EvalSet(folder.name, paths["corpus.jsonl"], queries, qrels)
 
 
+def evaluate_answers(
+    settings: Settings,
+    evalset: EvalSet,
+    out_of_scope: list[str] | None = None,
+    *,
+    home: Path | None = None,
+) -> dict[str, float]:
+    """Answer every judged query (and every out-of-scope one); return answer-quality rates.
+
+    ``answered_relevant``: share of in-scope questions answered with at least one citation to a
+    relevant document. ``citation_precision``: share of citations, over answered questions, that
+    point at a relevant document; ``citation_recall``: share of relevant documents cited.
+    """
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
+        kb = KnowledgeBase(replace(settings, home=home or Path(scratch), config=None))
+        kb.ingest([str(evalset.corpus)])
+        judged = [q for q in evalset.qrels if q in evalset.queries]
+        answered_relevant = refused = cited = cited_relevant = relevant_found = relevant = 0
+        for q in judged:
+            answer = kb.answer(evalset.queries[q])
+            wanted = {d for d, grade in evalset.qrels[q].items() if grade > 0}
+            docs = {c.doc_id for c in answer.citations}
+            refused += answer.refused
+            relevant += len(wanted)
+            relevant_found += len(docs & wanted)
+            cited += len(answer.citations)
+            cited_relevant += sum(c.doc_id in wanted for c in answer.citations)
+            answered_relevant += bool(docs & wanted) and not answer.refused
+        n = max(len(judged), 1)
+        result = {
+            "answered_relevant": answered_relevant / n,
+            "citation_precision": cited_relevant / cited if cited else 0.0,
+            "citation_recall": relevant_found / relevant if relevant else 0.0,
+            "refusal_rate_in_scope": refused / n,
+        }
+        if out_of_scope:
+            refusals = sum(kb.answer(q).refused for q in out_of_scope)
+            result["refusal_rate_out_of_scope"] = refusals / len(out_of_scope)
+        return result
+
+
 def evaluate(
     settings: Settings,
     evalset: EvalSet,

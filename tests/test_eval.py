@@ -101,3 +101,34 @@ def test_kb_eval_prints_every_method_and_hybrid_is_not_worse(tmp_path, embedder)
 def test_load_beir_errors_are_clear(tmp_path):
     with pytest.raises(SourceError, match="missing corpus.jsonl, queries.jsonl, qrels.tsv"):
         load_beir(tmp_path)
+
+
+def test_kb_eval_answers_reports_citations_and_refusals(tmp_path, embedder):
+    corpus = [
+        {
+            "id": "pw",
+            "title": "How do I reset my password?",
+            "text": "Use the Forgot password link on the sign-in page.",
+        },
+        {
+            "id": "rf",
+            "title": "When will I get my refund?",
+            "text": "Refunds reach your card within ten business days.",
+        },
+    ]
+    queries = [
+        {"id": "q1", "text": "I forgot my password"},
+        {"id": "q2", "text": "how long do refunds take"},
+    ]
+    write_beir(tmp_path / "tiny", corpus, queries, [("q1", "pw"), ("q2", "rf")])
+    oos = tmp_path / "oos.txt"
+    oos.write_text("What is the boiling point of mercury?\nWho won the 2018 world cup?\n")
+    args = ["--home", str(tmp_path / "h"), "eval", str(tmp_path / "tiny"), "--answers",
+            "--out-of-scope", str(oos), "--json"]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)["answers"]
+    assert report["answered_relevant"] == 1.0 and report["citation_precision"] == 1.0
+    assert report["refusal_rate_in_scope"] == 0.0 and report["refusal_rate_out_of_scope"] == 1.0
+    bad = CliRunner().invoke(cli, ["eval", str(tmp_path / "tiny"), "--out-of-scope", str(oos)])
+    assert bad.exit_code != 0 and "--out-of-scope goes with --answers" in bad.output
