@@ -179,7 +179,8 @@ class Crawler:
                 pending[pool.submit(self._fetch, item)] = item
                 delay = self._delay(host)
                 if delay:
-                    self.next_time[host] = now + delay
+                    # From when the request left, with a margin for network jitter.
+                    self.next_time[host] = time.monotonic() + delay * 1.05 + 0.01
                     break
 
     def _skip_unchanged(self, item: _Item) -> bool:
