@@ -105,6 +105,10 @@ class FieldedIndex:
             ceiling += weight * index.ceiling(query_tokens)
         return total / ceiling if ceiling > 0 else total
 
+    def knows(self, term: str) -> bool:
+        """Return whether any passage has the (tokenised) ``term`` in any field."""
+        return any(term in index.idf for index in self.fields.values())
+
     def save(self, directory: Path) -> None:
         """Write every field's index under ``directory``."""
         for name, index in self.fields.items():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from index.search import best_per_document
 from kb.generate import Generator
 from kb.llm import NOT_FOUND, UpstreamError
 from kb.models import Answer, Citation, Hit, Passage
-from kb.text import sentences, tokenize
+from kb.text import names, sentences, tokenize
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
 
@@ -17,6 +17,33 @@ REFUSAL = (
     "I couldn't find an answer to this in the help centre. "
     "The articles below are the closest matches; if they don't help, please contact support."
 )
+MISSING = (
+    "I couldn't find anything about {names} in the help centre. "
+    "The articles below are the closest matches; if they don't help, please contact support."
+)
+
+
+def refusal_text(missing: Sequence[str] = ()) -> str:
+    """Return the refusal, naming what the help centre never mentions when that is known."""
+    if not missing:
+        return REFUSAL
+    quoted = [f"“{name}”" for name in missing]
+    names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    return MISSING.format(names=names)
+
+
+def missing_names(question: str, known: Callable[[str], bool]) -> list[str]:
+    """Return the names in ``question`` (products, brands, acronyms) no passage mentions.
+
+    A question about a thing the knowledge base never names cannot be answered from it, however
+    close the retrieved passages are in meaning: "Does it work with HomeKit?" retrieves the
+    article on voice assistants, which says nothing about HomeKit.
+    """
+    return [
+        name
+        for name in names(question)
+        if (terms := tokenize(name)) and not all(known(t) for t in terms)
+    ]
 
 
 def confidence(top_dense: float, support: float) -> float:
@@ -119,16 +146,26 @@ def answer_question(
     passages: int,
     min_confidence: float,
     fallback: Generator | None = None,
+    missing: Sequence[str] = (),
 ) -> Answer:
     """Answer ``question`` from ``hits``, or refuse with the closest articles.
 
-    If ``generator`` fails upstream, ``fallback`` answers and the answer says why.
+    If ``generator`` fails upstream, ``fallback`` answers and the answer says why. ``missing``
+    names what the question asks about that the knowledge base never mentions: with any,
+    kb refuses and says so, its confidence scaled by the share of names it does know.
     """
     chosen = pick_passages(hits, passages)
     related = tuple(best_per_document(list(hits), 3))
     if not chosen:
-        return Answer(question, REFUSAL, (), 0.0, True, generator.mode, related)
+        return Answer(question, refusal_text(missing), (), 0.0, True, generator.mode, related)
     top_dense = max(h.dense for h in chosen)
+    if missing:
+        known_share = 1 - len(missing) / max(len(names(question)), len(missing))
+        conf = round(confidence(top_dense, 0.0) * known_share, 3)
+        return Answer(
+            question, refusal_text(missing), (), conf, True, generator.mode, related,
+            missing=tuple(missing),
+        )  # fmt: skip
     if confidence(top_dense, 1.0) < min_confidence:
         return Answer(
             question, REFUSAL, (), confidence(top_dense, 0.0), True, generator.mode, related

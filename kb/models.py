@@ -108,3 +108,4 @@ class Answer:
     mode: str
     related: tuple[Hit, ...] = ()
     fallback: str | None = None  # why the language model was not used, when it failed
+    missing: tuple[str, ...] = ()  # names in the question the knowledge base never mentions

@@ -39,5 +39,6 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "refused": answer.refused,
         "mode": answer.mode,
         "fallback": answer.fallback,
+        "missing": list(answer.missing),
         "related": [hit_json(h) for h in answer.related] if answer.refused else [],
     }

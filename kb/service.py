@@ -30,7 +30,7 @@ from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
-from kb.answer import answer_question
+from kb.answer import answer_question, missing_names
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, standalone
 from kb.errors import ConfigError, InvalidInput, KbError
@@ -340,6 +340,7 @@ class KnowledgeBase:
             passages=self.settings.answer_passages,
             min_confidence=self.settings.min_confidence,
             fallback=extractive,
+            missing=missing_names(question, searcher.snapshot.lexical.knows),
         )
 
     def llm(self) -> Generator | None:

@@ -103,3 +103,26 @@ def slugify(text: str, max_len: int = 80) -> str:
     text = unicodedata.normalize("NFKC", text).lower()
     slug = re.sub(r"[^\w]+", "-", text, flags=re.UNICODE).strip("-")
     return slug[:max_len].strip("-") or "item"
+
+
+_NAME = re.compile(r"(?<![\w-])([^\W_]*[A-Z][\w]*)")
+_NOT_NAMES = frozenset({"ok", "okay", "i", "i'm"})
+
+
+def names(text: str) -> list[str]:
+    """Return the words of ``text`` written as names: "HomeKit", "API", "Alexa" mid-sentence.
+
+    A capital that only opens a sentence does not make a name, and text written mostly in
+    capitals has none. Scripts without case have none either.
+    """
+    letters = [c for c in text if c.isalpha()]
+    if letters and sum(c.isupper() for c in letters) > len(letters) / 2:
+        return []
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;:])\s+|\n", text):
+        for i, match in enumerate(_NAME.finditer(sentence.strip())):
+            word = match.group(1)
+            opens = i == 0 and match.start() == 0 and not any(c.isupper() for c in word[1:])
+            if not opens and len(word) > 1 and word.lower() not in _NOT_NAMES | STOPWORDS:
+                out.append(word)
+    return list(dict.fromkeys(out))
