@@ -14,6 +14,7 @@ from kb.models import Filter, Hit
 from kb.text import tokenize
 
 METHODS = ("hybrid", "dense", "lexical", "rrf")
+PREFER_BOOST = 0.2  # added to a passage's fused score (in [0, 1]) per preference it matches
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,13 @@ class Searcher:
         n: int,
         method: str = "hybrid",
         where: Filter | None = None,
+        prefer: tuple[Filter, ...] = (),
     ) -> list[Hit]:
         """Return the ``n`` best passages for ``query`` by ``hybrid``, ``dense`` or ``lexical``.
 
-        ``where`` restricts retrieval itself, before any top-k cut.
+        ``where`` restricts retrieval itself, before any top-k cut; a passage gains
+        ``PREFER_BOOST`` for each filter in ``prefer`` it matches (the user's product, plan,
+        language).
         """
         rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
         if len(rows) == 0:
@@ -65,6 +69,9 @@ class Searcher:
         else:
             weight = dense_weight_for(query.text, self.embedder.languages, self.dense_weight)
             fused = absolute_convex(dense, lexical, weight)
+        for preference in prefer:
+            if (preferred := self.snapshot.mask(preference)) is not None:
+                fused = fused + PREFER_BOOST * preferred[rows]
         # Dense similarity is never zero in practice; shift so top_rows keeps every candidate.
         order = top_rows(fused - fused.min() + 1e-6, n)
         picked = rows[order]

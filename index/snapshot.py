@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -323,6 +324,20 @@ class Snapshot:
             }
         return [found[int(r)] for r in rows]
 
+    def field_values(self, chunk_ids: Sequence[int], field: str) -> dict[int, Any]:
+        """Return the metadata ``field`` of the passages with ``chunk_ids`` that have it."""
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        path = '$."' + field.replace('"', "") + '"'
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT chunk_id, json_extract(meta, ?) FROM passages"
+                f" WHERE chunk_id IN ({marks}) AND json_type(meta, ?) IS NOT NULL",
+                [path, *[int(c) for c in chunk_ids], path],
+            ).fetchall()
+        return {int(c): v for c, v in rows}
+
     def mask(self, where: Filter | None) -> np.ndarray | None:
         """Return one bool per row: may retrieval return it? None means every row may.
 
@@ -341,6 +356,8 @@ class Snapshot:
             allow &= np.isin(self.langs, [primary_language(x) for x in where.langs])
         for key, value in where.meta:
             allow &= self._meta_rows(key, value)
+        for key, value in where.context:
+            allow &= self._meta_rows(key, value) | ~self._meta_rows(key, None)
         mask = None if allow.all() else allow
         with self._lock:
             self._masks[where] = mask
@@ -348,17 +365,20 @@ class Snapshot:
                 self._masks.popitem(last=False)
         return mask
 
-    def _meta_rows(self, key: str, value: str) -> np.ndarray:
+    def _meta_rows(self, key: str, value: str | None) -> np.ndarray:
+        """Rows whose field ``key`` is or holds ``value``; with None, rows that have the field."""
         path = '$."' + key.replace('"', "") + '"'
+        if value is None:
+            sql = "SELECT row FROM passages WHERE json_type(meta, ?) IS NOT NULL"
+            args: tuple[str, ...] = (path,)
+        else:
+            sql = (
+                "SELECT row FROM passages WHERE json_extract(meta, ?) = ? OR EXISTS"
+                " (SELECT 1 FROM json_each(passages.meta, ?) WHERE json_each.value = ?)"
+            )
+            args = (path, value, path, value)
         with self._lock:
-            rows = [
-                r[0]
-                for r in self._db.execute(
-                    "SELECT row FROM passages WHERE json_extract(meta, ?) = ? OR EXISTS"
-                    " (SELECT 1 FROM json_each(passages.meta, ?) WHERE json_each.value = ?)",
-                    (path, value, path, value),
-                )
-            ]
+            rows = [r[0] for r in self._db.execute(sql, args)]
         found = np.zeros(len(self.kinds), dtype=bool)
         found[rows] = True
         return found

@@ -41,6 +41,7 @@ class Page:
     links: tuple[str, ...] = ()
     noindex: bool = False
     nofollow: bool = False
+    labels: tuple[tuple[str, str], ...] = ()  # <meta name="kb:FIELD" content="…">
 
     @property
     def is_link_list(self) -> bool:
@@ -96,6 +97,7 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
         links=links,
         noindex="noindex" in robots or "none" in robots,
         nofollow="nofollow" in robots or "none" in robots,
+        labels=_labels(soup),
     )
 
 
@@ -132,6 +134,17 @@ def _link(soup: BeautifulSoup, rel: str) -> str | None:
         if rel in [r.lower() for r in names]:
             return str(link["href"]).strip() or None
     return None
+
+
+def _labels(soup: BeautifulSoup) -> tuple[tuple[str, str], ...]:
+    """Return the page's ``<meta name="kb:FIELD" content="…">`` labels (product, plan…)."""
+    out = []
+    for tag in soup.find_all("meta"):
+        name = str(tag.get("name") or "")
+        content = normalize(str(tag.get("content") or ""))
+        if name.lower().startswith("kb:") and len(name) > 3 and content:
+            out.append((name[3:].strip().lower(), content))
+    return tuple(out)
 
 
 def _meta(soup: BeautifulSoup, name: str) -> str | None:

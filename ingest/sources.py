@@ -100,20 +100,34 @@ def read_html_file(path: Path, doc_id: str, source: str) -> tuple[Document | Non
 
 
 def markdown_html(text: str) -> str:
-    """Return Markdown as an HTML page; a front-matter ``title:`` becomes its heading."""
+    """Return Markdown as an HTML page.
+
+    Front matter's ``title:`` becomes its heading, ``lang:`` its language, and any other
+    ``key: value`` a label (``<meta name="kb:key">``), as on an HTML page.
+    """
     from markdown_it import MarkdownIt
 
-    title = ""
+    title, lang, labels = "", "", []
     match = _FRONT_MATTER.match(text)
     if match:
         text = text[match.end() :]
         for line in match.group(1).splitlines():
             key, _, value = line.partition(":")
-            if key.strip().lower() == "title":
-                title = value.strip().strip("\"'")
+            key, value = key.strip().lower(), value.strip().strip("\"'")
+            if key == "title":
+                title = value
+            elif key == "lang":
+                lang = value
+            elif key and value and re.fullmatch(r"[a-z0-9_-]{1,40}", key):
+                value = value.strip("[]")
+                labels.append(f'<meta name="kb:{key}" content="{html.escape(value)}">')
     body = MarkdownIt("commonmark").enable("table").render(text)
     head = f"<h1>{html.escape(title)}</h1>" if title and "<h1>" not in body[:200] else ""
-    return f"<html><body><main>{head}{body}</main></body></html>"
+    lang_attr = f' lang="{html.escape(lang)}"' if lang else ""
+    return (
+        f"<html{lang_attr}><head>{''.join(labels)}</head>"
+        f"<body><main>{head}{body}</main></body></html>"
+    )
 
 
 def html_document(
@@ -148,10 +162,19 @@ def page_document(
             source=source,
             url=url,
             lang=page.lang,
-            meta={"description": page.description} if page.description else {},
+            meta=page_meta(page),
         ),
         "",
     )
+
+
+def page_meta(page: Page) -> dict[str, object]:
+    """Return a page's metadata: its description and its labels, comma lists as lists."""
+    meta: dict[str, object] = {"description": page.description} if page.description else {}
+    for label, content in page.labels:
+        values = [v.strip() for v in content.split(",") if v.strip()]
+        meta[label] = values[0] if len(values) == 1 else values
+    return meta
 
 
 def safe_url(url: str | None) -> str | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from index.search import best_per_document
 from kb.generate import Generator
@@ -138,6 +140,70 @@ def drop_unsupported(text: str, passages: Sequence[Passage]) -> str:
     return "\n".join(kept)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What is settled before generation: the passages to give, or already a refusal."""
+
+    question: str
+    given: list[Passage]
+    related: tuple[Hit, ...]
+    top_dense: float
+    refusal: Answer | None
+
+
+def prepare(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    mode: str,
+    passages: int,
+    min_confidence: float,
+    missing: Sequence[str] = (),
+) -> Draft:
+    """Pick the passages for ``question``, or refuse without generating.
+
+    kb refuses up front when nothing was retrieved, when even full citation support could not
+    lift the confidence to ``min_confidence``, or when the question names things (``missing``)
+    the knowledge base never mentions; then the confidence is scaled by the share of the
+    question's names it does know.
+    """
+    chosen = pick_passages(hits, passages)
+    related = tuple(best_per_document(list(hits), 3))
+    refusal = None
+    top_dense = max((h.dense for h in chosen), default=0.0)
+    if not chosen:
+        refusal = Answer(question, refusal_text(missing), (), 0.0, True, mode, related)
+    elif missing:
+        known_share = 1 - len(missing) / max(len(names(question)), len(missing))
+        conf = round(confidence(top_dense, 0.0) * known_share, 3)
+        refusal = Answer(
+            question, refusal_text(missing), (), conf, True, mode, related, missing=tuple(missing)
+        )
+    elif confidence(top_dense, 1.0) < min_confidence:
+        refusal = Answer(question, REFUSAL, (), confidence(top_dense, 0.0), True, mode, related)
+    return Draft(question, [h.passage for h in chosen], related, top_dense, refusal)
+
+
+def finish(
+    draft: Draft, raw: str, mode: str, min_confidence: float, reason: str | None = None
+) -> Answer:
+    """Verify the generated ``raw`` text against the draft's passages into the final answer."""
+    question, related = draft.question, draft.related
+    if raw.strip() == NOT_FOUND:
+        conf = confidence(draft.top_dense, 0.0)
+        return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
+    text, citations = verified(raw, draft.given)
+    conf = confidence(draft.top_dense, 1.0 if citations else 0.0)
+    if not citations or conf < min_confidence:
+        return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
+    return Answer(question, text, tuple(citations), conf, False, mode, related, reason)
+
+
+def verified(raw: str, given: Sequence[Passage]) -> tuple[str, list[Citation]]:
+    """Return ``raw`` without unsupported sentences or phantom citations, and its citations."""
+    return verify_citations(drop_unsupported(raw, given), given)
+
+
 def answer_question(
     question: str,
     hits: Sequence[Hit],
@@ -151,39 +217,82 @@ def answer_question(
     """Answer ``question`` from ``hits``, or refuse with the closest articles.
 
     If ``generator`` fails upstream, ``fallback`` answers and the answer says why. ``missing``
-    names what the question asks about that the knowledge base never mentions: with any,
-    kb refuses and says so, its confidence scaled by the share of names it does know.
+    names what the question asks about that the knowledge base never mentions (see
+    :func:`prepare`).
     """
-    chosen = pick_passages(hits, passages)
-    related = tuple(best_per_document(list(hits), 3))
-    if not chosen:
-        return Answer(question, refusal_text(missing), (), 0.0, True, generator.mode, related)
-    top_dense = max(h.dense for h in chosen)
-    if missing:
-        known_share = 1 - len(missing) / max(len(names(question)), len(missing))
-        conf = round(confidence(top_dense, 0.0) * known_share, 3)
-        return Answer(
-            question, refusal_text(missing), (), conf, True, generator.mode, related,
-            missing=tuple(missing),
-        )  # fmt: skip
-    if confidence(top_dense, 1.0) < min_confidence:
-        return Answer(
-            question, REFUSAL, (), confidence(top_dense, 0.0), True, generator.mode, related
-        )
-    given = [h.passage for h in chosen]
-    mode, reason = generator.mode, None
+    draft = prepare(
+        question, hits, mode=generator.mode, passages=passages,
+        min_confidence=min_confidence, missing=missing,
+    )  # fmt: skip
+    if draft.refusal is not None:
+        return draft.refusal
     try:
-        raw = generator.generate(question, given)
+        raw = generator.generate(question, draft.given)
     except UpstreamError as e:
         if fallback is None:
             raise
-        mode, reason = fallback.mode, e.reason
-        raw = fallback.generate(question, given)
-    if raw.strip() == NOT_FOUND:
-        return Answer(question, REFUSAL, (), confidence(top_dense, 0.0), True, mode, related)
-    text, citations = verify_citations(drop_unsupported(raw, given), given)
-    support = 1.0 if citations else 0.0
-    conf = confidence(top_dense, support)
-    if not citations or conf < min_confidence:
-        return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
-    return Answer(question, text, tuple(citations), conf, False, mode, related, reason)
+        return finish(draft, fallback.generate(question, draft.given), fallback.mode,
+                      min_confidence, e.reason)  # fmt: skip
+    return finish(draft, raw, generator.mode, min_confidence)
+
+
+# A sentence is complete once the next one has begun: after its end mark (or line break) and
+# any citations, something that is neither space nor another citation has arrived.
+_SENTENCE_DONE = re.compile(
+    r"(?:[.!?](?:\s*\[\d{1,3}\])*\s+|[。！？\n](?:\s*\[\d{1,3}\])*\s*)(?=[^\s\[])"
+)
+
+Event = tuple[str, Any]  # ("delta", text) | ("reset", reason) | ("done", Answer)
+
+
+def stream_answer(
+    question: str,
+    hits: Sequence[Hit],
+    generator: Generator,
+    *,
+    passages: int,
+    min_confidence: float,
+    fallback: Generator,
+    missing: Sequence[str] = (),
+) -> Iterator[Event]:
+    """Answer ``question`` as events: text as it is verified, then the final answer.
+
+    Text goes out a sentence at a time, each only once it has been checked like the final
+    answer (unsupported sentences dropped, phantom citations removed, numbers as in the final
+    answer), so no unverified text or phantom citation reaches a client. ``("reset", reason)``
+    tells the client to discard what it was sent: the model failed part-way (the extractive
+    answer follows) or the final verdict is a refusal. ``("done", answer)`` always ends.
+    """
+    draft = prepare(
+        question, hits, mode=generator.mode, passages=passages,
+        min_confidence=min_confidence, missing=missing,
+    )  # fmt: skip
+    if draft.refusal is not None:
+        yield "delta", draft.refusal.text
+        yield "done", draft.refusal
+        return
+    raw, sent, checked = "", "", 0
+    try:
+        for piece in generator.stream(question, draft.given):
+            raw += piece
+            ends = [m.end() for m in _SENTENCE_DONE.finditer(raw, max(checked - 8, 0))]
+            if not ends or ends[-1] <= checked:
+                continue
+            checked = ends[-1]
+            text, _ = verified(raw[:checked], draft.given)
+            if text.startswith(sent) and len(text) > len(sent):
+                yield "delta", text[len(sent) :]
+                sent = text
+        answer = finish(draft, raw, generator.mode, min_confidence)
+    except UpstreamError as e:
+        if sent:
+            yield "reset", e.reason
+            sent = ""
+        extractive = fallback.generate(question, draft.given)
+        answer = finish(draft, extractive, fallback.mode, min_confidence, e.reason)
+    if sent and (answer.refused or not answer.text.startswith(sent)):
+        yield "reset", "the verified answer differs from the text sent"
+        sent = ""
+    if len(answer.text) > len(sent):
+        yield "delta", answer.text[len(sent) :]
+    yield "done", answer

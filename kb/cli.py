@@ -13,9 +13,9 @@ import click
 
 from kb.config import load_settings
 from kb.errors import ConfigError, KbError
-from kb.models import Filter
+from kb.models import Filter, UserContext
 from kb.schema import answer_json, hit_json, snippet
-from kb.service import KnowledgeBase
+from kb.service import KnowledgeBase, user_context
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -101,12 +101,16 @@ def ingest(
         click.echo("Nothing changed.")
 
 
+CONTEXT_HELP = "The user's FIELD=VALUE: product, plan, locale (repeatable)."
+
+
 @cli.command()
 @click.argument("query")
 @click.option("--k", "k", default=10, show_default=True, help="Number of documents.")
 @click.option("--kind", multiple=True, help="Only these document kinds (repeatable).")
 @click.option("--lang", multiple=True, help="Only these languages, e.g. en (repeatable).")
 @click.option("--meta", multiple=True, help="Only documents whose FIELD=VALUE (repeatable).")
+@click.option("--context", "context", multiple=True, help=CONTEXT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def search(
@@ -116,21 +120,18 @@ def search(
     kind: tuple[str, ...],
     lang: tuple[str, ...],
     meta: tuple[str, ...],
+    context: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Search the knowledge base: the best section of each matching document."""
-    pairs = []
-    for item in meta:
-        field, sep, value = item.partition("=")
-        if not sep or not field:
-            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--meta")
-        pairs.append((field, value))
+    pairs = _pairs(meta, "--meta")
     where = None
     if kind or lang or pairs:
         where = Filter(
             kinds=frozenset(kind) or None, langs=frozenset(lang) or None, meta=tuple(sorted(pairs))
         )
-    hits = _kb(ctx).search(query, k, where=where)
+    kb = _kb(ctx)
+    hits = kb.search(query, k, where=where, context=_context(kb, context))
     if as_json:
         click.echo(json.dumps({"hits": [hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
         return
@@ -144,13 +145,30 @@ def search(
         click.echo(f"    {snippet(p.text)}")
 
 
+def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field:
+            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint=option)
+        pairs.append((field, value))
+    return pairs
+
+
+def _context(kb: KnowledgeBase, items: tuple[str, ...]) -> UserContext:
+    raw = dict(_pairs(items, "--context"))
+    return user_context(raw or None, kb.settings.context_keys)
+
+
 @cli.command()
 @click.argument("question")
+@click.option("--context", "context", multiple=True, help=CONTEXT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def ask(ctx: click.Context, question: str, as_json: bool) -> None:
+def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bool) -> None:
     """Answer a question with numbered citations, or say it is not in the help centre."""
-    answer = _kb(ctx).answer(question)
+    kb = _kb(ctx)
+    answer = kb.answer(question, context=_context(kb, context))
     if as_json:
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
         return

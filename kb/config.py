@@ -61,6 +61,10 @@ class Settings:
     public_kinds: str = _s(
         "article,faq", "Document kinds search and answers draw on; tickets stay private."
     )
+    context_fields: str = _s(
+        "product,plan",
+        "User-context fields (besides locale) that narrow and boost retrieval by document label.",
+    )
     search_candidates: int = _s(100, "Passages each retriever contributes before fusion.")
     dense_weight: float = _s(
         0.8,
@@ -69,6 +73,9 @@ class Settings:
     )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
     min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
+    escalation_contact: str = _s(
+        "", "Where a refusal sends customers: a contact page URL or support e-mail address."
+    )
     max_query_chars: int = _s(1000, "Longest accepted query or question, in characters.")
     max_request_bytes: int = _s(65536, "Largest accepted request body, in bytes.")
     max_k: int = _s(50, "Largest `k` accepted by /search.")
@@ -88,6 +95,11 @@ class Settings:
     def public(self) -> frozenset[str]:
         """The document kinds public search and answers draw on."""
         return frozenset(k.strip() for k in self.public_kinds.split(",") if k.strip())
+
+    @property
+    def context_keys(self) -> tuple[str, ...]:
+        """The user-context fields matched against document labels."""
+        return tuple(k.strip().lower() for k in self.context_fields.split(",") if k.strip())
 
     @property
     def store_path(self) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -27,6 +27,10 @@ class Generator(ABC):
     @abstractmethod
     def generate(self, question: str, passages: Sequence[Passage]) -> str:
         """Return the answer text with inline ``[n]`` citations."""
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        """Yield the answer text in pieces as it is written (by default, all at once)."""
+        yield self.generate(question, passages)
 
 
 class ExtractiveGenerator(Generator):

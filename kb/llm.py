@@ -8,13 +8,16 @@ caller falls back to the extractive answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
 
 from kb.generate import Generator
 from kb.models import Passage
 
 NOT_FOUND = "NOT_FOUND"
+log = logging.getLogger("kb")
 
 
 class UpstreamError(Exception):
@@ -30,7 +33,7 @@ def build_prompt(question: str, passages: Sequence[Passage]) -> str:
     template = resources.files("kb").joinpath("prompts/answer.md").read_text(encoding="utf-8")
     blocks = []
     for i, p in enumerate(passages, start=1):
-        body = p.text.replace("<<<", "‹‹‹").replace(">>>", "›››")  # keep the fences ours
+        body = fence(p.text)  # keep the fences ours
         blocks.append(f"[{i}] {p.title} — {p.section}\n<<<\n{body}\n>>>")
     return template.replace("{passages}", "\n\n".join(blocks)).replace("{question}", question)
 
@@ -59,29 +62,86 @@ class OpenAIGenerator(Generator):
         )
 
     def generate(self, question: str, passages: Sequence[Passage]) -> str:
-        import openai
-
-        try:
+        with upstream_errors():
             response = self.client.chat.completions.create(
                 model=self.model,
                 messages=[{"role": "user", "content": build_prompt(question, passages)}],
                 max_tokens=self.max_tokens,
                 temperature=0,
             )
-        except openai.APITimeoutError:
-            raise UpstreamError("the language model timed out") from None
-        except openai.RateLimitError:
-            raise UpstreamError("the language model is rate-limited") from None
-        except openai.APIConnectionError:
-            raise UpstreamError("the language model is unreachable") from None
-        except openai.APIStatusError as e:
-            raise UpstreamError(f"the language model answered HTTP {e.status_code}") from None
-        except (openai.APIError, ValueError, TypeError):
-            raise UpstreamError("the language model sent something that is not an answer") from None
-        try:
             text = response.choices[0].message.content or ""
-        except (AttributeError, IndexError, TypeError):
-            raise UpstreamError("the language model sent something that is not an answer") from None
         if not text.strip():
             raise UpstreamError("the language model sent an empty answer")
         return text.strip()
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
+        """Yield the answer as the model writes it; a fault part-way raises UpstreamError."""
+        wrote = False
+        with upstream_errors():
+            chunks = self.client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": "user", "content": build_prompt(question, passages)}],
+                max_tokens=self.max_tokens,
+                temperature=0,
+                stream=True,
+            )
+            finish = None
+            try:
+                for chunk in chunks:
+                    if not chunk.choices:  # usage or keep-alive chunks carry no text
+                        continue
+                    piece = chunk.choices[0].delta.content
+                    finish = chunk.choices[0].finish_reason or finish
+                    if piece:
+                        wrote = wrote or bool(piece.strip())
+                        yield piece
+            finally:
+                chunks.close()
+        if finish is None:  # the stream ended without saying it was done: cut off
+            raise UpstreamError("the language model stopped part-way")
+        if not wrote:
+            raise UpstreamError("the language model sent an empty answer")
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str:
+        """Return ``question`` rewritten to stand alone, given the earlier ``history``."""
+        template = resources.files("kb").joinpath("prompts/rewrite.md").read_text("utf-8")
+        turns = "\n".join(f"- {fence(q)}" for q in history)
+        prompt = template.replace("{history}", turns).replace("{question}", fence(question))
+        with upstream_errors():
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=100,
+                temperature=0,
+            )
+            text = (response.choices[0].message.content or "").strip().strip('"')
+        if not text or "\n" in text or len(text) > 500:
+            raise UpstreamError("the language model sent something that is not a question")
+        return text
+
+
+def fence(text: str) -> str:
+    """Return ``text`` with kb's own fence marks neutralised, for quoting inside a prompt."""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+@contextmanager
+def upstream_errors() -> Iterator[None]:
+    """Turn every fault of the endpoint or its replies into :class:`UpstreamError`."""
+    import openai
+
+    try:
+        yield
+    except openai.APITimeoutError:
+        raise UpstreamError("the language model timed out") from None
+    except openai.RateLimitError:
+        raise UpstreamError("the language model is rate-limited") from None
+    except openai.APIConnectionError:
+        raise UpstreamError("the language model is unreachable") from None
+    except openai.APIStatusError as e:
+        raise UpstreamError(f"the language model answered HTTP {e.status_code}") from None
+    except (openai.APIError, ValueError, TypeError, AttributeError, IndexError, KeyError):
+        raise UpstreamError("the language model sent something that is not an answer") from None
+    except Exception as e:  # the HTTP library's own errors, from a stream cut or stalled part-way
+        log.warning("language model stream failed: %s: %s", type(e).__name__, e)
+        raise UpstreamError("the language model stopped part-way") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -61,12 +61,46 @@ class Filter:
     """What retrieval may return: document kinds, languages, and metadata values (all must hold).
 
     Languages match by primary subtag (``en`` matches ``en-US``); a metadata value matches a
-    field equal to it or a list field containing it.
+    field equal to it or a list field containing it. ``context`` pairs are a user's context
+    (product, plan): a passage passes when its field matches or when it has no such field, so
+    general articles stay in while another product's articles go.
     """
 
     kinds: frozenset[str] | None = None
     langs: frozenset[str] | None = None
     meta: tuple[tuple[str, str], ...] = ()
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Where to take a question kb could not answer: a department (or None) and a contact."""
+
+    department: str | None
+    confidence: float
+    contact: str
+
+
+@dataclass(frozen=True)
+class UserContext:
+    """Who is asking: labels such as product and plan, and a locale such as ``fr-CA``.
+
+    Labels narrow retrieval to articles for the user's product or plan and general ones (see
+    ``Filter.context``) and rank the user's own first; the locale ranks articles in the user's
+    language first without hiding the others.
+    """
+
+    labels: tuple[tuple[str, str], ...] = ()
+    locale: str | None = None
+
+    def narrow(self, where: Filter) -> Filter:
+        """Return ``where`` narrowed to the user's labels."""
+        return replace(where, context=where.context + self.labels)
+
+    def preferences(self) -> tuple[Filter, ...]:
+        """Filters for what ranks first: each label, and the locale's language."""
+        prefer = tuple(Filter(meta=(pair,)) for pair in self.labels)
+        return prefer + ((Filter(langs=frozenset({self.locale})),) if self.locale else ())
 
 
 @dataclass(frozen=True)
@@ -109,3 +143,4 @@ class Answer:
     related: tuple[Hit, ...] = ()
     fallback: str | None = None  # why the language model was not used, when it failed
     missing: tuple[str, ...] = ()  # names in the question the knowledge base never mentions
+    escalation: Escalation | None = None  # on a refusal: the department to contact

@@ -40,5 +40,6 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "mode": answer.mode,
         "fallback": answer.fallback,
         "missing": list(answer.missing),
+        "escalation": asdict(answer.escalation) if answer.escalation else None,
         "related": [hit_json(h) for h in answer.related] if answer.refused else [],
     }

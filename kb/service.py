@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,13 +30,15 @@ from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
-from kb.answer import answer_question, missing_names
+from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.config import Settings
-from kb.conversation import MAX_TURNS, standalone
+from kb.conversation import MAX_TURNS, is_follow_up, standalone
 from kb.errors import ConfigError, InvalidInput, KbError
 from kb.generate import ExtractiveGenerator, Generator
-from kb.models import Answer, Document, Filter, Hit
+from kb.llm import UpstreamError
+from kb.models import Answer, Document, Escalation, Filter, Hit, UserContext
 from kb.progress import Progress
+from kb.routing import NEIGHBOURS, vote
 from kb.store import Store, StoredDocument, embedding_items
 from kb.text import normalize
 
@@ -56,6 +58,35 @@ def clean_query(text: Any, max_chars: int, name: str = "query") -> str:
 
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+
+
+def user_context(raw: Any, fields: Sequence[str]) -> UserContext:
+    """Return the user context in ``raw`` ({"product": …, "plan": …, "locale": …}).
+
+    Raise :class:`InvalidInput` naming the problem: not an object, a field that is not one of
+    ``fields`` or ``locale``, a value that is not a short string, a malformed locale.
+    """
+    if raw is None:
+        return UserContext()
+    if not isinstance(raw, dict):
+        raise InvalidInput('context must be an object such as {"product": "hub"}')
+    labels = []
+    for key, value in raw.items():
+        if key not in (*fields, "locale"):
+            allowed = ", ".join((*fields, "locale"))
+            raise InvalidInput(f"context field {str(key)[:40]!r} is not one of: {allowed}")
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str) or len(value) > 100:
+            raise InvalidInput(f"context {key} must be a string of at most 100 characters")
+        if key == "locale":
+            if not LOCALE.match(value):
+                raise InvalidInput(f"context locale {value[:40]!r} is not a tag like fr-CA")
+        else:
+            labels.append((key, value.strip()))
+    locale = raw.get("locale") or None
+    return UserContext(labels=tuple(sorted(labels)), locale=locale)
 
 
 def check_filter(where: Filter) -> None:
@@ -277,12 +308,13 @@ class KnowledgeBase:
         method: str = "hybrid",
         where: Filter | None = None,
         searcher: Searcher | None = None,
+        context: UserContext | None = None,
     ) -> list[Hit]:
         """Return the best section of each of the ``k`` best documents for ``query``."""
         query = clean_query(query, self.settings.max_query_chars)
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
-        return self.rank(query, k, method, where, searcher)
+        return self.rank(query, k, method, where, searcher, context)
 
     def public_filter(self, where: Filter | None = None) -> Filter:
         """Return ``where`` narrowed to the public kinds; asking for a private kind is an error."""
@@ -301,6 +333,7 @@ class KnowledgeBase:
         method: str = "hybrid",
         where: Filter | None = None,
         searcher: Searcher | None = None,
+        context: UserContext | None = None,
     ) -> list[Hit]:
         """Rank documents for a validated query (search and evaluation share this).
 
@@ -309,8 +342,13 @@ class KnowledgeBase:
         """
         searcher = searcher or self.searcher()
         prepared = searcher.query(query) if isinstance(query, str) else query
+        context = context or UserContext()
         hits = searcher.search(
-            prepared, max(k * 5, 50), method=method, where=self.public_filter(where)
+            prepared,
+            max(k * 5, 50),
+            method=method,
+            where=context.narrow(self.public_filter(where)),
+            prefer=context.preferences(),
         )
         return best_per_document(hits, k)
 
@@ -320,28 +358,108 @@ class KnowledgeBase:
         generator: Generator | None = None,
         searcher: Searcher | None = None,
         history: Sequence[str] = (),
+        context: UserContext | None = None,
     ) -> Answer:
         """Answer ``question`` with cited passages, or refuse with the closest articles.
 
         ``history`` holds the conversation's earlier questions, oldest first: a follow-up is
-        made standalone with them before retrieval.
+        made standalone with them before retrieval. ``context`` (product, plan, locale)
+        narrows and orders retrieval.
         """
-        question = clean_query(question, self.settings.max_query_chars, name="question")
-        previous = [clean_query(q, self.settings.max_query_chars, "history question")
-                    for q in history[-MAX_TURNS:]]  # fmt: skip
-        question = standalone(question, previous)
         searcher = searcher or self.searcher()
-        hits = searcher.search(searcher.query(question), 30, where=self.public_filter())
-        extractive = ExtractiveGenerator(self.query_embedder)
-        return answer_question(
-            question,
+        query, hits, missing, chosen, extractive = self._plan(
+            question, generator, searcher, history, context
+        )
+        answer = answer_question(
+            query,
             hits,
-            generator or self.llm() or extractive,
+            chosen,
             passages=self.settings.answer_passages,
             min_confidence=self.settings.min_confidence,
             fallback=extractive,
-            missing=missing_names(question, searcher.snapshot.lexical.knows),
+            missing=missing,
         )
+        return self.escalate(answer, searcher) if answer.refused else answer
+
+    def answer_stream(
+        self,
+        question: str,
+        generator: Generator | None = None,
+        searcher: Searcher | None = None,
+        history: Sequence[str] = (),
+        context: UserContext | None = None,
+    ) -> Iterator[Event]:
+        """Like :meth:`answer`, as events (see :func:`kb.answer.stream_answer`).
+
+        Bad input raises here, before the first event, so it can still be a 4xx.
+        """
+        searcher = searcher or self.searcher()
+        query, hits, missing, chosen, extractive = self._plan(
+            question, generator, searcher, history, context
+        )
+        events = stream_answer(
+            query,
+            hits,
+            chosen,
+            passages=self.settings.answer_passages,
+            min_confidence=self.settings.min_confidence,
+            fallback=extractive,
+            missing=missing,
+        )
+        pinned = searcher
+        return (
+            (name, self.escalate(value, pinned) if name == "done" and value.refused else value)
+            for name, value in events
+        )
+
+    def escalate(self, answer: Answer, searcher: Searcher) -> Answer:
+        """Add to a refusal where to take the question: the department tickets like it went to."""
+        tickets = searcher.search(searcher.query(answer.question), NEIGHBOURS,
+                                  where=Filter(kinds=frozenset({"ticket"})))  # fmt: skip
+        queues = searcher.snapshot.field_values([h.passage.chunk_id for h in tickets], "queue")
+        department, share = vote(tickets, queues)
+        contact = self.settings.escalation_contact
+        if department is None and not contact:
+            return answer
+        return replace(answer, escalation=Escalation(department, share, contact))
+
+    def _plan(
+        self,
+        question: str,
+        generator: Generator | None,
+        searcher: Searcher | None,
+        history: Sequence[str],
+        context: UserContext | None,
+    ) -> tuple[str, list[Hit], list[str], Generator, Generator]:
+        """Validate, make the question standalone, retrieve; pick the generators."""
+        question = clean_query(question, self.settings.max_query_chars, name="question")
+        previous = [clean_query(q, self.settings.max_query_chars, "history question")
+                    for q in history[-MAX_TURNS:]]  # fmt: skip
+        llm = self.llm()
+        query = self.standalone(question, previous, llm)
+        searcher = searcher or self.searcher()
+        context = context or UserContext()
+        hits = searcher.search(
+            searcher.query(query),
+            30,
+            where=context.narrow(self.public_filter()),
+            prefer=context.preferences(),
+        )
+        extractive = ExtractiveGenerator(self.query_embedder)
+        missing = missing_names(query, searcher.snapshot.lexical.knows)
+        return query, hits, missing, generator or llm or extractive, extractive
+
+    def standalone(self, question: str, previous: Sequence[str], llm: Generator | None) -> str:
+        """Return the follow-up ``question`` made standalone: by the model if any, else by rule."""
+        if not previous or not is_follow_up(question):
+            return question
+        rewrite = getattr(llm, "rewrite", None)
+        if rewrite is not None:
+            try:
+                return clean_query(rewrite(question, previous), self.settings.max_query_chars)
+            except (UpstreamError, InvalidInput) as e:
+                log.warning("follow-up rewrite failed, using the rule: %s", e)
+        return standalone(question, previous)
 
     def llm(self) -> Generator | None:
         """The language-model generator when an endpoint is configured, else None."""

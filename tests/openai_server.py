@@ -8,6 +8,7 @@ answer, phantom citations, a 429, a stall, garbage), and records the requests it
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ class Reply:
     status: int = 200
     delay: float = 0.0
     raw: bytes | None = None
+    # When streaming: after ``fault_after`` chunks (counted from the end when negative),
+    # "cut" the connection, "stall" for 30 s, or send "garbage" that is not a JSON chunk.
+    stream_fault: str | None = None
+    fault_after: int = 3
 
 
 @dataclass
@@ -57,6 +62,18 @@ def completion(content: str, model: str) -> bytes:
     ).encode()
 
 
+def chunk(piece: str, finish: str | None = None) -> str:
+    return json.dumps(
+        {
+            "id": "chatcmpl-test",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "test",
+            "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}],
+        }
+    )
+
+
 @contextmanager
 def openai_server(model: ScriptedModel) -> Iterator[str]:
     """Serve the scripted model; yield its base URL (ending in /v1)."""
@@ -82,7 +99,32 @@ def openai_server(model: ScriptedModel) -> Iterator[str]:
             content = reply.content
             if callable(content):
                 content = content(body["messages"][-1]["content"])
+            if body.get("stream"):
+                return self._stream(content or "", reply)
             return self._send(200, completion(content or "", body.get("model", "")))
+
+        def _stream(self, content: str, reply: Reply) -> None:
+            """Send ``content`` as chat.completion.chunk events, a word at a time."""
+            pieces = re.findall(r"\S+\s*", content)
+            fault_at = reply.fault_after % len(pieces) if pieces else 0
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for i, piece in enumerate(pieces):
+                    if reply.stream_fault and i == fault_at:
+                        if reply.stream_fault == "stall":
+                            time.sleep(30)
+                        elif reply.stream_fault == "garbage":
+                            self.wfile.write(b"data: {this is not json\n\n")
+                            self.wfile.flush()
+                        return  # "cut": the connection closes mid-answer
+                    self.wfile.write(b"data: " + chunk(piece).encode() + b"\n\n")
+                    self.wfile.flush()
+                self.wfile.write(b"data: " + chunk("", finish="stop").encode() + b"\n\n")
+                self.wfile.write(b"data: [DONE]\n\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
 
         def _send(self, status: int, data: bytes) -> None:
             try:

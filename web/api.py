@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from kb.errors import InvalidInput
-from kb.models import Filter
+from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
+from kb.service import user_context
 from web.requests import get_kb
 
 bp = Blueprint("api", __name__)
@@ -56,6 +59,12 @@ def filter_from_args() -> Filter | None:
     return Filter(kinds=kinds, langs=langs, meta=tuple(sorted(meta)))
 
 
+def context_from_args(fields: tuple[str, ...]) -> UserContext:
+    """Return the user context in ``context.<field>`` parameters (``context.locale=fr``)."""
+    raw = {k[8:]: v for k, v in request.args.items() if k.startswith("context.")}
+    return user_context(raw or None, fields)
+
+
 @bp.get("/search")
 def search() -> ResponseReturnValue:
     """Return the best section of each of the best documents for ``q``."""
@@ -64,7 +73,11 @@ def search() -> ResponseReturnValue:
         raise InvalidInput("missing query parameter q")
     searcher = kb.searcher()
     hits = kb.search(
-        request.args["q"], k=_int_arg("k", 10), where=filter_from_args(), searcher=searcher
+        request.args["q"],
+        k=_int_arg("k", 10),
+        where=filter_from_args(),
+        searcher=searcher,
+        context=context_from_args(kb.settings.context_keys),
     )
     items = []
     for hit in hits:
@@ -76,27 +89,57 @@ def search() -> ResponseReturnValue:
 
 @bp.post("/answer")
 def answer() -> ResponseReturnValue:
-    """Answer ``question`` with verified citations, or refuse with the closest articles."""
+    """Answer ``question`` with verified citations, or refuse with the closest articles.
+
+    With ``"stream": true`` or ``Accept: text/event-stream`` the answer comes as server-sent
+    events: ``delta`` (verified text to append), ``reset`` (discard the text so far) and one
+    final ``done`` carrying the whole answer as the JSON response would.
+    """
     body = json_body()
     if "question" not in body:
         raise InvalidInput("missing field 'question'")
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise InvalidInput("stream must be true or false")
+    stream = stream or request.accept_mimetypes.best == "text/event-stream"
     kb = get_kb()
     searcher = kb.searcher()
     history = history_questions(body.get("history", []))
     conversation = body.get("conversation_id")
     if conversation is not None and (not isinstance(conversation, str) or len(conversation) > 100):
         raise InvalidInput("conversation_id must be a string of at most 100 characters")
-    answer = kb.answer(body["question"], searcher=searcher, history=history)
-    result = answer_json(answer)
-    result["question"] = body["question"]
-    result["query"] = answer.question
-    result["conversation_id"] = conversation
-    for c in result["citations"]:
-        c["url"] = absolute(c["url"])
-    for r in result["related"]:
-        r["url"] = absolute(r["url"])
-    result["index_version"] = searcher.snapshot.version
-    return jsonify(result)
+    context = user_context(body.get("context"), kb.settings.context_keys)
+
+    def result(answer: Answer) -> dict[str, Any]:
+        out = answer_json(answer)
+        out["question"] = body["question"]
+        out["query"] = answer.question
+        out["conversation_id"] = conversation
+        for item in (*out["citations"], *out["related"]):
+            item["url"] = absolute(item["url"])
+        out["index_version"] = searcher.snapshot.version
+        return out
+
+    if not stream:
+        answer = kb.answer(body["question"], searcher=searcher, history=history, context=context)
+        return jsonify(result(answer))
+    events = kb.answer_stream(body["question"], searcher=searcher, history=history, context=context)
+
+    def sse() -> Iterator[str]:
+        for name, value in events:
+            if name == "delta":
+                data: dict[str, Any] = {"text": value}
+            elif name == "reset":
+                data = {"reason": value}
+            else:
+                data = result(value)
+            yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+    return Response(
+        stream_with_context(sse()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 def history_questions(history: Any) -> list[str]:
