@@ -10,9 +10,11 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke clean
 
-# Debian packages the tests use: a real help centre to crawl. Installed only when missing,
-# and only where we may (root with apt); otherwise those tests skip and say why.
-SYSTEM_PACKAGES := libreoffice-help-en-us
+# Debian packages the tests use: a real help centre to crawl, and a real browser to drive
+# (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline).
+# Installed only when missing, and only where we may (root with apt); otherwise those tests
+# skip and say why.
+SYSTEM_PACKAGES := libreoffice-help-en-us chromium
 
 # torch first, as the CPU build on disk; otherwise sentence-transformers pulls CUDA wheels.
 $(STAMP): pyproject.toml

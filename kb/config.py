@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,13 @@ class Settings:
     workers: int = _s(1, "Server worker processes for `kb serve`.")
     threads: int = _s(4, "Threads per server worker.")
     product_name: str = _s("Lumio Help Centre", "Name shown on the search page.")
+    brand_color: str = _s(
+        "#0b5cad", "Accent colour of the search page and widget (#rgb or #rrggbb)."
+    )
+    logo_url: str = _s("", "Logo shown on the search page: a URL or a path on this server.")
+    cors_origins: str = _s(
+        "", "Origins whose pages may call the API (the widget): a comma list, or * for any."
+    )
     log_level: str = _s("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
 
     @property
@@ -192,6 +200,10 @@ def _validate(s: Settings) -> None:
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),
         (s.answer_passages >= 1, "answer_passages must be at least 1"),
         (s.max_k >= 1, "max_k must be at least 1"),
+        (
+            re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", s.brand_color) is not None,
+            "brand_color must be a colour like #0b5cad",
+        ),
         (s.index_keep >= 1, "index_keep must be at least 1"),
         (s.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
         (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),

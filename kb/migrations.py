@@ -67,6 +67,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX pages_source ON pages(source);
     """,
+    # 3: what customers said of answers and results ("Was this helpful?").
+    """
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        target TEXT NOT NULL CHECK (target IN ('answer', 'result')),
+        rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+        comment TEXT,
+        query TEXT NOT NULL,
+        answer TEXT,
+        citations TEXT NOT NULL DEFAULT '[]',
+        doc_id TEXT,
+        index_version TEXT,
+        request_id TEXT
+    );
+    CREATE INDEX feedback_created ON feedback(created_at);
+    """,
 ]
 
 

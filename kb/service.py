@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, is_follow_up, standalone
 from kb.errors import ConfigError, InvalidInput, KbError
+from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
 from kb.llm import UpstreamError
 from kb.models import Answer, Document, Escalation, Filter, Hit, UserContext
@@ -316,6 +317,21 @@ class KnowledgeBase:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
         return self.rank(query, k, method, where, searcher, context)
 
+    def rank_page(
+        self,
+        query: str,
+        k: int,
+        page: int,
+        where: Filter | None = None,
+        searcher: Searcher | None = None,
+        context: UserContext | None = None,
+    ) -> list[Hit]:
+        """Return page ``page`` (from 1) of ``k`` documents, and the first of the next page
+        when there is one (so ``len > k`` means more follow)."""
+        query = clean_query(query, self.settings.max_query_chars)
+        hits = self.rank(query, page * k + 1, "hybrid", where, searcher, context)
+        return hits[(page - 1) * k :]
+
     def public_filter(self, where: Filter | None = None) -> Filter:
         """Return ``where`` narrowed to the public kinds; asking for a private kind is an error."""
         public = self.settings.public
@@ -464,6 +480,33 @@ class KnowledgeBase:
                 retries=s.llm_retries,
             )
         return self._llm
+
+    def add_feedback(self, raw: Any) -> int:
+        """Validate, redact and store a customer's feedback; return its id."""
+        item = parse_feedback(raw)
+        store = Store(self.settings.store_path)
+        try:
+            return store.add_feedback(item)
+        finally:
+            store.close()
+
+    def recent_feedback(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the latest feedback, newest first."""
+        store = Store(self.settings.store_path)
+        try:
+            return store.feedback(limit)
+        finally:
+            store.close()
+
+    def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Return when each document last changed."""
+        store = Store.reader(self.settings.store_path)
+        if store is None:
+            return {}
+        try:
+            return store.updated_times(doc_ids)
+        finally:
+            store.close()
 
     def public_document(self, doc_id: str) -> StoredDocument | None:
         """Return the stored document ``doc_id`` if it is of a public kind, else None."""

@@ -9,7 +9,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -307,6 +307,42 @@ class Store:
 
     # ingest runs ----------------------------------------------------------------------------
 
+    # feedback -------------------------------------------------------------------------------
+
+    def add_feedback(self, item: Mapping[str, Any]) -> int:
+        """Store one piece of feedback (see ``FEEDBACK_FIELDS``); return its id."""
+        values = [item.get(f) for f in FEEDBACK_FIELDS]
+        values[FEEDBACK_FIELDS.index("citations")] = json.dumps(item.get("citations", []))
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO feedback (created_at, {', '.join(FEEDBACK_FIELDS)})"
+                f" VALUES (?, {', '.join('?' * len(FEEDBACK_FIELDS))})",
+                [utcnow(), *values],
+            )
+            return int(cursor.lastrowid or 0)
+
+    def feedback(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the latest feedback, newest first."""
+        with self._lock:
+            cursor = self.conn.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,))
+            names = [d[0] for d in cursor.description]
+            rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        for row in rows:
+            row["citations"] = json.loads(row["citations"])
+        return rows
+
+    def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Return when each of ``doc_ids`` last changed (ISO 8601, UTC)."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT id, updated_at FROM documents WHERE id IN ({','.join('?' * len(ids))})",
+                ids,
+            ).fetchall()
+        return dict(rows)
+
     def start_run(self, sources: Sequence[str]) -> int:
         """Record the start of an ingest run; return its id."""
         with self.transaction() as c:
@@ -323,6 +359,12 @@ class Store:
                 "UPDATE ingest_runs SET finished_at = ?, report = ? WHERE id = ?",
                 (utcnow(), json.dumps(report), run_id),
             )
+
+
+FEEDBACK_FIELDS = (
+    "target", "rating", "comment", "query", "answer", "citations", "doc_id", "index_version",
+    "request_id",
+)  # fmt: skip
 
 
 def embedding_items(doc: Document, chunks: Sequence[Chunk]) -> list[tuple[str, str]]:

@@ -1,4 +1,8 @@
-"""The JSON API: /search, /answer, /healthz."""
+"""The JSON API: /search, /answer, /feedback, /documents/<id>, /healthz, /readyz.
+
+The blueprint is served at ``/v1/…`` (the contract chatbot backends pin) and, as an alias of
+the latest version, at the bare paths. Every response says its version in ``KB-API-Version``.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,34 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
-from kb.errors import InvalidInput
+from kb.errors import InvalidInput, NotFound
 from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
 from kb.service import user_context
+from kb.text import slugify
 from web.requests import get_kb
+from web.versions import API_VERSION
 
 bp = Blueprint("api", __name__)
+
+
+@bp.after_request
+def api_headers(response: Response) -> Response:
+    """Say the API version, and let the allowed origins' pages call the API (the widget)."""
+    response.headers["KB-API-Version"] = str(API_VERSION)
+    allowed = {o.strip() for o in get_kb().settings.cors_origins.split(",") if o.strip()}
+    origin = request.headers.get("Origin")
+    if origin and ("*" in allowed or origin in allowed):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, X-Request-Id"
+        response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, KB-API-Version"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.vary.add("Origin")
+    return response
 
 
 def absolute(url: str) -> str:
@@ -67,24 +89,42 @@ def context_from_args(fields: tuple[str, ...]) -> UserContext:
 
 @bp.get("/search")
 def search() -> ResponseReturnValue:
-    """Return the best section of each of the best documents for ``q``."""
+    """Return the best section of each of the best documents for ``q``, a page at a time."""
     kb = get_kb()
     if "q" not in request.args:
         raise InvalidInput("missing query parameter q")
+    k, page = _int_arg("k", 10), _int_arg("page", 1)
+    if not 1 <= k <= kb.settings.max_k:
+        raise InvalidInput(f"k must be between 1 and {kb.settings.max_k}")
+    if not page >= 1 or page * k > kb.settings.max_k * 5:
+        raise InvalidInput(f"page must be between 1 and {kb.settings.max_k * 5 // k} for k={k}")
     searcher = kb.searcher()
-    hits = kb.search(
+    hits = kb.rank_page(
         request.args["q"],
-        k=_int_arg("k", 10),
+        k=k,
+        page=page,
         where=filter_from_args(),
         searcher=searcher,
         context=context_from_args(kb.settings.context_keys),
     )
+    more = len(hits) > k
+    hits = hits[:k]
+    updated = kb.updated_times(h.passage.doc_id for h in hits)
     items = []
     for hit in hits:
         item = hit_json(hit)
         item["url"] = absolute(item["url"])
+        item["updated_at"] = updated.get(hit.passage.doc_id)
         items.append(item)
-    return jsonify({"hits": items, "index_version": searcher.snapshot.version})
+    return jsonify(
+        {
+            "hits": items,
+            "page": page,
+            "k": k,
+            "next_page": page + 1 if more else None,
+            "index_version": searcher.snapshot.version,
+        }
+    )
 
 
 @bp.post("/answer")
@@ -154,7 +194,44 @@ def history_questions(history: Any) -> list[str]:
     return questions
 
 
+@bp.post("/feedback")
+def feedback() -> ResponseReturnValue:
+    """Store a customer's thumbs up or down (and comment) on an answer or a result."""
+    feedback_id = get_kb().add_feedback(json_body())
+    return jsonify({"ok": True, "id": feedback_id}), 201
+
+
+@bp.get("/documents/<path:doc_id>")
+def document(doc_id: str) -> ResponseReturnValue:
+    """Return a public document: its metadata and its sections with their anchors."""
+    doc = get_kb().public_document(doc_id)
+    if doc is None:
+        raise NotFound(f"no document {doc_id[:200]!r}")
+    return jsonify(
+        {
+            "id": doc.id,
+            "title": doc.title,
+            "url": absolute(doc.url or url_for("pages.article", doc_id=doc.id)),
+            "kind": doc.kind,
+            "lang": doc.lang,
+            "version": doc.version,
+            "updated_at": doc.updated_at,
+            "sections": [
+                {"heading": s.heading, "anchor": s.anchor or slugify(s.heading), "text": s.text}
+                for s in doc.sections
+            ],
+        }
+    )
+
+
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Say the process is up and which index it serves."""
     return jsonify({"ok": True, **get_kb().status()})
+
+
+@bp.get("/readyz")
+def readyz() -> ResponseReturnValue:
+    """Answer 200 once an index is loaded and searchable, else 503 in the error shape."""
+    searcher = get_kb().searcher()
+    return jsonify({"ok": True, "index_version": searcher.snapshot.version})

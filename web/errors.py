@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from kb.errors import KbError
 from web.requests import request_id
+from web.versions import API_BLUEPRINTS
 
 log = logging.getLogger("kb.web")
 
@@ -32,7 +33,7 @@ def error_response(message: str, status: int) -> Response:
 
 
 def _wants_json() -> bool:
-    if request.blueprint == "api" or request.path in current_app.config["KB_API_PATHS"]:
+    if request.blueprint in API_BLUEPRINTS or request.path in current_app.config["KB_API_PATHS"]:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" or request.is_json
@@ -41,7 +42,9 @@ def _wants_json() -> bool:
 def init_app(app: Flask) -> None:
     """Install the handlers that turn every error into the one shape."""
     app.config["KB_API_PATHS"] = frozenset(
-        rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in (*API_BLUEPRINTS, "openapi")
     )
 
     @app.errorhandler(KbError)

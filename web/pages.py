@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from kb.errors import KbError, NotFound
 from kb.models import Citation
-from kb.text import slugify
+from kb.text import slugify, tokenize
 from web.requests import get_kb
 
 bp = Blueprint("pages", __name__)
@@ -31,28 +32,103 @@ def cite(text: str, citations: Sequence[Citation]) -> Markup:
     return Markup(re.sub(r"\[(\d+)\]", link, str(escape(text))))
 
 
+@bp.app_template_filter("highlight")
+def highlight(text: str, query: str, width: int = 260) -> Markup:
+    """Return a snippet of ``text`` around the query's words, those words in ``<mark>``."""
+    wanted = set(tokenize(query))
+    words = list(_WORDS.finditer(text))
+    hits = [m for m in words if tokenize(m.group(0)) and set(tokenize(m.group(0))) <= wanted]
+    start = max(0, hits[0].start() - width // 3) if hits else 0
+    if start:
+        start = text.find(" ", start) + 1 or start
+    end = min(len(text), start + width)
+    out, pos = [], start
+    for m in hits:
+        if m.start() < start or m.end() > end:
+            continue
+        out.append(str(escape(text[pos : m.start()])))
+        out.append(f"<mark>{escape(m.group(0))}</mark>")
+        pos = m.end()
+    out.append(str(escape(text[pos:end])))
+    prefix = "… " if start else ""
+    suffix = " …" if end < len(text) else ""
+    return Markup(prefix + "".join(out).replace("\n", " ") + suffix)
+
+
+_WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+def page(template: str, **values: Any) -> str:
+    """Render a page with the branding every page needs."""
+    s = get_kb().settings
+    return render_template(template, product=s.product_name, logo=s.logo_url, **values)
+
+
 @bp.get("/")
 def home() -> ResponseReturnValue:
     """The search page; with ``q`` it shows the answer and the matching articles."""
     kb = get_kb()
     query = request.args.get("q", "")
-    hits, answer, error = [], None, None
+    hits, answer, error, updated = [], None, None, {}
     if query.strip():
         try:
             hits = kb.search(query, k=10)
             answer = kb.answer(query)
+            updated = kb.updated_times(h.passage.doc_id for h in hits)
         except KbError as e:
             if e.status >= 500:
                 raise
             error = e.message
-    return render_template(
+    return page(
         "search.html",
-        product=kb.settings.product_name,
         query=query,
         hits=hits,
         answer=answer,
         error=error,
+        updated=updated,
+        thanks=request.args.get("thanks") == "1",
+        index_version=kb.status()["index_version"],
     )
+
+
+@bp.post("/helpful")
+def helpful() -> ResponseReturnValue:
+    """Feedback from the page without JavaScript: store it, then go back to the results."""
+    form = request.form
+    item: dict[str, Any] = {
+        "rating": form.get("rating"),
+        "target": form.get("target", "answer"),
+        "query": form.get("query", ""),
+        "comment": form.get("comment") or None,
+        "answer": form.get("answer") or None,
+        "doc_id": form.get("doc_id") or None,
+        "index_version": form.get("index_version") or None,
+        "citations": [{"doc_id": d} for d in form.getlist("cited") if d][:20],
+    }
+    get_kb().add_feedback(item)
+    return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
+
+
+@bp.get("/theme.css")
+def theme() -> ResponseReturnValue:
+    """The configured colours, as CSS (kept out of the page so the CSP needs no inline style)."""
+    colour = get_kb().settings.brand_color
+    response = make_response(f":root {{ --accent: {colour}; }}\n")
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/widget.js")
+def widget() -> ResponseReturnValue:
+    """The embeddable ask box: ``<script src="https://help.example/widget.js" defer>``."""
+    s = get_kb().settings
+    response = make_response(
+        render_template("widget.js", product=s.product_name, colour=s.brand_color)
+    )
+    response.mimetype = "text/javascript"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/articles/<path:doc_id>")
@@ -63,6 +139,4 @@ def article(doc_id: str) -> ResponseReturnValue:
     if doc is None:
         raise NotFound(f"no document {doc_id!r}")
     sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]
-    return render_template(
-        "article.html", product=kb.settings.product_name, doc=doc, sections=sections
-    )
+    return page("article.html", doc=doc, sections=sections)

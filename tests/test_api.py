@@ -1,0 +1,161 @@
+"""The public API's contract: OpenAPI, versions, pagination, feedback, documents, CORS."""
+
+import re
+import sqlite3
+
+import pytest
+
+from web import create_app
+from web.openapi import spec
+
+
+def openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+
+
+def test_openapi_describes_every_route_and_nothing_else(client):
+    document = client.get("/openapi.json").json
+    assert document["openapi"].startswith("3.") and document == spec()
+    served = {}
+    for rule in client.application.url_map.iter_rules():
+        if rule.endpoint != "static":
+            methods = {m.lower() for m in rule.methods} - {"head", "options"}
+            served.setdefault(openapi_path(rule.rule), set()).update(methods)
+    described = {path: set(ops) for path, ops in document["paths"].items()}
+    assert served == described
+
+
+def test_every_response_and_error_names_the_api_version(client):
+    assert client.get("/v1/search?q=password").headers["KB-API-Version"] == "1"
+    assert client.get("/v1/search").headers["KB-API-Version"] == "1"
+    assert client.get("/search?q=password").headers["KB-API-Version"] == "1"
+
+
+def test_the_bare_paths_are_the_latest_version(client):
+    v1 = client.get("/v1/search?q=reset+password&k=3").json
+    bare = client.get("/search?q=reset+password&k=3").json
+    assert v1 == bare and v1["hits"][0]["doc_id"] == "reset-password"
+
+
+def test_search_pages_do_not_overlap_and_say_whether_more_follow(client):
+    first = client.get("/v1/search?q=bulb&k=3").json
+    second = client.get("/v1/search?q=bulb&k=3&page=2").json
+    assert first["page"] == 1 and first["next_page"] == 2 and len(first["hits"]) == 3
+    ids = [h["doc_id"] for h in first["hits"] + second["hits"]]
+    assert len(ids) == len(set(ids)) == 6
+    assert ids == [h["doc_id"] for h in client.get("/v1/search?q=bulb&k=6").json["hits"]]
+    last = client.get("/v1/search?q=bulb&k=50").json
+    assert last["next_page"] is None
+    assert all(h["updated_at"] for h in first["hits"])
+
+
+def feedback_rows(home):
+    conn = sqlite3.connect(home / "kb.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM feedback ORDER BY id")]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def fresh(tmp_path, demo_home):
+    """A writable copy of the demo home, so feedback tests do not share rows."""
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    return home
+
+
+def test_feedback_is_stored_with_its_answer_and_redacted(fresh):
+    client = create_app({"home": fresh}).test_client()
+    answer = client.post("/v1/answer", json={"question": "How do I reset my password?"}).json
+    r = client.post(
+        "/v1/feedback",
+        json={
+            "rating": "down",
+            "query": answer["question"],
+            "answer": answer["answer"],
+            "citations": answer["citations"],
+            "index_version": answer["index_version"],
+            "comment": "Didn't work, mail me at jane.doe@example.com",
+        },
+    )
+    assert r.status_code == 201 and r.json["ok"] and r.json["id"] >= 1
+    (row,) = feedback_rows(fresh)
+    assert row["rating"] == -1 and row["target"] == "answer"
+    assert row["query"] == "How do I reset my password?" and row["answer"] == answer["answer"]
+    assert "jane.doe@example.com" not in row["comment"] and "Didn't work" in row["comment"]
+    assert "reset-password" in row["citations"] and row["index_version"] == "v000001"
+    r = client.post("/v1/feedback", json={"rating": "up", "query": "bulb", "target": "result",
+                                          "doc_id": "pair-a-bulb"})  # fmt: skip
+    assert r.status_code == 201 and feedback_rows(fresh)[-1]["doc_id"] == "pair-a-bulb"
+
+
+def test_feedback_from_the_page_without_javascript(fresh):
+    client = create_app({"home": fresh}).test_client()
+    r = client.post("/helpful", data={"rating": "up", "query": "reset password",
+                                      "target": "answer", "cited": ["reset-password"]})  # fmt: skip
+    assert r.status_code == 303 and "thanks=1" in r.headers["Location"]
+    assert feedback_rows(fresh)[-1]["rating"] == 1
+    assert "Thanks for your feedback" in client.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_documents_are_served_with_their_sections(client):
+    doc = client.get("/v1/documents/reset-password").json
+    assert doc["id"] == "reset-password" and doc["version"] == 1 and doc["updated_at"]
+    assert "reset-from-the-app" in [s["anchor"] for s in doc["sections"]]
+
+
+def test_readyz_says_whether_an_index_is_loaded(client, tmp_path):
+    assert client.get("/readyz").json["index_version"] == "v000001"
+    empty = create_app({"home": tmp_path}).test_client().get("/v1/readyz")
+    assert empty.status_code == 503 and empty.json["ok"] is False
+
+
+def test_cors_lets_only_the_configured_origins_call_the_api(demo_home):
+    client = create_app({"home": demo_home, "cors_origins": "https://shop.example"}).test_client()
+    allowed = client.get("/v1/search?q=bulb", headers={"Origin": "https://shop.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://shop.example"
+    other = client.get("/v1/search?q=bulb", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = client.options("/v1/answer", headers={
+        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})  # fmt: skip
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    closed = create_app({"home": demo_home}).test_client()
+    r = closed.get("/v1/search?q=bulb", headers={"Origin": "https://shop.example"})
+    assert "Access-Control-Allow-Origin" not in r.headers
+
+
+def test_branding_and_widget_come_from_settings(demo_home):
+    brand = {
+        "product_name": "Acme <Help>",
+        "brand_color": "#aa3300",
+        "logo_url": "/static/logo.svg",
+    }
+    client = create_app({"home": demo_home, **brand}).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "Acme &lt;Help&gt;" in page and 'src="/static/logo.svg"' in page
+    assert "<script>" not in page and "style=" not in page  # nothing inline: CSP-ready
+    assert "--accent: #a30" in client.get("/theme.css").get_data(as_text=True)
+    widget = client.get("/widget.js")
+    assert widget.mimetype == "text/javascript"
+    assert '"Acme \\u003cHelp\\u003e"' in widget.get_data(as_text=True)
+
+
+def test_the_results_page_shows_snippets_dates_kinds_and_feedback(client):
+    html = client.get("/?q=reset+password").get_data(as_text=True)
+    assert "<mark>password</mark>" in html or "<mark>Password</mark>" in html
+    assert '<span class="kind">article</span>' in html and "<time datetime=" in html
+    assert html.count('class="helpful"') >= 2 and "Was this helpful?" in html
+
+
+def test_a_refusal_page_says_so_and_offers_articles_and_a_contact(demo_home):
+    client = create_app({"home": demo_home, "escalation_contact": "help@lumio.example"})
+    html = client.test_client().get("/?q=how+do+I+bake+sourdough+bread").get_data(as_text=True)
+    assert "We couldn&#39;t find an answer" in html or "We couldn't find an answer" in html
+    assert 'class="related"' in html and "mailto:help@lumio.example" in html

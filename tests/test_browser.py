@@ -1,0 +1,223 @@
+"""The help page in a real browser: Debian's Chromium driven by Playwright, on 127.0.0.1.
+
+Screenshots go to tests/artifacts/ (the README's comes from here).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.sites import serve
+from web import create_app
+
+CHROMIUM = next(
+    (p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None
+)
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (make test installs it as root)"
+)
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
+         "device_scale_factor": 2}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, demo_home) -> Path:
+    """A copy of the demo home with tickets, so feedback rows belong to these tests."""
+    home = tmp_path_factory.mktemp("browser") / "home"
+    shutil.copytree(demo_home, home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def widget_host() -> Iterator[dict[str, str]]:
+    """Another origin: a shop page that embeds the widget with one script tag."""
+    holder: dict[str, str] = {}
+
+    class Page(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = (
+                "<!doctype html><html lang=en><title>Shop</title><h1>Lumio shop</h1>"
+                f'<script src="{holder["kb"]}/widget.js" defer></script>'
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve(Page) as base:  # type: ignore[arg-type]
+        holder["origin"] = base
+        yield holder
+
+
+@pytest.fixture(scope="module")
+def server(home, embedder, widget_host) -> Iterator[str]:
+    """kb's app on a real HTTP server on 127.0.0.1, allowing the shop's origin."""
+    app = create_app({"home": home, "escalation_contact": "help@lumio.example",
+                      "cors_origins": widget_host["origin"]})  # fmt: skip
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    widget_host["kb"] = f"http://127.0.0.1:{httpd.server_port}"  # another port: cross-origin
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(params=["desktop", "phone"])
+def page(request, browser):
+    context = browser.new_context(**(PHONE if request.param == "phone" else {}))
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.viewport_name = request.param
+    yield page
+    context.close()
+    assert errors == [], errors  # no JavaScript errors on any page
+
+
+def shot(page, name: str, full_page: bool = True) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{page.viewport_name}.png"), full_page=full_page)
+
+
+def feedback_rows(home: Path) -> list[dict]:
+    conn = sqlite3.connect(home / "kb.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM feedback ORDER BY id")]
+    finally:
+        conn.close()
+
+
+def test_type_see_results_ask_see_a_cited_answer_follow_a_citation(page, server):
+    page.goto(server + "/")
+    box = page.get_by_label("How can we help?")
+    box.press_sequentially("reset password", delay=30)
+    first = page.locator("#hits .hit .title").first
+    first.wait_for()
+    assert "password" in first.inner_text().lower()  # results as you type, no submit
+    assert page.locator("#hits mark").count() >= 1
+    shot(page, "results")
+
+    box.press("Enter")  # Ask
+    page.locator("#answer .citations li").first.wait_for()
+    answer = page.locator("#answer")
+    assert "[1]" in answer.locator(".answer-text").inner_text()
+    assert page.url.endswith("?q=reset%20password")
+    shot(page, "answer")
+    shot(page, "answer-top", full_page=False)  # the README's picture
+    no_sideways_scroll = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert page.evaluate(no_sideways_scroll)
+
+    to_section = answer.locator(".answer-text sup a[href*='#']")
+    assert to_section.count() >= 1  # at least one citation points into a section
+    to_section.first.click()
+    page.wait_for_url("**/articles/**#*")
+    anchor = page.url.split("#", 1)[1]
+    assert page.locator(f"section[id='{anchor}']").is_visible()
+
+
+def test_feedback_on_an_answer_is_stored_with_the_answer(page, server, home):
+    before = len(feedback_rows(home))
+    page.goto(server + "/")
+    box = page.get_by_label("How can we help?")
+    box.fill("how do I factory reset a bulb")
+    page.get_by_role("button", name="Ask").click()
+    page.locator("#answer .citations li").first.wait_for()
+    page.locator("#answer summary").click()
+    page.get_by_label("What was missing or wrong?").fill(f"too short ({page.viewport_name})")
+    page.locator("#answer .helpful button[value=down]").click()
+    page.get_by_role("status").filter(has_text="Thanks for your feedback").wait_for()
+    rows = feedback_rows(home)
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert row["rating"] == -1 and row["target"] == "answer"
+    assert row["query"] == "how do I factory reset a bulb"
+    assert row["comment"] == f"too short ({page.viewport_name})"
+    assert "factory-reset-bulb" in row["citations"] and row["index_version"] == "v000001"
+    assert row["answer"] and "[1]" in row["answer"]
+
+
+def test_a_refusal_says_so_and_offers_articles_and_a_contact(page, server):
+    page.goto(server + "/")
+    page.get_by_label("How can we help?").fill("How do I bake sourdough bread?")
+    page.get_by_role("button", name="Ask").click()
+    refusal = page.locator("#answer.refused")
+    refusal.wait_for()
+    assert "couldn't find" in refusal.inner_text()
+    assert refusal.locator(".related a").count() >= 1
+    assert refusal.locator("a[href='mailto:help@lumio.example']").count() == 1
+    shot(page, "refusal")
+
+
+def test_the_page_works_without_javascript(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(server + "/")
+    page.get_by_label("How can we help?").fill("how do I pair a bulb")
+    page.get_by_role("button", name="Ask").click()
+    page.wait_for_url("**/?q=*")
+    assert page.locator("#answer .citations li").count() >= 1
+    assert page.locator("#hits .hit").count() >= 1
+    page.locator("#hits .hit .helpful button[value=up]").first.click()
+    page.wait_for_url("**thanks=1*")
+    assert page.get_by_text("Thanks for your feedback.").is_visible()
+    context.close()
+
+
+def test_keyboard_alone_reaches_search_ask_and_results(browser, server):
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server + "/?q=reset+password")
+    page.keyboard.press("Tab")  # the skip link comes first
+    assert page.evaluate("document.activeElement.className") == "skip"
+    focused = []
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
+    assert focused[:2] == ["A", "q"] and "ask" in focused  # brand, search box, Ask
+    context.close()
+
+
+def test_the_widget_puts_the_ask_box_on_another_site(browser, server, widget_host):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(widget_host["origin"] + "/")
+    page.get_by_role("button", name="Help").click()
+    page.get_by_label("Ask Lumio Help Centre").fill("How do I reset my password?")
+    page.get_by_role("button", name="Ask").click()
+    link = page.locator("[data-kb-widget] ol a").first
+    link.wait_for()
+    assert "/articles/reset-password" in link.get_attribute("href")
+    page.screenshot(path=str(ARTIFACTS / "widget.png"))
+    assert errors == []
+    context.close()

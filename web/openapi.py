@@ -1,0 +1,332 @@
+"""The OpenAPI 3 description of kb's HTTP interface, served at ``/openapi.json``.
+
+Written out here rather than inferred, so it says what the contract promises; a test checks
+that every route the app serves is in it, with its methods, and nothing else is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+
+from web.versions import API_VERSION
+
+bp = Blueprint("openapi", __name__)
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+ERRORS = {
+    "400": _json(_ref("Error"), "Bad input, with a message saying what is wrong"),
+    "413": _json(_ref("Error"), "Request body too large"),
+    "503": _json(_ref("Error"), "No index loaded yet"),
+}
+
+
+def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "schema": schema, "description": description, **extra}
+
+
+STRING: dict[str, Any] = {"type": "string"}
+NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["ok", "error", "status", "request_id"],
+        "properties": {
+            "ok": {"const": False},
+            "error": STRING,
+            "status": {"type": "integer"},
+            "request_id": STRING,
+        },
+    },
+    "Hit": {
+        "type": "object",
+        "required": ["doc_id", "title", "url", "section", "snippet", "score", "kind"],
+        "properties": {
+            "doc_id": STRING,
+            "title": STRING,
+            "url": {"type": "string", "description": "Link to the section (#anchor)"},
+            "section": STRING,
+            "snippet": STRING,
+            "score": {"type": "number"},
+            "kind": STRING,
+            "lang": NULLABLE_STRING,
+            "updated_at": NULLABLE_STRING,
+        },
+    },
+    "Citation": {
+        "type": "object",
+        "required": ["number", "doc_id", "doc_version", "title", "url", "section", "quote"],
+        "properties": {
+            "number": {"type": "integer", "minimum": 1},
+            "doc_id": STRING,
+            "doc_version": {"type": "integer"},
+            "title": STRING,
+            "url": STRING,
+            "section": STRING,
+            "quote": {"type": "string", "description": "The passage text the answer relies on"},
+        },
+    },
+    "Escalation": {
+        "type": ["object", "null"],
+        "properties": {
+            "department": NULLABLE_STRING,
+            "confidence": {"type": "number"},
+            "contact": STRING,
+        },
+    },
+    "Answer": {
+        "type": "object",
+        "required": ["question", "answer", "citations", "confidence", "refused", "mode"],
+        "properties": {
+            "question": STRING,
+            "query": {
+                "type": "string",
+                "description": "What was searched (follow-ups made standalone)",
+            },  # fmt: skip
+            "answer": {"type": "string", "description": "Text with [n] marks, one per citation"},
+            "citations": {"type": "array", "items": _ref("Citation")},
+            "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+            "refused": {"type": "boolean"},
+            "mode": {"enum": ["extractive", "llm"]},
+            "fallback": NULLABLE_STRING,
+            "missing": {"type": "array", "items": STRING},
+            "escalation": _ref("Escalation"),
+            "related": {"type": "array", "items": _ref("Hit")},
+            "conversation_id": NULLABLE_STRING,
+            "index_version": STRING,
+        },
+    },
+    "AnswerRequest": {
+        "type": "object",
+        "required": ["question"],
+        "properties": {
+            "question": {"type": "string", "maxLength": 1000},
+            "history": {
+                "type": "array",
+                "maxItems": 20,
+                "items": {
+                    "type": "object",
+                    "required": ["question"],
+                    "properties": {"question": STRING, "answer": STRING},
+                },
+            },
+            "conversation_id": {"type": "string", "maxLength": 100},
+            "context": {
+                "type": "object",
+                "properties": {"product": STRING, "plan": STRING, "locale": STRING},
+            },
+            "stream": {"type": "boolean", "description": "Answer as server-sent events"},
+        },
+    },
+    "Feedback": {
+        "type": "object",
+        "required": ["rating", "query"],
+        "properties": {
+            "rating": {"enum": ["up", "down"]},
+            "target": {"enum": ["answer", "result"], "default": "answer"},
+            "query": STRING,
+            "comment": {"type": "string", "maxLength": 2000},
+            "answer": STRING,
+            "citations": {"type": "array", "maxItems": 20, "items": {"type": "object"}},
+            "doc_id": {"type": "string", "description": "The result rated (target=result)"},
+            "index_version": STRING,
+            "request_id": STRING,
+        },
+    },
+    "Document": {
+        "type": "object",
+        "properties": {
+            "id": STRING,
+            "title": STRING,
+            "url": STRING,
+            "kind": STRING,
+            "lang": NULLABLE_STRING,
+            "version": {"type": "integer"},
+            "updated_at": STRING,
+            "sections": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"heading": STRING, "anchor": STRING, "text": STRING},
+                },
+            },
+        },
+    },
+}
+
+# The API operations, served under /v1 and at the bare path (the latest version's alias).
+API: dict[str, dict[str, Any]] = {
+    "/search": {
+        "get": {
+            "summary": "Search the help centre: the best section of each best document",
+            "parameters": [
+                _query("q", STRING, "The query", required=True),
+                _query("k", {"type": "integer", "minimum": 1, "default": 10}, "Results a page"),
+                _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page, from 1"),
+                _query("kind", STRING, "Comma list of document kinds"),
+                _query("lang", STRING, "Comma list of languages, e.g. en"),
+                _query("meta.{field}", STRING, "Only documents whose label field has this value"),
+                _query("context.{field}", STRING, "The user's product, plan or locale"),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "hits": {"type": "array", "items": _ref("Hit")},
+                            "page": {"type": "integer"},
+                            "k": {"type": "integer"},
+                            "next_page": {"type": ["integer", "null"]},
+                            "index_version": STRING,
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        }
+    },
+    "/answer": {
+        "post": {
+            "summary": "Answer a question with verified citations, or refuse",
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("AnswerRequest")}}},
+            "responses": {
+                "200": {
+                    "description": "The answer; with stream=true, server-sent events: delta "
+                    "{text}, reset {reason}, then one done carrying the answer",
+                    "content": {
+                        JSON: {"schema": _ref("Answer")},
+                        "text/event-stream": {"schema": STRING},
+                    },
+                },
+                **ERRORS,
+            },
+        }
+    },
+    "/feedback": {
+        "post": {
+            "summary": "Rate an answer or a result (Was this helpful?)",
+            "requestBody": {"required": True, "content": {JSON: {"schema": _ref("Feedback")}}},
+            "responses": {
+                "201": _json(
+                    {
+                        "type": "object",
+                        "properties": {"ok": {"const": True}, "id": {"type": "integer"}},
+                    },  # fmt: skip
+                    "Stored",
+                ),
+                **ERRORS,
+            },
+        }
+    },
+    "/documents/{doc_id}": {
+        "get": {
+            "summary": "A public document with its sections",
+            "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": STRING}],
+            "responses": {
+                "200": _json(_ref("Document")),
+                "404": _json(_ref("Error"), "No such public document"),
+            },
+        }
+    },
+    "/healthz": {
+        "get": {
+            "summary": "Liveness, with document counts and the index version",
+            "responses": {"200": _json({"type": "object"})},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: 200 once an index is loaded",
+            "responses": {"200": _json({"type": "object"}), "503": ERRORS["503"]},
+        }
+    },
+}
+
+PAGES: dict[str, dict[str, Any]] = {
+    "/": {"get": {"summary": "The self-service search page", "responses": {"200": _html("Page")}}},
+    "/articles/{doc_id}": {
+        "get": {
+            "summary": "kb's copy of an article, each section under its anchor",
+            "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": STRING}],
+            "responses": {"200": _html("Article"), "404": _html("Not found")},
+        }
+    },
+    "/helpful": {
+        "post": {
+            "summary": "Feedback from the search page's form (no JavaScript); redirects back",
+            "requestBody": {
+                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+            },
+            "responses": {"303": {"description": "Back to the results, with thanks"}},
+        }
+    },
+    "/theme.css": {
+        "get": {
+            "summary": "The configured colours",
+            "responses": {
+                "200": {"description": "CSS", "content": {"text/css": {"schema": STRING}}}
+            },
+        }
+    },
+    "/widget.js": {
+        "get": {
+            "summary": "The embeddable ask box: <script src=…/widget.js>",
+            "responses": {
+                "200": {
+                    "description": "Script",
+                    "content": {"text/javascript": {"schema": STRING}},
+                }
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {"summary": "This document", "responses": {"200": _json({"type": "object"})}}
+    },
+}
+
+
+def spec() -> dict[str, Any]:
+    """Return the OpenAPI document."""
+    paths: dict[str, Any] = {}
+    for path, operations in API.items():
+        paths[f"/v{API_VERSION}{path}"] = operations
+        paths[path] = {
+            method: {**op, "description": f"Alias of /v{API_VERSION}{path}, the latest version."}
+            for method, op in operations.items()
+        }
+    paths.update(PAGES)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kb",
+            "version": str(API_VERSION),
+            "description": "Help-centre search and grounded answers with verified citations. "
+            "Every error has one shape (Error); every response carries X-Request-Id and "
+            "KB-API-Version.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi() -> ResponseReturnValue:
+    """Serve the OpenAPI document."""
+    return jsonify(spec())
