@@ -189,7 +189,13 @@ def run(base: str) -> None:
                                                 "stream": True})  # fmt: skip
         events = [block for block in response.get_data(as_text=True).split("\n\n") if block]
         names = [b.split("\n", 1)[0].removeprefix("event: ") for b in events]
-        print(f"   events: {', '.join(names)}")
+        runs: list[list] = []
+        for name in names:
+            if runs and runs[-1][0] == name:
+                runs[-1][1] += 1
+            else:
+                runs.append([name, 1])
+        print("   events: " + ", ".join(f"{n}×{c}" if c > 1 else n for n, c in runs))
         show(json.loads(events[-1].split("data: ", 1)[1]), time.monotonic() - started)
 
 

@@ -126,18 +126,31 @@ def supported(sentence: str, passage_text: str, min_share: float = 0.5) -> bool:
 
 
 def drop_unsupported(text: str, passages: Sequence[Passage]) -> str:
-    """Keep the sentences that the passages they cite (or, uncited, any passage) support."""
+    """Keep the sentences that the passages they cite (or, uncited, any passage) support.
+
+    A passage's label echoed back ("[1] Reset your password — On the web") says nothing and
+    goes too.
+    """
     text = re.sub(
         r"([.!?])\s*((?:\[\d{1,3}\]\s*)+)", lambda m: f" {m.group(2).strip()}{m.group(1)} ", text
     )
+    labels = {_bare(f"{p.title} — {p.section}") for p in passages}
+    labels |= {_bare(p.title) for p in passages} | {_bare(p.section) for p in passages}
     kept = []
     for sentence in sentences(text):
+        if _bare(sentence) in labels:
+            continue
         cited = [int(n) for n in _MARK.findall(sentence) if 1 <= int(n) <= len(passages)]
         sources = [passages[n - 1] for n in cited] if cited else list(passages)
         phantom_only = not cited and _MARK.search(sentence)
         if not phantom_only and any(supported(sentence, p.text) for p in sources):
             kept.append(sentence)
     return "\n".join(kept)
+
+
+def _bare(text: str) -> str:
+    """``text`` without citation marks, punctuation at its ends, case or extra space."""
+    return " ".join(_MARK.sub(" ", text).split()).strip(" .:—-").casefold()
 
 
 @dataclass(frozen=True)
@@ -233,7 +246,24 @@ def answer_question(
             raise
         return finish(draft, fallback.generate(question, draft.given), fallback.mode,
                       min_confidence, e.reason)  # fmt: skip
-    return finish(draft, raw, generator.mode, min_confidence)
+    answer = finish(draft, raw, generator.mode, min_confidence)
+    if fallback is not None and unverified(answer, raw, fallback):
+        extractive = fallback.generate(question, draft.given)
+        return finish(draft, extractive, fallback.mode, min_confidence, UNVERIFIED)
+    return answer
+
+
+UNVERIFIED = "the language model's answer had no sentence its citations support"
+
+
+def unverified(answer: Answer, raw: str, fallback: Generator) -> bool:
+    """Whether a model's answer was refused only because none of it could be verified.
+
+    The passages were good enough to answer from (``prepare`` let them through) and the model
+    did not say they do not answer the question, so the extractive answer, verified by
+    construction, serves the customer better than a refusal.
+    """
+    return answer.refused and answer.mode != fallback.mode and raw.strip() != NOT_FOUND
 
 
 # A sentence is complete once the next one has begun: after its end mark (or line break) and
@@ -279,11 +309,15 @@ def stream_answer(
             if not ends or ends[-1] <= checked:
                 continue
             checked = ends[-1]
-            text, _ = verified(raw[:checked], draft.given)
-            if text.startswith(sent) and len(text) > len(sent):
+            text, cites = verified(raw[:checked], draft.given)
+            # Nothing goes out before the first verified citation: an answer that never cites
+            # anything is refused, and its text would only have to be taken back.
+            if cites and text.startswith(sent) and len(text) > len(sent):
                 yield "delta", text[len(sent) :]
                 sent = text
         answer = finish(draft, raw, generator.mode, min_confidence)
+        if unverified(answer, raw, fallback):
+            raise UpstreamError(UNVERIFIED)
     except UpstreamError as e:
         if sent:
             yield "reset", e.reason

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from kb.text import tokenize
+
 MAX_TURNS = 3  # prior turns that count; older ones are dropped
 _OPENERS = re.compile(
     r"^(and|also|but|or|what about|how about|what if|same for|and if|in that case|then|so)\b",
@@ -36,3 +38,14 @@ def standalone(question: str, history: Sequence[str]) -> str:
     if not previous or not is_follow_up(question):
         return question
     return f"{previous[-1]} {question}"
+
+
+def faithful(rewrite: str, question: str, history: Sequence[str]) -> bool:
+    """Whether a model's rewrite of a follow-up keeps to the conversation.
+
+    At least half of its content words must come from the question or the earlier turns: a
+    rewrite that drifts to another topic would retrieve for a question nobody asked.
+    """
+    words = set(tokenize(rewrite))
+    said = set(tokenize(" ".join([*history, question])))
+    return bool(words) and len(words & said) >= len(words) / 2

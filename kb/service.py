@@ -32,7 +32,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.config import Settings
-from kb.conversation import MAX_TURNS, is_follow_up, standalone
+from kb.conversation import MAX_TURNS, faithful, is_follow_up, standalone
 from kb.errors import ConfigError, InvalidInput, KbError
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
@@ -458,7 +458,10 @@ class KnowledgeBase:
         rewrite = getattr(llm, "rewrite", None)
         if rewrite is not None:
             try:
-                return clean_query(rewrite(question, previous), self.settings.max_query_chars)
+                query = clean_query(rewrite(question, previous), self.settings.max_query_chars)
+                if faithful(query, question, previous):
+                    return query
+                log.warning("follow-up rewrite left the conversation, using the rule: %r", query)
             except (UpstreamError, InvalidInput) as e:
                 log.warning("follow-up rewrite failed, using the rule: %s", e)
         return standalone(question, previous)

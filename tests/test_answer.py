@@ -2,7 +2,14 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb.answer import REFUSAL, answer_question, confidence, missing_names, verify_citations
+from kb.answer import (
+    REFUSAL,
+    answer_question,
+    confidence,
+    drop_unsupported,
+    missing_names,
+    verify_citations,
+)
 from kb.generate import Generator
 from kb.models import Hit, Passage
 from kb.text import names
@@ -136,3 +143,10 @@ def test_missing_names_checks_every_token_of_a_name():
     known = {"lumio", "plus"}.__contains__
     assert missing_names("Is Lumio Plus worth it with Zigbee?", known) == ["Zigbee"]
     assert missing_names("is lumio plus worth it", known) == []
+
+
+def test_a_passage_label_echoed_back_is_not_an_answer():
+    p = passage(1, "Hold the button for ten seconds until the light blinks.")
+    echoed = f"[1] {p.title} — {p.section}\nHold the button for ten seconds [1]."
+    assert drop_unsupported(echoed, [p]) == "Hold the button for ten seconds [1]."
+    assert drop_unsupported(f"{p.title} [1].", [p]) == ""

@@ -141,7 +141,7 @@ def test_branding_and_widget_come_from_settings(demo_home):
     page = client.get("/").get_data(as_text=True)
     assert "Acme &lt;Help&gt;" in page and 'src="/static/logo.svg"' in page
     assert "<script>" not in page and "style=" not in page  # nothing inline: CSP-ready
-    assert "--accent: #a30" in client.get("/theme.css").get_data(as_text=True)
+    assert "--accent: #aa3300" in client.get("/theme.css").get_data(as_text=True)
     widget = client.get("/widget.js")
     assert widget.mimetype == "text/javascript"
     assert '"Acme \\u003cHelp\\u003e"' in widget.get_data(as_text=True)

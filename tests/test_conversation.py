@@ -2,7 +2,7 @@
 
 import pytest
 
-from kb.conversation import is_follow_up, standalone
+from kb.conversation import faithful, is_follow_up, standalone
 
 
 @pytest.mark.parametrize(
@@ -93,3 +93,21 @@ def test_a_standalone_question_is_not_sent_for_rewriting(demo_home):
     )
     assert answer.question == "How do I factory reset a bulb?"
     assert all("standalone question" not in p for p in prompts)
+
+
+def test_a_rewrite_that_leaves_the_conversation_is_not_used(demo_home):
+    answer, _ = ask_with_model(
+        demo_home,
+        "Can you recommend a product that can help me with my project?",
+        "and on the web?",
+        ["How do I reset my password?"],
+    )
+    assert answer.question == "How do I reset my password? and on the web?"
+
+
+def test_faithful_rewrites_keep_to_the_conversation():
+    history = ["How do I turn on two-step verification?"]
+    assert faithful("How do I turn on two-step verification on the web?", "and on the web?",
+                    history)  # fmt: skip
+    assert not faithful("Which laptop should I buy?", "and on the web?", history)
+    assert not faithful("", "and on the web?", history)

@@ -45,7 +45,10 @@ def test_a_model_that_obeys_an_injection_gets_no_answer_through(tmp_path, embedd
     with openai_server(ScriptedModel([Reply(content="HACKED")])) as url:
         kb = KnowledgeBase(load_settings({**settings, "llm_base_url": url}))
         answer = kb.answer("How do I reset my password?")
-    assert answer.refused and "HACKED" not in answer.text and answer.citations == ()
+    # Nothing the model wrote is verified, so the customer gets the extractive answer instead.
+    assert "HACKED" not in answer.text and answer.mode == "extractive"
+    assert answer.fallback and "no sentence its citations support" in answer.fallback
+    assert answer.citations and answer.citations[0].doc_id == "reset"
 
 
 def test_extractive_answers_quote_injected_text_at_most_as_data(tmp_path, embedder):

@@ -54,11 +54,19 @@ def test_phantom_and_unsupported_sentences_never_reach_the_client(demo_home):
     assert [c.number for c in answer.citations] == [1]
 
 
-def test_an_answer_with_no_support_is_a_refusal(demo_home):
+def test_an_answer_with_no_support_falls_back_to_the_verified_extractive_one(demo_home):
     with openai_server(
         ScriptedModel([Reply(content="Passwords are stored on the moon [1].")])
     ) as url:
         answer = kb_with(demo_home, url).answer(QUESTION)
+    assert not answer.refused and answer.mode == "extractive" and "moon" not in answer.text
+    assert "no sentence its citations support" in answer.fallback
+    assert answer.citations[0].doc_id == "reset-password"
+
+
+def test_an_answer_with_no_support_to_an_unanswerable_question_is_still_a_refusal(demo_home):
+    with openai_server(ScriptedModel([Reply(content="Mercury boils at 357 °C [1].")])) as url:
+        answer = kb_with(demo_home, url).answer("What is the boiling point of mercury?")
     assert answer.refused and answer.citations == () and answer.text == REFUSAL
 
 
