@@ -354,3 +354,44 @@ def ticket_document(ticket: Ticket, meta: dict[str, Any], source: str) -> Docume
         lang=ticket.lang,
         meta=meta,
     )
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A request's text (redacted) with its labels, for training a router."""
+
+    text: str
+    labels: dict[str, str]
+    lang: str | None
+
+
+def labelled_tickets(
+    path: Path, fields_wanted: Sequence[str] = ("queue", "priority"),
+    mapping: Mapping[str, str] | None = None,
+) -> list[Labelled]:  # fmt: skip
+    """Read every ticket of an export that has all of ``fields_wanted``, whatever its status.
+
+    Routing learns from what customers wrote, so any ticket with a queue counts, answered or
+    not; the text is redacted like a stored ticket's.
+    """
+    records, columns = load_records(path)
+    by_key = {_column_key(c): c for c in columns}
+    fields = {}
+    for field in ("subject", "body", "language", *fields_wanted):
+        wanted = (mapping or {}).get(field)
+        accepted = (wanted,) if wanted else DEFAULT_MAPPING.get(field, (field,))
+        column = next((by_key[_column_key(c)] for c in accepted if _column_key(c) in by_key), None)
+        if column is not None:
+            fields[field] = column
+    missing = [f for f in ("body", *fields_wanted) if f not in fields]
+    if missing:
+        raise SourceError(f"{path.name}: no {', '.join(missing)} column (columns: "
+                          f"{', '.join(columns) or 'none'})")  # fmt: skip
+    out = []
+    for record in records:
+        text = _clean(f"{_value(record, fields.get('subject'))}\n{_value(record, fields['body'])}")
+        labels = {f: _value(record, fields[f]) for f in fields_wanted}
+        if text and all(labels.values()):
+            lang = language_code(_value(record, fields.get("language")))
+            out.append(Labelled(redact(text).text, labels, lang))
+    return out

@@ -289,3 +289,6 @@ def main() -> None:
     except Exception as e:  # a bug: one line for the user, the traceback in the debug log
         logging.getLogger("kb").debug("unexpected error", exc_info=True)
         fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")
+
+
+from kb import cli_insights  # noqa: E402,F401  (registers the editors' commands)

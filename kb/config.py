@@ -74,6 +74,10 @@ class Settings:
     )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
     min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
+    query_log: bool = _s(True, "Record questions (redacted) for the gap report and the KPIs.")
+    admin_key: str = _s(
+        "", "Key for the admin API (Authorization: Bearer KEY); admin routes are shut without it."
+    )
     escalation_contact: str = _s(
         "", "Where a refusal sends customers: a contact page URL or support e-mail address."
     )

@@ -84,6 +84,39 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX feedback_created ON feedback(created_at);
     """,
+    # 4: what customers asked and how kb did (for content gaps and KPIs), and the FAQ
+    # candidates mined from tickets with the editors' decisions on them.
+    """
+    CREATE TABLE queries (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        query TEXT NOT NULL,
+        refused INTEGER NOT NULL,
+        confidence REAL NOT NULL,
+        top_doc TEXT,
+        index_version TEXT,
+        conversation_id TEXT
+    );
+    CREATE INDEX queries_created ON queries(created_at);
+    CREATE TABLE faq_candidates (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        question TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        tickets TEXT NOT NULL,
+        lang TEXT,
+        queue TEXT,
+        coverage REAL NOT NULL,
+        article TEXT,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'accepted', 'rejected')),
+        decided_at TEXT,
+        doc_id TEXT
+    );
+    """,
 ]
 
 

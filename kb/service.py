@@ -30,15 +30,17 @@ from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
+from ingest.tickets import labelled_tickets
 from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, faithful, is_follow_up, standalone
-from kb.errors import ConfigError, InvalidInput, KbError
+from kb.errors import ConfigError, InvalidInput, KbError, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
 from kb.llm import UpstreamError
 from kb.models import Answer, Document, Escalation, Filter, Hit, UserContext
 from kb.progress import Progress
+from kb.router import Router, load_router
 from kb.routing import NEIGHBOURS, vote
 from kb.store import Store, StoredDocument, embedding_items
 from kb.text import normalize
@@ -115,6 +117,7 @@ class KnowledgeBase:
         self._searcher: Searcher | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+        self._router: tuple[str, Router] | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -406,11 +409,16 @@ class KnowledgeBase:
         )
 
     def escalate(self, answer: Answer, searcher: Searcher) -> Answer:
-        """Add to a refusal where to take the question: the department tickets like it went to."""
-        tickets = searcher.search(searcher.query(answer.question), NEIGHBOURS,
-                                  where=Filter(kinds=frozenset({"ticket"})))  # fmt: skip
-        queues = searcher.snapshot.field_values([h.passage.chunk_id for h in tickets], "queue")
-        department, share = vote(tickets, queues)
+        """Add to a refusal where to take the question: the trained router's queue when there
+        is one, else the department the most similar resolved tickets went to."""
+        routed = self.route(answer.question) if self.router() is not None else {}
+        if "queue" in routed:
+            department, share = routed["queue"]["label"], routed["queue"]["confidence"]
+        else:
+            tickets = searcher.search(searcher.query(answer.question), NEIGHBOURS,
+                                      where=Filter(kinds=frozenset({"ticket"})))  # fmt: skip
+            chunk_ids = [h.passage.chunk_id for h in tickets]
+            department, share = vote(tickets, searcher.snapshot.field_values(chunk_ids, "queue"))
         contact = self.settings.escalation_contact
         if department is None and not contact:
             return answer
@@ -465,6 +473,47 @@ class KnowledgeBase:
             except (UpstreamError, InvalidInput) as e:
                 log.warning("follow-up rewrite failed, using the rule: %s", e)
         return standalone(question, previous)
+
+    # routing -----------------------------------------------------------------------------
+
+    @property
+    def router_dir(self) -> Path:
+        """Where trained routers are versioned."""
+        return self.settings.models_dir / "router"
+
+    def router(self) -> Router | None:
+        """The router being served (reloaded when another is trained or rolled back), or None."""
+        current = self.router_dir / "CURRENT"
+        if not current.is_file():
+            return None
+        version = current.read_text().strip()
+        if self._router is None or self._router[0] != version:
+            router, version = load_router(self.router_dir)
+            self._router = (version, router)
+        return self._router[1]
+
+    def route(self, text: Any) -> dict[str, dict[str, Any]]:
+        """Return each trained field's label (queue, priority) and confidence for ``text``."""
+        text = clean_query(text, self.settings.max_request_bytes, name="text")
+        router = self.router()
+        if router is None:
+            raise NotReady("no router is trained yet: run `kb train-router TICKETS` first")
+        (predicted,) = router.predict([text], self.query_embedder)
+        return {f: {"label": label, "confidence": round(p, 3)} for f, (label, p) in
+                predicted.items()}  # fmt: skip
+
+    def train_router(
+        self, paths: Sequence[Path], fields: Sequence[str] = ("queue", "priority"),
+        mapping: dict[str, str] | None = None,
+    ) -> tuple[str, int]:  # fmt: skip
+        """Train a router on labelled ticket exports and serve it; return its version and size."""
+        examples = [e for p in paths for e in labelled_tickets(p, fields, mapping)]
+        texts = [e.text for e in examples]
+        labels = {f: [e.labels[f] for e in examples] for f in fields}
+        router = Router.train(texts, labels, self.query_embedder, self.settings.embed_model)
+        version = router.save(self.router_dir)
+        self._router = None
+        return version, len(texts)
 
     def llm(self) -> Generator | None:
         """The language-model generator when an endpoint is configured, else None."""

@@ -331,6 +331,71 @@ class Store:
             row["citations"] = json.loads(row["citations"])
         return rows
 
+    # the query log and FAQ candidates --------------------------------------------------------
+
+    def log_query(self, row: Mapping[str, Any]) -> None:
+        """Record one question and how kb did (``QUERY_FIELDS``; the query already redacted)."""
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT INTO queries (created_at, {', '.join(QUERY_FIELDS)})"
+                f" VALUES (?, {', '.join('?' * len(QUERY_FIELDS))})",
+                [row.get("created_at") or utcnow(), *(row.get(f) for f in QUERY_FIELDS)],
+            )
+
+    def queries(self, since: str = "") -> list[dict[str, Any]]:
+        """Return the logged queries since ``since`` (ISO 8601), oldest first."""
+        return self._rows("SELECT * FROM queries WHERE created_at >= ? ORDER BY id", (since,))
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self.conn.execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def documents_of_kind(self, kind: str) -> list[StoredDocument]:
+        """Return every stored document of ``kind``."""
+        with self._lock:
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT id FROM documents WHERE kind = ? ORDER BY id", (kind,))]  # fmt: skip
+        return [d for d in (self.get_document(i) for i in ids) if d is not None]
+
+    def save_candidates(self, candidates: Sequence[Mapping[str, Any]]) -> None:
+        """Replace the pending FAQ candidates; decided ones (by ``key``) are kept as they are."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM faq_candidates WHERE status = 'pending'")
+            for c in candidates:
+                conn.execute(
+                    "INSERT OR IGNORE INTO faq_candidates (key, created_at, question, answer,"
+                    " size, tickets, lang, queue, coverage, article)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (c["key"], utcnow(), c["question"], c["answer"], c["size"],
+                     json.dumps(c["tickets"]), c.get("lang"), c.get("queue"), c["coverage"],
+                     json.dumps(c.get("article"))),
+                )  # fmt: skip
+
+    def candidates(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Return FAQ candidates (of ``status``), largest first."""
+        sql = "SELECT * FROM faq_candidates"
+        args: tuple[str, ...] = ()
+        if status:
+            sql, args = sql + " WHERE status = ?", (status,)
+        rows = self._rows(sql + " ORDER BY size DESC, id", args)
+        for row in rows:
+            row["tickets"] = json.loads(row["tickets"])
+            row["article"] = json.loads(row["article"]) if row["article"] else None
+        return rows
+
+    def decide_candidate(
+        self, candidate_id: int, status: str, question: str, answer: str, doc_id: str | None
+    ) -> None:
+        """Record an editor's decision (and edits) on a candidate."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE faq_candidates SET status = ?, question = ?, answer = ?, doc_id = ?,"
+                " decided_at = ? WHERE id = ?",
+                (status, question, answer, doc_id, utcnow(), candidate_id),
+            )
+
     def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Return when each of ``doc_ids`` last changed (ISO 8601, UTC)."""
         ids = list(dict.fromkeys(doc_ids))
@@ -361,6 +426,9 @@ class Store:
             )
 
 
+QUERY_FIELDS = (
+    "channel", "query", "refused", "confidence", "top_doc", "index_version", "conversation_id",
+)  # fmt: skip
 FEEDBACK_FIELDS = (
     "target", "rating", "comment", "query", "answer", "citations", "doc_id", "index_version",
     "request_id",

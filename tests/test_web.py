@@ -112,12 +112,23 @@ BAD_REQUESTS = [
     ("GET", "/helpful", None, 405),
     ("POST", "/helpful", b"rating=meh&query=x", 400),
 ]
+BAD_REQUESTS += [
+    ("POST", "/route", b'{"txt": "x"}', 400),
+    ("POST", "/route", b'{"text": 5}', 400),
+    ("GET", "/route", None, 405),
+    ("GET", "/admin/faq", None, 401),
+    ("POST", "/admin/faq/mine", None, 401),
+    ("POST", "/admin/faq/1/accept", None, 401),
+    ("POST", "/admin/faq/1/reject", None, 401),
+    ("GET", "/admin/gaps", None, 401),
+    ("GET", "/admin/feedback", None, 401),
+]
 # Every API route answers the same under /v1, the version clients pin.
 BAD_REQUESTS += [
     (m, "/v1" + path, body, status)
     for m, path, body, status in BAD_REQUESTS
     if path.split("/")[1].split("?")[0] in {"search", "answer", "feedback", "documents", "healthz",
-                                            "readyz"}
+                                            "readyz", "route"}
 ]  # fmt: skip
 
 

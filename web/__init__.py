@@ -22,13 +22,14 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["kb"] = KnowledgeBase(settings)
     logging.getLogger("kb").setLevel(settings.log_level.upper())
 
-    from web import api, errors, openapi, pages, requests
+    from web import admin, api, errors, openapi, pages, requests
     from web.versions import API_VERSION
 
     requests.init_app(app)
     app.register_blueprint(api.bp, url_prefix=f"/v{API_VERSION}", name=f"v{API_VERSION}")
     app.register_blueprint(api.bp)  # the bare paths: an alias of the latest version
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(pages.bp)
     errors.init_app(app)
     return app

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
 
+from kb.editorial import log_query
 from kb.errors import InvalidInput, NotFound
 from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
@@ -162,6 +163,7 @@ def answer() -> ResponseReturnValue:
 
     if not stream:
         answer = kb.answer(body["question"], searcher=searcher, history=history, context=context)
+        log_query(kb, answer, "api", conversation)
         return jsonify(result(answer))
     events = kb.answer_stream(body["question"], searcher=searcher, history=history, context=context)
 
@@ -172,6 +174,7 @@ def answer() -> ResponseReturnValue:
             elif name == "reset":
                 data = {"reason": value}
             else:
+                log_query(kb, value, "api", conversation)
                 data = result(value)
             yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -192,6 +195,18 @@ def history_questions(history: Any) -> list[str]:
             raise InvalidInput("each history turn must be an object with a 'question' string")
         questions.append(turn["question"])
     return questions
+
+
+@bp.post("/route")
+def route() -> ResponseReturnValue:
+    """Which queue (department) and priority a request belongs to, with confidences."""
+    body = json_body()
+    if "text" not in body:
+        raise InvalidInput("missing field 'text'")
+    kb = get_kb()
+    routed = kb.route(body["text"])
+    version = (kb.router_dir / "CURRENT").read_text().strip()
+    return jsonify({**routed, "router_version": version})
 
 
 @bp.post("/feedback")

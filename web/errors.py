@@ -33,7 +33,9 @@ def error_response(message: str, status: int) -> Response:
 
 
 def _wants_json() -> bool:
-    if request.blueprint in API_BLUEPRINTS or request.path in current_app.config["KB_API_PATHS"]:
+    if request.blueprint in (*API_BLUEPRINTS, "admin") or (
+        request.path in current_app.config["KB_API_PATHS"]
+    ):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" or request.is_json
@@ -44,7 +46,7 @@ def init_app(app: Flask) -> None:
     app.config["KB_API_PATHS"] = frozenset(
         rule.rule
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in (*API_BLUEPRINTS, "openapi")
+        if rule.endpoint.split(".")[0] in (*API_BLUEPRINTS, "openapi", "admin")
     )
 
     @app.errorhandler(KbError)

@@ -150,6 +150,10 @@ SCHEMAS: dict[str, Any] = {
             "request_id": STRING,
         },
     },
+    "Routed": {
+        "type": "object",
+        "properties": {"label": STRING, "confidence": {"type": "number"}},
+    },
     "Document": {
         "type": "object",
         "properties": {
@@ -219,6 +223,36 @@ API: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "/route": {
+        "post": {
+            "summary": "Which queue (department) and priority a request belongs to",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": {
+                            "type": "object",
+                            "required": ["text"],
+                            "properties": {"text": STRING},
+                        }
+                    }
+                },
+            },  # fmt: skip
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "queue": _ref("Routed"),
+                            "priority": _ref("Routed"),
+                            "router_version": STRING,
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        }
+    },
     "/feedback": {
         "post": {
             "summary": "Rate an answer or a result (Was this helpful?)",
@@ -258,6 +292,43 @@ API: dict[str, dict[str, Any]] = {
         }
     },
 }
+
+ADMIN_ERRORS = {
+    "401": _json(_ref("Error"), "No admin key, or the wrong one (Authorization: Bearer KEY)"),
+    "400": ERRORS["400"],
+}
+CANDIDATE_ID = [{"name": "candidate_id", "in": "path", "required": True,
+                 "schema": {"type": "integer"}}]  # fmt: skip
+EDIT = {"content": {JSON: {"schema": {"type": "object", "properties": {
+    "question": STRING, "answer": STRING}}}}}  # fmt: skip
+
+ADMIN: dict[str, dict[str, Any]] = {
+    "/admin/faq": {"get": {
+        "summary": "FAQ candidates mined from tickets (status=pending|accepted|rejected)",
+        "parameters": [_query("status", STRING, "Only candidates with this status")],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+    "/admin/faq/mine": {"post": {
+        "summary": "Cluster the stored tickets into FAQ candidates again",
+        "parameters": [_query("min_size", {"type": "integer", "default": 3}, "Smallest cluster")],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+    "/admin/faq/{candidate_id}/accept": {"post": {
+        "summary": "Publish a candidate as a faq document (indexed on the next ingest)",
+        "parameters": CANDIDATE_ID, "requestBody": EDIT,
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS,
+                      "404": _json(_ref("Error"), "No such candidate")}}},
+    "/admin/faq/{candidate_id}/reject": {"post": {
+        "summary": "Reject a candidate", "parameters": CANDIDATE_ID,
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS,
+                      "404": _json(_ref("Error"), "No such candidate")}}},
+    "/admin/gaps": {"get": {
+        "summary": "Content gaps: refused, unsure or thumbs-down questions, clustered and ranked",
+        "parameters": [_query("days", {"type": "integer", "default": 90}, "How far back")],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+    "/admin/feedback": {"get": {
+        "summary": "The latest feedback, newest first",
+        "parameters": [_query("limit", {"type": "integer", "default": 100}, "How many")],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+}  # fmt: skip
 
 PAGES: dict[str, dict[str, Any]] = {
     "/": {"get": {"summary": "The self-service search page", "responses": {"200": _html("Page")}}},
@@ -312,6 +383,7 @@ def spec() -> dict[str, Any]:
             for method, op in operations.items()
         }
     paths.update(PAGES)
+    paths.update(ADMIN)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -10,6 +10,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
+from kb.editorial import log_query
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize
@@ -74,6 +75,7 @@ def home() -> ResponseReturnValue:
         try:
             hits = kb.search(query, k=10)
             answer = kb.answer(query)
+            log_query(kb, answer, "page", None)
             updated = kb.updated_times(h.passage.doc_id for h in hits)
         except KbError as e:
             if e.status >= 500:

@@ -1,0 +1,199 @@
+"""The editors' commands: ``kb insights …``, ``kb train-router``, ``kb eval-router``."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import click
+
+from kb import editorial
+from kb.cli import _kb, cli
+from kb.errors import InvalidInput, SourceError
+
+FIELDS = ("queue", "priority")
+
+
+@cli.group("insights")
+def insights_group() -> None:
+    """What tickets and the query log say the help centre should say."""
+
+
+@insights_group.command("faq")
+@click.argument("tickets", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--min-size", default=3, show_default=True, help="Smallest cluster to propose.")
+@click.option("--top", default=15, show_default=True, help="Clusters to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def insights_faq(
+    ctx: click.Context, tickets: tuple[Path, ...], min_size: int, top: int, as_json: bool
+) -> None:
+    """Cluster resolved tickets into FAQ candidates (ingesting TICKETS first, if given)."""
+    kb = _kb(ctx)
+    if tickets:
+        report = kb.ingest([str(t) for t in tickets])
+        if not as_json:
+            click.echo(f"Ingested tickets: {report.summary()}")
+    found = editorial.mine_faqs(kb, min_size=min_size)
+    saved = {c["key"]: c for c in editorial.candidates(kb)}
+    if as_json:
+        items = [{**c.to_dict(), "id": saved[c.key]["id"], "status": saved[c.key]["status"]}
+                 for c in found]  # fmt: skip
+        click.echo(json.dumps({"candidates": items}, ensure_ascii=False, indent=2))
+        return
+    uncovered = sum(not c.covered for c in found)
+    click.echo(
+        f"{len(found)} clusters of {min_size}+ tickets; {uncovered} not covered by an article"
+    )
+    for c in found[:top]:
+        s = saved[c.key]
+        where = f"covered by {c.article['title']!r}" if c.covered and c.article else "NOT COVERED"
+        click.echo(f"#{s['id']:<4} {c.size:>4} tickets  coverage {c.coverage:.2f}  {where}  "
+                   f"[{c.lang or '?'} · {c.queue or '?'}] {s['status']}")  # fmt: skip
+        click.echo(f"      Q: {_line(c.question)}")
+        click.echo(f"      A: {_line(c.answer)}")
+
+
+def _line(text: str, n: int = 110) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[: n - 1] + "…"
+
+
+@insights_group.command("accept")
+@click.argument("candidate", type=int)
+@click.option("--question", help="The question as it should read.")
+@click.option("--answer", help="The answer as it should read.")
+@click.pass_context
+def insights_accept(
+    ctx: click.Context, candidate: int, question: str | None, answer: str | None
+) -> None:
+    """Publish a FAQ candidate as a document of kind faq (indexed on the next ingest)."""
+    c = editorial.decide(_kb(ctx), candidate, True, question, answer)
+    click.echo(f"Accepted #{candidate} as {c['doc_id']}; run kb ingest to index it.")
+
+
+@insights_group.command("reject")
+@click.argument("candidate", type=int)
+@click.pass_context
+def insights_reject(ctx: click.Context, candidate: int) -> None:
+    """Reject a FAQ candidate: it is not proposed again."""
+    editorial.decide(_kb(ctx), candidate, False)
+    click.echo(f"Rejected #{candidate}.")
+
+
+@insights_group.command("gaps")
+@click.option("--days", default=90, show_default=True, help="How far back to look.")
+@click.option("--top", default=15, show_default=True, help="Gaps to print.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def insights_gaps(ctx: click.Context, days: int, top: int, as_json: bool) -> None:
+    """What customers ask that kb refuses, answers unsure, or gets a thumbs-down for."""
+    found = editorial.gaps(_kb(ctx), days)
+    if as_json:
+        click.echo(json.dumps({"gaps": [g.to_dict() for g in found]}, ensure_ascii=False,
+                              indent=2))  # fmt: skip
+        return
+    if not found:
+        click.echo(f"No gaps in the last {days} days.")
+    for g in found[:top]:
+        why = ", ".join(f"{k} {v}" for k, v in sorted(g.reasons.items()))
+        near = f"closest: {g.closest['title']}" if g.closest else "no close article"
+        click.echo(f"{g.count:>4}× (score {g.score:.1f}, last {g.last_seen[:10]}) {g.question}")
+        click.echo(f"      {why}; {near}")
+
+
+@cli.command("train-router")
+@click.argument("tickets", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.option("--field", "fields", multiple=True, default=FIELDS, show_default=True,
+              help="Label fields to learn (repeatable).")  # fmt: skip
+@click.pass_context
+def train_router(ctx: click.Context, tickets: tuple[Path, ...], fields: tuple[str, ...]) -> None:
+    """Train the queue and priority router on labelled ticket exports, and serve it."""
+    version, size = _kb(ctx).train_router(list(tickets), fields)
+    click.echo(f"Trained router {version} on {size} tickets ({', '.join(fields)}).")
+
+
+@cli.command("eval-router")
+@click.option("--tickets", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of labelled ticket exports (tickets_multilang).")  # fmt: skip
+@click.option("--banking77", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The BANKING77 folder (train.jsonl, test.jsonl).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def eval_router(
+    ctx: click.Context, tickets: Path | None, banking77: Path | None, as_json: bool
+) -> None:
+    """Held-out accuracy and macro-F1 of the router, with the TF-IDF baseline beside each."""
+    from kb.router import evaluate_split
+
+    if not tickets and not banking77:
+        raise click.UsageError("give --tickets DIR, --banking77 DIR, or both")
+    kb = _kb(ctx)
+    embedder, model = kb.query_embedder, kb.settings.embed_model
+    results: dict[str, dict[str, float]] = {}
+    if tickets:
+        train, test = stratified_split(tickets)
+        scores = evaluate_split(
+            [e.text for e in train], [e.text for e in test],
+            {f: [e.labels[f] for e in train] for f in FIELDS},
+            {f: [e.labels[f] for e in test] for f in FIELDS}, embedder, model,
+        )  # fmt: skip
+        results.update({f"tickets_{f}": v for f, v in scores.items()})
+    if banking77:
+        train_rows, test_rows = (_jsonl(banking77 / f"{s}.jsonl") for s in ("train", "test"))
+        scores = evaluate_split(
+            [r["text"] for r in train_rows], [r["text"] for r in test_rows],
+            {"intent": [r["label"] for r in train_rows]},
+            {"intent": [r["label"] for r in test_rows]}, embedder, model,
+        )  # fmt: skip
+        results["banking77"] = scores["intent"]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    click.echo(f"{'task':<18}{'accuracy':>10}{'macro-F1':>10}{'baseline acc':>14}"
+               f"{'baseline F1':>13}{'test':>7}")  # fmt: skip
+    for task, r in results.items():
+        click.echo(f"{task:<18}{r['accuracy']:>10.3f}{r['macro_f1']:>10.3f}"
+                   f"{r['baseline_accuracy']:>14.3f}{r['baseline_macro_f1']:>13.3f}"
+                   f"{r['test_size']:>7}")  # fmt: skip
+    click.echo("baseline: TF-IDF word 1-2 grams + logistic regression; "
+               "kb: embeddings + TF-IDF words and characters + logistic regression")  # fmt: skip
+
+
+def stratified_split(folder: Path, test_share: float = 0.2, seed: int = 0) -> tuple[list, list]:
+    """Every labelled ticket in ``folder``'s exports, split by queue, 80/20, reproducibly."""
+    from ingest.tickets import labelled_tickets
+
+    seen, examples = set(), []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() in {".jsonl", ".json", ".csv"}:
+            try:
+                found = labelled_tickets(path, FIELDS)
+            except SourceError:
+                continue  # not a ticket export (a stats or README file)
+            for e in found:
+                if e.text not in seen:  # the same ticket in two exports counts once
+                    seen.add(e.text)
+                    examples.append(e)
+    if len(examples) < 20:
+        raise InvalidInput(f"{folder}: fewer than 20 labelled tickets")
+    by_queue: dict[str, list] = {}
+    for e in examples:
+        by_queue.setdefault(e.labels["queue"], []).append(e)
+    rng = random.Random(seed)
+    train, test = [], []
+    for queue in sorted(by_queue):
+        group = by_queue[queue]
+        rng.shuffle(group)
+        cut = round(len(group) * test_share) if len(group) >= 5 else 0
+        test += group[:cut]
+        train += group[cut:]
+    return train, test
+
+
+def _jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise InvalidInput(f"{path} is missing")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]

@@ -1,0 +1,145 @@
+"""The editors' side of the knowledge base: the query log, content gaps, FAQ candidates.
+
+A thin layer over :mod:`kb.insights` (the methods) and the store (the evidence and the
+decisions), used by the CLI and the admin API alike. Nothing becomes public without an editor:
+an accepted candidate becomes a ``faq`` document in the store, cited to its source tickets,
+and the next ingest indexes it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ingest.chunking import chunk_sections
+from ingest.redact import redact
+from kb.errors import InvalidInput, NotFound
+from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
+from kb.models import Answer, Document, Hit, Section
+from kb.text import slugify
+
+if TYPE_CHECKING:
+    from kb.service import KnowledgeBase
+
+FAQ_SOURCE = "kb:faq"  # the source of documents editors accepted
+
+
+def log_query(kb: KnowledgeBase, answer: Answer, channel: str, conversation: str | None) -> None:
+    """Record a question and how kb did, redacted, for the gap report and the KPIs."""
+    if not kb.settings.query_log:
+        return
+    store = kb.open_store()
+    try:
+        store.log_query(
+            {
+                "channel": channel,
+                "query": redact(answer.question).text,
+                "refused": int(answer.refused),
+                "confidence": answer.confidence,
+                "top_doc": answer.citations[0].doc_id if answer.citations else None,
+                "index_version": kb.status()["index_version"],
+                "conversation_id": conversation,
+            }
+        )
+    finally:
+        store.close()
+
+
+def best_article(kb: KnowledgeBase, text: str) -> Hit | None:
+    """The public article passage closest to ``text``, if any."""
+    searcher = kb.searcher()
+    hits = searcher.search(searcher.query(text), 1, where=kb.public_filter())
+    return hits[0] if hits else None
+
+
+def mine_faqs(kb: KnowledgeBase, min_size: int = 3) -> list[FaqCandidate]:
+    """Cluster the stored resolved tickets into FAQ candidates and save the new ones."""
+    store = kb.open_store()
+    try:
+        tickets = []
+        for doc in store.documents_of_kind("ticket"):
+            parts = {s.anchor: s.text for s in doc.sections}
+            question = f"{doc.title}\n{parts.get('question', '')}".strip()
+            tickets.append(Ticket(doc.id, question, parts.get("resolution", ""), doc.lang,
+                                  doc.meta.get("queue")))  # fmt: skip
+        found = faq_candidates(tickets, kb.embedder, lambda q: best_article(kb, q), min_size)
+        store.save_candidates([c.to_dict() for c in found])
+        return found
+    finally:
+        store.close()
+
+
+def candidates(kb: KnowledgeBase, status: str | None = None) -> list[dict[str, Any]]:
+    """The saved FAQ candidates (of ``status``)."""
+    if status not in (None, "pending", "accepted", "rejected"):
+        raise InvalidInput("status must be pending, accepted or rejected")
+    store = kb.open_store()
+    try:
+        return store.candidates(status)
+    finally:
+        store.close()
+
+
+def decide(
+    kb: KnowledgeBase,
+    candidate_id: int,
+    accept: bool,
+    question: str | None = None,
+    answer: str | None = None,
+) -> dict[str, Any]:
+    """Accept (with the editor's edits) or reject a pending candidate; return it.
+
+    Accepting stores a ``faq`` document citing the candidate's tickets; the next ingest
+    indexes it.
+    """
+    store = kb.open_store()
+    try:
+        found = [c for c in store.candidates() if c["id"] == candidate_id]
+        if not found:
+            raise NotFound(f"no FAQ candidate {candidate_id}")
+        c = found[0]
+        if c["status"] != "pending":
+            raise InvalidInput(f"candidate {candidate_id} is already {c['status']}")
+        question = _edit(question, c["question"], "question")
+        answer = _edit(answer, c["answer"], "answer")
+        doc_id = None
+        if accept:
+            doc_id = f"faq/{slugify(question.splitlines()[0])[:60] or candidate_id}"
+            doc = Document(
+                id=doc_id,
+                title=question.splitlines()[0][:200],
+                sections=(Section(question.splitlines()[0][:200], answer, "answer", 1),),
+                source=FAQ_SOURCE,
+                url=None,
+                kind="faq",
+                lang=c["lang"],
+                meta={"source_tickets": c["tickets"], "candidate": candidate_id},
+            )
+            store.upsert_document(doc, chunk_sections(doc.id, doc.sections,
+                                                      kb.settings.chunk_words))  # fmt: skip
+        store.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
+                               answer, doc_id)  # fmt: skip
+        return next(x for x in store.candidates() if x["id"] == candidate_id)
+    finally:
+        store.close()
+
+
+def _edit(value: str | None, default: str, name: str) -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str) or not value.strip() or len(value) > 5000:
+        raise InvalidInput(f"{name} must be a non-empty string of at most 5000 characters")
+    return value.strip()
+
+
+def gaps(kb: KnowledgeBase, days: int = 90, now: datetime | None = None) -> list[Gap]:
+    """The content-gap report over the last ``days`` of the query log and feedback."""
+    now = now or datetime.now(UTC)
+    since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+    store = kb.open_store()
+    try:
+        queries = store.queries(since)
+        feedback = [f for f in store.feedback(10_000) if f["created_at"] >= since]
+    finally:
+        store.close()
+    return gap_report(queries, feedback, kb.embedder, lambda q: best_article(kb, q), now)

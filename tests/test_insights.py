@@ -1,0 +1,168 @@
+"""Support insights on real stores: content gaps from the query log, FAQs mined from tickets,
+the editors' decisions, and the router."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from kb import editorial
+from kb.config import load_settings
+from kb.service import KnowledgeBase
+from kb.store import Store
+from tests.conftest import DEMO
+from web import create_app
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+KEY = "s3cret-admin-key"
+
+
+def ago(days: float) -> str:
+    return (NOW - timedelta(days=days)).isoformat(timespec="seconds")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, embedder):
+    """The demo help centre with its tickets, in a store of this module's own."""
+    home = tmp_path_factory.mktemp("insights")
+    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
+    kb.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
+    return home
+
+
+@pytest.fixture
+def kb(home, embedder):
+    return KnowledgeBase(load_settings({"home": home, "admin_key": KEY}), embedder=embedder)
+
+
+def log(store: Store, query: str, days: float, refused: bool = True, confidence: float = 0.0):
+    store.log_query({"created_at": ago(days), "channel": "api", "query": query,
+                     "refused": int(refused), "confidence": confidence})  # fmt: skip
+
+
+def test_the_gap_report_ranks_topics_by_volume_and_recency(tmp_path, embedder, demo_home):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
+    store = kb.open_store()
+    # Recent and frequent: refused questions about HomeKit.
+    for q in ["Does Lumio work with Apple HomeKit?", "HomeKit support for Lumio bulbs?",
+              "Can I add Lumio lights to Apple HomeKit", "is there homekit integration",
+              "Lumio and Apple HomeKit"]:  # fmt: skip
+        log(store, q, days=2)
+    # As many, but three months old: counts for less.
+    thermostats = [
+        "Do you sell smart thermostats?",
+        "Is there a Lumio thermostat?",
+        "Lumio thermostat for heating",
+        "smart thermostat from Lumio",
+        "thermostats?",
+    ]
+    for q in thermostats:
+        log(store, q, days=80)
+    # Answered, but unsure: two recent low-confidence answers about outdoor use.
+    log(store, "Can I use the light strip outdoors in the rain?", 1, refused=False, confidence=0.35)
+    log(store, "are the light strips waterproof for outdoor use", 3, refused=False,
+        confidence=0.4)  # fmt: skip
+    # Answered well: never a gap.
+    log(store, "How do I reset my password?", 1, refused=False, confidence=0.95)
+    # A thumbs-down on an answer makes its question a gap too.
+    store.add_feedback({"target": "answer", "rating": -1, "query": "how long does a refund take",
+                        "citations": []})  # fmt: skip
+    store.close()
+
+    gaps = editorial.gaps(kb, days=365, now=NOW + timedelta(days=0))
+    questions = [g.question for g in gaps]
+    assert all("password" not in q for q in questions)
+    homekit = next(g for g in gaps if "homekit" in g.question.lower())
+    thermostat = next(g for g in gaps if "thermostat" in g.question.lower())
+    outdoor = next(g for g in gaps if "outdoor" in g.question.lower())
+    assert homekit.count == 5 and homekit.reasons == {"refused": 5}
+    assert thermostat.count == 5 and gaps.index(homekit) < gaps.index(thermostat)
+    assert gaps[0] is homekit  # most and most recent
+    assert outdoor.reasons == {"low_confidence": 2} and outdoor.score > thermostat.score
+    assert homekit.closest and homekit.closest["doc_id"]  # with the nearest article to fix
+    assert len(homekit.examples) == 4 and homekit.question not in homekit.examples
+    refund = next(g for g in gaps if "refund" in g.question)
+    assert refund.reasons == {"thumbs_down": 1}
+    # Outside the window: nothing from 80 days ago.
+    assert all("thermostat" not in g.question.lower() for g in editorial.gaps(kb, 30, NOW))
+
+
+def test_faq_candidates_come_from_ticket_clusters_with_coverage(kb):
+    found = editorial.mine_faqs(kb, min_size=2)
+    assert found and all(c.size >= 2 for c in found)
+    assert [c.size for c in found] == sorted((c.size for c in found), reverse=True)
+    cancel = next(c for c in found if "cancel" in c.question.lower())
+    assert cancel.covered and cancel.article["doc_id"] == "cancel-subscription"
+    assert cancel.queue == "Billing" and len(cancel.tickets) == cancel.size
+    assert any(not c.covered for c in found)
+    # Languages the model cannot read are clustered only with their own language.
+    for c in found:
+        langs = {kb.document(t).lang for t in c.tickets}
+        assert len(langs) == 1 or langs <= {"en", None}
+
+
+def test_an_accepted_candidate_is_retrievable_after_the_next_ingest(kb):
+    editorial.mine_faqs(kb, min_size=2)
+    pending = editorial.candidates(kb, "pending")
+    target = next(c for c in pending if not c["coverage"] >= 0.5)
+    client = create_app(kb.settings).test_client()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    edit = {"question": "Can I get a VAT invoice for a bulk office order?"}
+    r = client.post(f"/admin/faq/{target['id']}/accept", headers=auth, json=edit)
+    assert r.status_code == 200 and r.json["candidate"]["status"] == "accepted"
+    doc_id = r.json["candidate"]["doc_id"]
+    assert doc_id.startswith("faq/")
+    doc = kb.document(doc_id)
+    assert doc.kind == "faq" and doc.meta["source_tickets"] == target["tickets"]
+    assert doc_id not in [h.passage.doc_id for h in kb.search("VAT invoice bulk office order")]
+    kb.ingest([str(DEMO)])  # the next ingest indexes it
+    assert doc_id in [h.passage.doc_id for h in kb.search("VAT invoice bulk office order", 3)]
+    # Decided once: not proposed again, and not decided twice.
+    editorial.mine_faqs(kb, min_size=2)
+    assert target["key"] not in [c["key"] for c in editorial.candidates(kb, "pending")]
+    again = client.post(f"/admin/faq/{target['id']}/reject", headers=auth)
+    assert again.status_code == 400 and "already accepted" in again.json["error"]
+
+
+def test_admin_routes_need_the_key(kb, demo_home):
+    client = create_app(kb.settings).test_client()
+    assert client.get("/admin/gaps").status_code == 401
+    assert client.get("/admin/gaps", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    ok = client.get("/admin/gaps", headers={"Authorization": f"Bearer {KEY}"})
+    assert ok.status_code == 200 and "gaps" in ok.json
+    shut = create_app({"home": demo_home}).test_client().get("/admin/faq")
+    assert shut.status_code == 401 and "KB_ADMIN_KEY" in shut.json["error"]
+
+
+def test_answers_are_logged_redacted(tmp_path, demo_home):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    client = create_app({"home": home}).test_client()
+    client.post("/v1/answer", json={"question": "my email is jane@example.com, reset password?"})
+    client.post("/v1/answer", json={"question": "How do I bake bread?", "stream": True}).get_data()
+    store = Store(home / "kb.sqlite3")
+    rows = store.queries()
+    store.close()
+    assert [r["channel"] for r in rows] == ["api", "api"]
+    assert "jane@example.com" not in rows[0]["query"] and rows[0]["refused"] == 0
+    assert rows[1]["refused"] == 1 and rows[0]["top_doc"] == "reset-password"
+
+
+def test_the_router_learns_queues_from_tickets_and_routes_refusals(kb, home):
+    version, size = kb.train_router([DEMO.parent / "tickets.csv"])
+    assert version == "v000001" and size >= 60
+    routed = kb.route("I was charged twice for my Plus subscription this month")
+    assert routed["queue"]["label"] == "Billing" and 0 < routed["queue"]["confidence"] <= 1
+    assert routed["priority"]["label"] in {"low", "normal", "high", "urgent"}
+    client = create_app(kb.settings).test_client()
+    r = client.post("/v1/route", json={"text": "My parcel never arrived, tracking is stuck"})
+    assert r.status_code == 200 and r.json["queue"]["label"] == "Shipping"
+    assert r.json["router_version"] == "v000001"
+    refusal = kb.answer("Can I get a quote for 500 bulbs for my hotel?")
+    assert refusal.refused and refusal.escalation.department == "Sales"
+    assert kb.train_router([DEMO.parent / "tickets.csv"])[0] == "v000002"

@@ -1,0 +1,95 @@
+"""The editors' API: FAQ candidates, the content-gap report, feedback review.
+
+Every route needs the admin key (``Authorization: Bearer KEY``, compared in constant time);
+with no key configured the routes are shut. Answers are JSON in the one error shape.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from kb import editorial
+from kb.errors import InvalidInput, KbError
+from web.api import json_body
+from web.requests import get_kb
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class Unauthorized(KbError):
+    """No admin key, or the wrong one."""
+
+    status = 401
+
+
+@bp.before_request
+def require_key() -> None:
+    """Let through only requests carrying the configured admin key."""
+    key = get_kb().settings.admin_key
+    if not key:
+        raise Unauthorized("the admin API is shut: set KB_ADMIN_KEY to open it")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), key.encode()):
+        raise Unauthorized("admin key missing or wrong (send Authorization: Bearer KEY)")
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}")
+    return value
+
+
+@bp.get("/faq")
+def faq() -> ResponseReturnValue:
+    """The FAQ candidates (``status=pending|accepted|rejected``), largest first."""
+    return jsonify({"candidates": editorial.candidates(get_kb(), request.args.get("status"))})
+
+
+@bp.post("/faq/mine")
+def mine() -> ResponseReturnValue:
+    """Cluster the stored tickets into FAQ candidates again."""
+    min_size = _int_arg("min_size", 3, 2, 1000)
+    found = editorial.mine_faqs(get_kb(), min_size)
+    return jsonify({"found": len(found), "candidates": editorial.candidates(get_kb())})
+
+
+def _decide(candidate_id: int, accept: bool) -> ResponseReturnValue:
+    body: dict[str, Any] = json_body() if request.get_data() else {}
+    candidate = editorial.decide(
+        get_kb(), candidate_id, accept, body.get("question"), body.get("answer")
+    )
+    return jsonify({"ok": True, "candidate": candidate})
+
+
+@bp.post("/faq/<int:candidate_id>/accept")
+def accept(candidate_id: int) -> ResponseReturnValue:
+    """Publish a candidate (with the editor's ``question`` and ``answer`` edits, if any)."""
+    return _decide(candidate_id, True)
+
+
+@bp.post("/faq/<int:candidate_id>/reject")
+def reject(candidate_id: int) -> ResponseReturnValue:
+    """Reject a candidate; it is not proposed again."""
+    return _decide(candidate_id, False)
+
+
+@bp.get("/gaps")
+def gaps() -> ResponseReturnValue:
+    """The content-gap report over the last ``days`` (default 90)."""
+    days = _int_arg("days", 90, 1, 3650)
+    return jsonify({"days": days, "gaps": [g.to_dict() for g in editorial.gaps(get_kb(), days)]})
+
+
+@bp.get("/feedback")
+def feedback() -> ResponseReturnValue:
+    """The latest feedback, newest first."""
+    return jsonify({"feedback": get_kb().recent_feedback(_int_arg("limit", 100, 1, 1000))})
