@@ -103,6 +103,52 @@ def insights_gaps(ctx: click.Context, days: int, top: int, as_json: bool) -> Non
         click.echo(f"      {why}; {near}")
 
 
+@insights_group.command("trends")
+@click.option("--weeks", default=12, show_default=True, help="Weeks to show.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True)  # fmt: skip
+@click.pass_context
+def insights_trends(ctx: click.Context, weeks: int, fmt: str) -> None:
+    """Weekly ticket volume by queue, sentiment and topic, with rising ones flagged."""
+    from kb.trends import to_csv
+
+    found = editorial.trends(_kb(ctx), weeks)
+    if fmt == "json":
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if fmt == "csv":
+        click.echo(to_csv(found), nl=False)
+        return
+    if not found["weeks"]:
+        click.echo("No dated tickets.")
+        return
+    click.echo(f"Weeks {found['weeks'][0]} to {found['weeks'][-1]} (tickets per week)")
+    for dimension, values in found["series"].items():
+        click.echo(f"{dimension}:")
+        for value, counts in list(values.items())[:8]:
+            spark = " ".join(f"{c:>2}" for c in counts)
+            click.echo(f"  {_line(value, 34):<34} {spark}  total {sum(counts)}")
+    for r in found["rising"]:
+        click.echo(f"RISING {r['dimension']} {r['value']!r}: {r['recent_per_week']:.1f}/week "
+                   f"in the last 4 weeks, {r['before_per_week']:.1f} before")  # fmt: skip
+
+
+@cli.command("export")
+@click.argument("kind", type=click.Choice(["finetune", "pairs"]))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("export"),
+              show_default=True, help="Folder to write to.")  # fmt: skip
+@click.option("--validation", default=0.1, show_default=True, help="Share held out.")
+@click.pass_context
+def export_command(ctx: click.Context, kind: str, out: Path, validation: float) -> None:
+    """Training data: chat-format JSONL (finetune) or query–passage pairs (pairs)."""
+    from kb.export import export
+
+    done = export(_kb(ctx), kind, out, validation)
+    by_source = ", ".join(f"{n} from {s}" for s, n in sorted(done["sources"].items()))
+    click.echo(f"Wrote {done['train']} train and {done['validation']} validation examples to "
+               f"{out}/{kind}-*.jsonl ({by_source or 'nothing to export'}).")  # fmt: skip
+
+
 @cli.command("train-router")
 @click.argument("tickets", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip

@@ -16,7 +16,9 @@ from ingest.redact import redact
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
 from kb.models import Answer, Document, Hit, Section
+from kb.sentiment import sentiment
 from kb.text import slugify
+from kb.trends import weekly
 
 if TYPE_CHECKING:
     from kb.service import KnowledgeBase
@@ -143,3 +145,27 @@ def gaps(kb: KnowledgeBase, days: int = 90, now: datetime | None = None) -> list
     finally:
         store.close()
     return gap_report(queries, feedback, kb.embedder, lambda q: best_article(kb, q), now)
+
+
+def trends(kb: KnowledgeBase, weeks: int = 12) -> dict[str, Any]:
+    """Weekly ticket volume by queue, sentiment and topic (the FAQ candidates' clusters)."""
+    if not 2 <= weeks <= 520:
+        raise InvalidInput("weeks must be between 2 and 520")
+    store = kb.open_store()
+    try:
+        topic_of = {}
+        for c in store.candidates():
+            title = c["question"].splitlines()[0][:80]
+            topic_of.update({t: title for t in c["tickets"]})
+        items = []
+        for doc in store.documents_of_kind("ticket"):
+            question = next((s.text for s in doc.sections if s.anchor == "question"), "")
+            items.append({
+                "created_at": doc.meta.get("created_at"),
+                "queue": doc.meta.get("queue"),
+                "sentiment": sentiment(f"{doc.title}\n{question}", doc.lang).label,
+                "topic": topic_of.get(doc.id, "other"),
+            })  # fmt: skip
+    finally:
+        store.close()
+    return weekly(items, weeks=weeks)

@@ -166,3 +166,40 @@ def test_the_router_learns_queues_from_tickets_and_routes_refusals(kb, home):
     refusal = kb.answer("Can I get a quote for 500 bulbs for my hotel?")
     assert refusal.refused and refusal.escalation.department == "Sales"
     assert kb.train_router([DEMO.parent / "tickets.csv"])[0] == "v000002"
+
+
+def test_training_data_exports_are_chat_format_and_pairs_with_a_stable_split(kb, tmp_path):
+    import json
+
+    from kb.export import export
+
+    store = kb.open_store()
+    store.add_feedback({"target": "answer", "rating": 1, "query": "How do I reset my password?",
+                        "answer": "Use Forgot password? on the sign-in screen [1].",
+                        "citations": []})  # fmt: skip
+    store.close()
+    done = export(kb, "finetune", tmp_path / "a", 0.2)
+    assert done["sources"]["ticket"] >= 60 and done["sources"]["helpful_answer"] >= 1
+    assert done["train"] > done["validation"] > 0
+    files = [tmp_path / "a" / f"finetune-{part}.jsonl" for part in ("train", "validation")]
+    rows = [json.loads(x) for f in files for x in f.read_text().splitlines()]
+    assert all([m["role"] for m in r["messages"]] == ["system", "user", "assistant"] for r in rows)
+    assert not any("@" in m["content"] for r in rows for m in r["messages"])  # redacted
+    pairs = export(kb, "pairs", tmp_path / "b", 0.2)
+    first = json.loads((tmp_path / "b" / "pairs-train.jsonl").read_text().splitlines()[0])
+    assert set(first) == {"query", "passage", "source"} and "[1]" not in first["passage"]
+    again = export(kb, "pairs", tmp_path / "c", 0.2)
+    assert (again["train"], again["validation"]) == (pairs["train"], pairs["validation"])
+    assert (tmp_path / "b" / "pairs-validation.jsonl").read_text() == (
+        tmp_path / "c" / "pairs-validation.jsonl").read_text()  # fmt: skip
+
+
+def test_trends_are_served_as_json_and_csv(kb):
+    client = create_app(kb.settings).test_client()
+    auth = {"Authorization": f"Bearer {KEY}"}
+    found = client.get("/admin/trends?weeks=12", headers=auth).json
+    assert len(found["weeks"]) == 12 and "Billing" in found["series"]["queue"]
+    assert set(found["series"]["sentiment"]) <= {"negative", "neutral", "positive", "unknown"}
+    table = client.get("/admin/trends?format=csv", headers=auth)
+    assert table.mimetype == "text/csv"
+    assert table.get_data(as_text=True).startswith("dimension,value,week,count")

@@ -122,6 +122,7 @@ BAD_REQUESTS += [
     ("POST", "/admin/faq/1/reject", None, 401),
     ("GET", "/admin/gaps", None, 401),
     ("GET", "/admin/feedback", None, 401),
+    ("GET", "/admin/trends", None, 401),
 ]
 # Every API route answers the same under /v1, the version clients pin.
 BAD_REQUESTS += [

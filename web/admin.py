@@ -9,11 +9,12 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
 from kb import editorial
 from kb.errors import InvalidInput, KbError
+from kb.trends import to_csv
 from web.api import json_body
 from web.requests import get_kb
 
@@ -87,6 +88,18 @@ def gaps() -> ResponseReturnValue:
     """The content-gap report over the last ``days`` (default 90)."""
     days = _int_arg("days", 90, 1, 3650)
     return jsonify({"days": days, "gaps": [g.to_dict() for g in editorial.gaps(get_kb(), days)]})
+
+
+@bp.get("/trends")
+def trends() -> ResponseReturnValue:
+    """Weekly ticket volume by queue, sentiment and topic; ``format=csv`` for a spreadsheet."""
+    found = editorial.trends(get_kb(), _int_arg("weeks", 12, 2, 520))
+    if request.args.get("format") == "csv":
+        response = make_response(to_csv(found))
+        response.mimetype = "text/csv"
+        response.headers["Content-Disposition"] = "attachment; filename=trends.csv"
+        return response
+    return jsonify(found)
 
 
 @bp.get("/feedback")

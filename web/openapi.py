@@ -324,6 +324,13 @@ ADMIN: dict[str, dict[str, Any]] = {
         "summary": "Content gaps: refused, unsure or thumbs-down questions, clustered and ranked",
         "parameters": [_query("days", {"type": "integer", "default": 90}, "How far back")],
         "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+    "/admin/trends": {"get": {
+        "summary": "Weekly ticket volume by queue, sentiment and topic, rising ones flagged",
+        "parameters": [_query("weeks", {"type": "integer", "default": 12}, "Weeks to show"),
+                       _query("format", {"enum": ["json", "csv"]}, "csv for a spreadsheet")],
+        "responses": {"200": {"description": "Trends", "content": {
+            JSON: {"schema": {"type": "object"}}, "text/csv": {"schema": STRING}}},
+            **ADMIN_ERRORS}}},
     "/admin/feedback": {"get": {
         "summary": "The latest feedback, newest first",
         "parameters": [_query("limit", {"type": "integer", "default": 100}, "How many")],
