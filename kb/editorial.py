@@ -64,7 +64,15 @@ def mine_faqs(kb: KnowledgeBase, min_size: int = 3) -> list[FaqCandidate]:
             question = f"{doc.title}\n{parts.get('question', '')}".strip()
             tickets.append(Ticket(doc.id, question, parts.get("resolution", ""), doc.lang,
                                   doc.meta.get("queue")))  # fmt: skip
-        found = faq_candidates(tickets, kb.embedder, lambda q: best_article(kb, q), min_size)
+        llm = kb.llm()
+        draft = None
+        if llm is not None and hasattr(llm, "draft_faq"):
+
+            def draft(members: list[Ticket]) -> tuple[str, str]:
+                return llm.draft_faq([t.question for t in members[:8]],
+                                     [t.resolution for t in members[:8]])  # fmt: skip
+
+        found = faq_candidates(tickets, kb.embedder, lambda q: best_article(kb, q), min_size, draft)
         store.save_candidates([c.to_dict() for c in found])
         return found
     finally:

@@ -10,6 +10,7 @@ grouped with texts of their own language.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,6 +22,9 @@ import numpy as np
 
 from index.embedding import Embedder
 from kb.models import Hit
+from kb.sentiment import sentiment
+
+log = logging.getLogger("kb")
 
 # Cosine distance under which texts are one topic. Whole tickets share a lot of domain wording,
 # so they need to be closer (similarity 0.65); a customer's one-line question says little, and
@@ -106,6 +110,7 @@ class FaqCandidate:
     coverage: float
     article: dict[str, Any] | None
     examples: list[str] = field(default_factory=list)
+    drafted_by: str = "extractive"
 
     @property
     def covered(self) -> bool:
@@ -124,6 +129,7 @@ class FaqCandidate:
             "coverage": round(self.coverage, 3),
             "covered": self.covered,
             "article": self.article,
+            "drafted_by": self.drafted_by,
         }
 
 
@@ -135,6 +141,7 @@ def faq_candidates(
     embedder: Embedder,
     coverage: Callable[[str], Hit | None],
     min_size: int = 3,
+    draft: Callable[[list[Ticket]], tuple[str, str]] | None = None,
 ) -> list[FaqCandidate]:
     """Group tickets by question; each group of ``min_size`` or more is a candidate.
 
@@ -156,10 +163,17 @@ def faq_candidates(
         resolution = members[medoid(answers)].resolution
         best = coverage(centre.question)
         ids = sorted(t.id for t in members)
+        question, drafted = centre.question, False
+        if draft is not None and not (best and best.dense >= COVERED):
+            try:  # only what the help centre lacks is worth a model's draft
+                question, resolution = draft(members)
+                drafted = True
+            except Exception as e:  # noqa: BLE001  (any model fault: keep the extractive draft)
+                log.warning("FAQ draft by the model failed, keeping the tickets' words: %s", e)
         out.append(
             FaqCandidate(
                 key=hashlib.blake2b(centre.id.encode(), digest_size=8).hexdigest(),
-                question=centre.question,
+                question=question,
                 answer=resolution,
                 size=len(members),
                 tickets=ids,
@@ -174,6 +188,7 @@ def faq_candidates(
                 if best
                 else None,  # fmt: skip
                 examples=[t.question for t in members if t is not centre][:3],
+                drafted_by="llm" if drafted else "extractive",
             )
         )
     out.sort(key=lambda c: (-c.size, c.key))
@@ -197,6 +212,7 @@ class Gap:
     reasons: dict[str, int]
     examples: list[str]
     closest: dict[str, Any] | None
+    sentiment: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -207,6 +223,7 @@ class Gap:
             "reasons": self.reasons,
             "examples": self.examples,
             "closest": self.closest,
+            "sentiment": self.sentiment,
         }
 
 
@@ -259,6 +276,7 @@ def gap_report(
                 score=math.fsum(weights),
                 last_seen=max(evidence[i][1] for i in rows),
                 reasons=dict(Counter(evidence[i][2] for i in rows)),
+                sentiment=dict(Counter(sentiment(texts[i]).label for i in rows)),
                 examples=distinct[:5],
                 closest={
                     "doc_id": best.passage.doc_id,

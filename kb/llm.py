@@ -119,6 +119,26 @@ class OpenAIGenerator(Generator):
             raise UpstreamError("the language model sent something that is not a question")
         return text
 
+    def draft_faq(self, questions: Sequence[str], resolutions: Sequence[str]) -> tuple[str, str]:
+        """Return (question, answer) for an FAQ entry drafted from a cluster of tickets."""
+        template = resources.files("kb").joinpath("prompts/faq.md").read_text("utf-8")
+        quote = lambda items: "\n".join(f"<<<\n{fence(t[:1500])}\n>>>" for t in items)  # noqa: E731
+        prompt = template.replace("{questions}", quote(questions)).replace(
+            "{resolutions}", quote(resolutions)
+        )
+        with upstream_errors():
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": "user", "content": prompt}],
+                max_tokens=self.max_tokens,
+                temperature=0,
+            )
+            text = (response.choices[0].message.content or "").strip()
+        question, _, answer = text.partition("\n")
+        if not question.strip() or not answer.strip():
+            raise UpstreamError("the language model sent something that is not an FAQ entry")
+        return question.strip().lstrip("#Q:").strip(), answer.strip()
+
 
 def fence(text: str) -> str:
     """Return ``text`` with kb's own fence marks neutralised, for quoting inside a prompt."""

@@ -54,6 +54,9 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     """A data directory with the bundled demo help centre ingested (read-only for tests)."""
     home = tmp_path_factory.mktemp("demo-home")
     KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(DEMO)])
+    # Shared by many tests, so nothing they ask is logged into it; tests of the query log
+    # copy it and turn the log on.
+    (home / "kb.toml").write_text("query_log = false\n")
     return home
 
 

@@ -15,8 +15,13 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from kb.config import load_settings
+from kb.service import KnowledgeBase
+from tests.conftest import DEMO
 from tests.sites import serve
 from web import create_app
+
+ADMIN_KEY = "editor-key-for-tests"
 
 CHROMIUM = next(
     (p for p in ("/usr/lib/chromium/chromium", "/usr/bin/chromium") if Path(p).exists()), None
@@ -30,10 +35,12 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, demo_home) -> Path:
+def home(tmp_path_factory, demo_home, embedder) -> Path:
     """A copy of the demo home with tickets, so feedback rows belong to these tests."""
     home = tmp_path_factory.mktemp("browser") / "home"
     shutil.copytree(demo_home, home)
+    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
+    kb.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
     return home
 
 
@@ -66,7 +73,8 @@ def widget_host() -> Iterator[dict[str, str]]:
 def server(home, embedder, widget_host) -> Iterator[str]:
     """kb's app on a real HTTP server on 127.0.0.1, allowing the shop's origin."""
     app = create_app({"home": home, "escalation_contact": "help@lumio.example",
-                      "cors_origins": widget_host["origin"]})  # fmt: skip
+                      "cors_origins": widget_host["origin"], "admin_key": ADMIN_KEY,
+                      "query_log": True})  # fmt: skip
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -161,7 +169,7 @@ def test_feedback_on_an_answer_is_stored_with_the_answer(page, server, home):
     assert row["rating"] == -1 and row["target"] == "answer"
     assert row["query"] == "how do I factory reset a bulb"
     assert row["comment"] == f"too short ({page.viewport_name})"
-    assert "factory-reset-bulb" in row["citations"] and row["index_version"] == "v000001"
+    assert "factory-reset-bulb" in row["citations"] and row["index_version"] == "v000002"
     assert row["answer"] and "[1]" in row["answer"]
 
 
@@ -219,5 +227,37 @@ def test_the_widget_puts_the_ask_box_on_another_site(browser, server, widget_hos
     link.wait_for()
     assert "/articles/reset-password" in link.get_attribute("href")
     page.screenshot(path=str(ARTIFACTS / "widget.png"))
+    assert errors == []
+    context.close()
+
+
+def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, home):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server + "/editor")
+    assert page.locator("#editor").is_hidden()  # nothing without the key
+    page.get_by_label("Admin key").fill("wrong")
+    page.get_by_role("button", name="Open").click()
+    page.get_by_text("That key is not right.").wait_for()
+    page.get_by_label("Admin key").fill(ADMIN_KEY)
+    page.get_by_role("button", name="Open").click()
+    page.get_by_role("button", name="Mine tickets again").click()
+    first = page.locator(".candidate.pending").first
+    first.wait_for()
+    candidate_id = first.get_attribute("data-id")
+    first.get_by_label("Question").fill("How do I cancel Lumio Plus?")
+    first.get_by_role("button", name="Accept").click()
+    page.locator(f".candidate.accepted[data-id='{candidate_id}']").wait_for()
+    conn = sqlite3.connect(home / "kb.sqlite3")
+    status, question = conn.execute(
+        "SELECT status, question FROM faq_candidates WHERE id = ?", (candidate_id,)
+    ).fetchone()
+    conn.close()
+    assert status == "accepted" and question == "How do I cancel Lumio Plus?"
+    assert page.locator("#trends svg").count() >= 3  # queue, sentiment, topic
+    assert page.locator("#gaps li").count() >= 1 and page.locator("#feedback li").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "editor.png"), full_page=True)
     assert errors == []
     context.close()

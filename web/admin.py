@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from kb import editorial
 from kb.errors import InvalidInput, KbError
+from kb.sentiment import sentiment
 from kb.trends import to_csv
 from web.api import json_body
 from web.requests import get_kb
@@ -105,4 +106,7 @@ def trends() -> ResponseReturnValue:
 @bp.get("/feedback")
 def feedback() -> ResponseReturnValue:
     """The latest feedback, newest first."""
-    return jsonify({"feedback": get_kb().recent_feedback(_int_arg("limit", 100, 1, 1000))})
+    rows = get_kb().recent_feedback(_int_arg("limit", 100, 1, 1000))
+    for row in rows:
+        row["sentiment"] = sentiment(row["comment"]).to_dict() if row["comment"] else None
+    return jsonify({"feedback": rows})

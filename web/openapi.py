@@ -355,6 +355,12 @@ PAGES: dict[str, dict[str, Any]] = {
             "responses": {"303": {"description": "Back to the results, with thanks"}},
         }
     },
+    "/editor": {
+        "get": {
+            "summary": "The editors' page (its data comes from the admin API, with the key)",
+            "responses": {"200": _html("Page")},
+        }
+    },
     "/theme.css": {
         "get": {
             "summary": "The configured colours",

@@ -111,6 +111,12 @@ def helpful() -> ResponseReturnValue:
     return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
 
 
+@bp.get("/editor")
+def editor() -> ResponseReturnValue:
+    """The editors' page: a shell that loads everything from the admin API with the key."""
+    return page("editor.html")
+
+
 @bp.get("/theme.css")
 def theme() -> ResponseReturnValue:
     """The configured colours, as CSS (kept out of the page so the CSP needs no inline style)."""

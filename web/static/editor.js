@@ -1,0 +1,143 @@
+// The editors' page: everything comes from the admin API with the key kept in this tab.
+"use strict";
+
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const status = $("editor-status");
+  let key = sessionStorage.getItem("kb-admin-key") || "";
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === "text") node.textContent = v; else node.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children || []) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+
+  async function api(path, options) {
+    const response = await fetch(path, Object.assign({}, options, {
+      headers: Object.assign({ Authorization: "Bearer " + key, Accept: "application/json" },
+        (options || {}).body ? { "Content-Type": "application/json" } : {}),
+    }));
+    if (response.status === 401) { $("editor").hidden = true; throw new Error("That key is not right."); }
+    const data = await response.json();
+    if (!response.ok) throw new Error(data.error || "request failed");
+    return data;
+  }
+
+  function candidate(c) {
+    const li = el("li", { class: "candidate " + c.status, "data-id": String(c.id) });
+    const qid = "q-" + c.id, aid = "a-" + c.id;
+    const where = c.article && c.coverage >= 0.5
+      ? el("span", {}, ["covered by ", el("a", { href: c.article.url, text: c.article.title })])
+      : el("strong", { text: "not covered" });
+    li.append(el("p", { class: "meta" }, [
+      c.size + " tickets · " + (c.queue || "?") + " · " + (c.lang || "?") + " · coverage " + c.coverage.toFixed(2) + " · ", where,
+      " · ", el("span", { class: "status", text: c.status }),
+    ]));
+    if (c.status === "pending") {
+      li.append(
+        el("label", { for: qid, text: "Question" }), el("textarea", { id: qid, rows: "2" }),
+        el("label", { for: aid, text: "Answer" }), el("textarea", { id: aid, rows: "4" }),
+      );
+      li.querySelector("#" + qid).value = c.question;
+      li.querySelector("#" + aid).value = c.answer;
+      const accept = el("button", { type: "button", class: "accept", text: "Accept" });
+      const reject = el("button", { type: "button", class: "reject", text: "Reject" });
+      accept.addEventListener("click", () => decide(c.id, "accept", li));
+      reject.addEventListener("click", () => decide(c.id, "reject", li));
+      li.append(el("div", { class: "row" }, [accept, reject]));
+    } else {
+      li.append(el("p", { class: "q", text: c.question }), el("p", { class: "a", text: c.answer }));
+      if (c.doc_id) li.append(el("p", { class: "help", text: "Published as " + c.doc_id }));
+    }
+    return li;
+  }
+
+  async function decide(id, action, li) {
+    const body = action === "accept"
+      ? { question: li.querySelector("#q-" + id).value, answer: li.querySelector("#a-" + id).value } : {};
+    try {
+      const data = await api("/admin/faq/" + id + "/" + action, { method: "POST", body: JSON.stringify(body) });
+      li.replaceWith(candidate(data.candidate));
+      status.textContent = action === "accept" ? "Accepted: it is published at the next ingest." : "Rejected.";
+    } catch (e) { status.textContent = e.message; }
+  }
+
+  function chart(weeks, series) {
+    const W = 640, H = 160, pad = 24, names = Object.keys(series).slice(0, 6);
+    const max = Math.max(1, ...names.flatMap((n) => series[n]));
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${W} ${H + 20}`);
+    svg.setAttribute("role", "img");
+    const colours = ["#0b5cad", "#b3261e", "#1d6b34", "#8a4b00", "#6a1b9a", "#00695c"];
+    const x = (i) => pad + (i * (W - 2 * pad)) / Math.max(1, weeks.length - 1);
+    const y = (v) => H - (v * (H - pad)) / max;
+    names.forEach((name, k) => {
+      const line = document.createElementNS(ns, "polyline");
+      line.setAttribute("points", series[name].map((v, i) => x(i) + "," + y(v)).join(" "));
+      line.setAttribute("fill", "none");
+      line.setAttribute("stroke", colours[k]);
+      line.setAttribute("stroke-width", "2");
+      svg.append(line);
+    });
+    const label = weeks.length ? weeks[0] + " to " + weeks[weeks.length - 1] : "no data";
+    svg.setAttribute("aria-label", "Tickets per week, " + label);
+    const legend = el("ul", { class: "legend" }, names.map((n, k) =>
+      el("li", {}, [el("span", { class: "swatch swatch-" + k }), n + " (" + series[n].reduce((a, b) => a + b, 0) + ")"])));
+    return [svg, legend];
+  }
+
+  async function load() {
+    status.textContent = "Loading…";
+    try {
+      const [faq, gaps, trends, feedback] = await Promise.all([
+        api("/admin/faq"), api("/admin/gaps"), api("/admin/trends"), api("/admin/feedback?limit=50"),
+      ]);
+      $("editor").hidden = false;
+      $("candidates").replaceChildren(...faq.candidates.map(candidate));
+      if (!faq.candidates.length) $("candidates").append(el("li", { text: "No candidates yet: mine the tickets." }));
+      $("gaps").replaceChildren(...gaps.gaps.map((g) => el("li", { class: "gap" }, [
+        el("p", { class: "q", text: g.question }),
+        el("p", { class: "meta", text: g.count + " questions · " + Object.entries(g.reasons).map(([k, v]) => k.replace("_", " ") + " " + v).join(", ") + " · last " + g.last_seen.slice(0, 10) }),
+        g.closest ? el("p", { class: "meta" }, ["closest article: ", el("a", { href: g.closest.url, text: g.closest.title })]) : null,
+      ])));
+      if (!gaps.gaps.length) $("gaps").append(el("li", { text: "No gaps: every question was answered with confidence." }));
+      const blocks = [];
+      for (const [dimension, series] of Object.entries(trends.series)) {
+        blocks.push(el("h3", { text: dimension }), ...chart(trends.weeks, series));
+      }
+      for (const r of trends.rising) {
+        blocks.push(el("p", { class: "rising", text: "Rising " + r.dimension + ": " + r.value + " (" + r.recent_per_week.toFixed(1) + " a week, " + r.before_per_week.toFixed(1) + " before)" }));
+      }
+      $("trends").replaceChildren(...blocks);
+      $("feedback").replaceChildren(...feedback.feedback.map((f) => el("li", { class: f.rating > 0 ? "up" : "down" }, [
+        el("strong", { text: f.rating > 0 ? "Helpful" : "Not helpful" }), " · " + f.target + " · " + f.created_at.slice(0, 10) + " · ",
+        el("q", { text: f.query }), f.comment ? el("p", { text: f.comment }) : null,
+      ])));
+      status.textContent = "";
+    } catch (e) { status.textContent = e.message; }
+  }
+
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    key = $("admin-key").value;
+    sessionStorage.setItem("kb-admin-key", key);
+    load();
+  });
+  $("mine").addEventListener("click", async () => {
+    status.textContent = "Mining tickets…";
+    try { await api("/admin/faq/mine", { method: "POST" }); await load(); } catch (e) { status.textContent = e.message; }
+  });
+  $("trends-csv").addEventListener("click", async (event) => {
+    event.preventDefault();
+    const response = await fetch("/admin/trends?format=csv", { headers: { Authorization: "Bearer " + key } });
+    const url = URL.createObjectURL(await response.blob());
+    const a = el("a", { href: url, download: "trends.csv" });
+    document.body.append(a); a.click(); a.remove();
+  });
+  if (key) load();
+})();
