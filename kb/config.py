@@ -74,6 +74,17 @@ class Settings:
     )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
     min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
+    rate_limit: int = _s(300, "Searches and pages a client may request per minute (0: no limit).")
+    rate_limit_answer: int = _s(
+        30, "Answers and routings a client may ask for per minute (0: no limit)."
+    )
+    behind_proxy: bool = _s(
+        False, "Trust X-Forwarded-For for the client's address (only behind your own proxy)."
+    )
+    frame_ancestors: str = _s(
+        "",
+        "Who may frame the pages (CSP frame-ancestors, e.g. https://shop.example); none by default",
+    )
     query_log: bool = _s(True, "Record questions (redacted) for the gap report and the KPIs.")
     admin_key: str = _s(
         "", "Key for the admin API (Authorization: Bearer KEY); admin routes are shut without it."
@@ -204,6 +215,7 @@ def _validate(s: Settings) -> None:
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),
         (s.answer_passages >= 1, "answer_passages must be at least 1"),
         (s.max_k >= 1, "max_k must be at least 1"),
+        (s.rate_limit >= 0 and s.rate_limit_answer >= 0, "rate limits cannot be negative"),
         (
             re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", s.brand_color) is not None,
             "brand_color must be a colour like #0b5cad",

@@ -74,7 +74,7 @@ def server(home, embedder, widget_host) -> Iterator[str]:
     """kb's app on a real HTTP server on 127.0.0.1, allowing the shop's origin."""
     app = create_app({"home": home, "escalation_contact": "help@lumio.example",
                       "cors_origins": widget_host["origin"], "admin_key": ADMIN_KEY,
-                      "query_log": True})  # fmt: skip
+                      "query_log": True, "rate_limit_answer": 0})  # fmt: skip
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -104,6 +104,8 @@ def page(request, browser):
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # A Content-Security-Policy violation is a console error: none may happen.
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.viewport_name = request.param
     yield page
     context.close()

@@ -22,10 +22,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["kb"] = KnowledgeBase(settings)
     logging.getLogger("kb").setLevel(settings.log_level.upper())
 
-    from web import admin, api, errors, openapi, pages, requests
+    from web import admin, api, errors, openapi, pages, requests, security
     from web.versions import API_VERSION
 
     requests.init_app(app)
+    security.init_app(app)
     app.register_blueprint(api.bp, url_prefix=f"/v{API_VERSION}", name=f"v{API_VERSION}")
     app.register_blueprint(api.bp)  # the bare paths: an alias of the latest version
     app.register_blueprint(openapi.bp)

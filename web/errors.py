@@ -53,7 +53,11 @@ def init_app(app: Flask) -> None:
     def handle_kb_error(e: KbError) -> Response:
         if e.status >= 500:
             log.warning("rid=%s %s", request_id(), e.message)
-        return error_response(e.message, e.status)
+        response = error_response(e.message, e.status)
+        retry_after = getattr(e, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(max(1, round(retry_after)))
+        return response
 
     @app.errorhandler(HTTPException)
     def handle_http(e: HTTPException) -> Response:

@@ -1,0 +1,46 @@
+"""Security headers on every response, and per-client rate limits."""
+
+import pytest
+
+from web import create_app
+from web.security import TokenBuckets
+
+
+def test_every_response_has_the_security_headers(client):
+    for path in ("/", "/?q=reset+password", "/v1/search?q=bulb", "/no/such/page", "/editor"):
+        h = client.get(path).headers
+        csp = h["Content-Security-Policy"]
+        assert "unsafe-inline" not in csp and "script-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp and h["X-Frame-Options"] == "DENY"
+        assert h["X-Content-Type-Options"] == "nosniff"
+        assert h["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_framing_can_be_allowed_for_named_sites(demo_home):
+    client = create_app({"home": demo_home, "frame_ancestors": "https://shop.example"})
+    h = client.test_client().get("/").headers
+    assert "frame-ancestors https://shop.example" in h["Content-Security-Policy"]
+    assert "X-Frame-Options" not in h
+
+
+def test_token_buckets_allow_a_burst_then_the_rate():
+    buckets = TokenBuckets(rate=60, burst=3)  # one a second
+    assert [buckets.take("a", now=0.0) for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("a", now=0.0) == pytest.approx(1.0)
+    assert buckets.take("b", now=0.0) == 0  # another client is not affected
+    assert buckets.take("a", now=1.5) == 0
+
+
+def test_answers_are_rate_limited_per_client_with_retry_after(demo_home):
+    client = create_app({"home": demo_home, "rate_limit_answer": 6}).test_client()
+    statuses = [client.post("/v1/answer", json={"question": "How do I reset my password?"},
+                            environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code
+                for _ in range(8)]  # fmt: skip
+    assert statuses[:5] == [200] * 5 and statuses[-1] == 429
+    limited = client.post("/v1/answer", json={"question": "x"},
+                          environ_base={"REMOTE_ADDR": "10.0.0.1"})  # fmt: skip
+    assert limited.json["status"] == 429 and int(limited.headers["Retry-After"]) >= 1
+    other = client.post("/v1/answer", json={"question": "How do I reset my password?"},
+                        environ_base={"REMOTE_ADDR": "10.0.0.2"})  # fmt: skip
+    assert other.status_code == 200
+    assert client.get("/healthz", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200
