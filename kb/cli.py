@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -188,9 +190,15 @@ def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bo
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the search page and the JSON API."""
+    settings = _kb(ctx).settings
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Metrics shared between workers must be set up before anything creates one, so
+        # start again with the directory they share in the environment.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kb-metrics-")
+        os.execv(sys.executable, [sys.executable, "-c", "from kb.cli import main; main()",
+                                  *sys.argv[1:]])  # fmt: skip
     from web.server import serve as run_server
 
-    settings = _kb(ctx).settings
     run_server(settings, host=host or settings.host, port=port or settings.port)
 
 

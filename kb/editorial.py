@@ -17,6 +17,7 @@ from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
 from kb.models import Answer, Document, Hit, Section
 from kb.sentiment import sentiment
+from kb.telemetry import ANSWERS
 from kb.text import slugify
 from kb.trends import weekly
 
@@ -28,6 +29,7 @@ FAQ_SOURCE = "kb:faq"  # the source of documents editors accepted
 
 def log_query(kb: KnowledgeBase, answer: Answer, channel: str, conversation: str | None) -> None:
     """Record a question and how kb did, redacted, for the gap report and the KPIs."""
+    ANSWERS.labels("refused" if answer.refused else "answered", answer.mode).inc()
     if not kb.settings.query_log:
         return
     store = kb.open_store()

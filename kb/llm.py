@@ -9,6 +9,7 @@ caller falls back to the extractive answer.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -70,6 +71,7 @@ class OpenAIGenerator(Generator):
                 temperature=0,
             )
             text = response.choices[0].message.content or ""
+        count_tokens(response)
         if not text.strip():
             raise UpstreamError("the language model sent an empty answer")
         return text.strip()
@@ -140,6 +142,17 @@ class OpenAIGenerator(Generator):
         return question.strip().lstrip("#Q:").strip(), answer.strip()
 
 
+def count_tokens(response: object) -> None:
+    """Add a reply's token usage, when the endpoint reports it, to the metrics."""
+    from kb.telemetry import LLM_TOKENS
+
+    usage = getattr(response, "usage", None)
+    for kind in ("prompt", "completion"):
+        n = getattr(usage, f"{kind}_tokens", None)
+        if isinstance(n, int) and n > 0:
+            LLM_TOKENS.labels(kind).inc(n)
+
+
 def fence(text: str) -> str:
     """Return ``text`` with kb's own fence marks neutralised, for quoting inside a prompt."""
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
@@ -150,18 +163,29 @@ def upstream_errors() -> Iterator[None]:
     """Turn every fault of the endpoint or its replies into :class:`UpstreamError`."""
     import openai
 
+    from kb.telemetry import LLM_FAILURES, LLM_SECONDS
+
+    started = time.perf_counter()
     try:
         yield
     except openai.APITimeoutError:
+        LLM_FAILURES.labels("timeout").inc()
         raise UpstreamError("the language model timed out") from None
     except openai.RateLimitError:
+        LLM_FAILURES.labels("rate_limited").inc()
         raise UpstreamError("the language model is rate-limited") from None
     except openai.APIConnectionError:
+        LLM_FAILURES.labels("unreachable").inc()
         raise UpstreamError("the language model is unreachable") from None
     except openai.APIStatusError as e:
+        LLM_FAILURES.labels("status").inc()
         raise UpstreamError(f"the language model answered HTTP {e.status_code}") from None
     except (openai.APIError, ValueError, TypeError, AttributeError, IndexError, KeyError):
+        LLM_FAILURES.labels("garbage").inc()
         raise UpstreamError("the language model sent something that is not an answer") from None
     except Exception as e:  # the HTTP library's own errors, from a stream cut or stalled part-way
         log.warning("language model stream failed: %s: %s", type(e).__name__, e)
+        LLM_FAILURES.labels("cut").inc()
         raise UpstreamError("the language model stopped part-way") from None
+    finally:
+        LLM_SECONDS.observe(time.perf_counter() - started)

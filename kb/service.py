@@ -43,6 +43,7 @@ from kb.progress import Progress
 from kb.router import Router, load_router
 from kb.routing import NEIGHBOURS, vote
 from kb.store import Store, StoredDocument, embedding_items
+from kb.telemetry import FEEDBACK, RETRIEVAL_SECONDS, timed
 from kb.text import normalize
 
 log = logging.getLogger("kb")
@@ -362,13 +363,14 @@ class KnowledgeBase:
         searcher = searcher or self.searcher()
         prepared = searcher.query(query) if isinstance(query, str) else query
         context = context or UserContext()
-        hits = searcher.search(
-            prepared,
-            max(k * 5, 50),
-            method=method,
-            where=context.narrow(self.public_filter(where)),
-            prefer=context.preferences(),
-        )
+        with timed(RETRIEVAL_SECONDS):
+            hits = searcher.search(
+                prepared,
+                max(k * 5, 50),
+                method=method,
+                where=context.narrow(self.public_filter(where)),
+                prefer=context.preferences(),
+            )
         return best_per_document(hits, k)
 
     def answer(
@@ -442,12 +444,13 @@ class KnowledgeBase:
         llm = self.llm()
         query = self.standalone(question, previous, llm)
         context = context or UserContext()
-        hits = searcher.search(
-            searcher.query(query),
-            30,
-            where=context.narrow(self.public_filter()),
-            prefer=context.preferences(),
-        )
+        with timed(RETRIEVAL_SECONDS):
+            hits = searcher.search(
+                searcher.query(query),
+                30,
+                where=context.narrow(self.public_filter()),
+                prefer=context.preferences(),
+            )
         extractive = ExtractiveGenerator(self.query_embedder)
         return {
             "question": query,
@@ -536,6 +539,7 @@ class KnowledgeBase:
     def add_feedback(self, raw: Any) -> int:
         """Validate, redact and store a customer's feedback; return its id."""
         item = parse_feedback(raw)
+        FEEDBACK.labels("up" if item["rating"] > 0 else "down", item["target"]).inc()
         store = Store(self.settings.store_path)
         try:
             return store.add_feedback(item)

@@ -124,6 +124,7 @@ BAD_REQUESTS += [
     ("GET", "/admin/feedback", None, 401),
     ("GET", "/admin/trends", None, 401),
     ("POST", "/editor", None, 405),
+    ("POST", "/metrics", None, 405),
 ]
 # Every API route answers the same under /v1, the version clients pin.
 BAD_REQUESTS += [

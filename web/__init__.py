@@ -22,7 +22,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["kb"] = KnowledgeBase(settings)
     logging.getLogger("kb").setLevel(settings.log_level.upper())
 
-    from web import admin, api, errors, openapi, pages, requests, security
+    from web import admin, api, errors, metrics, openapi, pages, requests, security
     from web.versions import API_VERSION
 
     requests.init_app(app)
@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)  # the bare paths: an alias of the latest version
     app.register_blueprint(openapi.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(pages.bp)
     errors.init_app(app)
     return app

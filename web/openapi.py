@@ -355,6 +355,15 @@ PAGES: dict[str, dict[str, Any]] = {
             "responses": {"303": {"description": "Back to the results, with thanks"}},
         }
     },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics: latency per route, retrieval and LLM latency, "
+            "tokens, errors, answers by outcome, feedback, index version, document counts",
+            "responses": {
+                "200": {"description": "Metrics", "content": {"text/plain": {"schema": STRING}}}
+            },
+        }
+    },
     "/editor": {
         "get": {
             "summary": "The editors' page (its data comes from the admin API, with the key)",

@@ -10,6 +10,7 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 
 from kb.service import KnowledgeBase
+from kb.telemetry import ERRORS, REQUEST_SECONDS, REQUESTS
 
 log = logging.getLogger("kb.web")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -44,6 +45,11 @@ def init_app(app: Flask) -> None:
         response.headers["X-Request-Id"] = request_id()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        REQUESTS.labels(route, str(response.status_code)).inc()
+        REQUEST_SECONDS.labels(route).observe(elapsed / 1000)
+        if response.status_code >= 400:
+            ERRORS.labels(str(response.status_code)).inc()
         log.info(
             "%s %s %s %.1fms rid=%s",
             request.method, request.path, response.status_code, elapsed, request_id(),

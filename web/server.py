@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from flask import Flask
@@ -31,6 +32,14 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def _child_exit(server: object, worker: Any) -> None:
+    """Drop a finished worker's live gauges from the shared metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
 def warm(app: Flask) -> None:
     """Load the model and the index before the first request, if there is an index."""
     kb = app.extensions["kb"]
@@ -55,6 +64,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
         "loglevel": "warning",
         # Long queries are refused by the app in the JSON error shape, not by the server.
         "limit_request_line": 0,
+        "child_exit": _child_exit,
     }
     print(f"Serving {settings.product_name} on http://{host}:{port}/", flush=True)
     _Server(settings, options).run()
