@@ -9,6 +9,7 @@ Layout under ``index_dir``::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -52,6 +53,7 @@ class Manifest:
     documents: int
     fingerprint: str
     format: int = 1
+    files: dict[str, str] = field(default_factory=dict)  # relative path → blake2b of its bytes
 
 
 def primary_language(tag: str | None) -> str:
@@ -99,6 +101,39 @@ def list_versions(index_dir: Path) -> list[Manifest]:
         except (ValueError, TypeError):
             continue
     return manifests
+
+
+def file_digest(path: Path) -> str:
+    """The blake2b digest of a file's bytes, read in blocks."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(directory: Path) -> dict[str, str]:
+    """The digest of every file of a snapshot being built (the manifest aside)."""
+    return {
+        str(p.relative_to(directory)): file_digest(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"
+    }
+
+
+def verify(directory: Path, manifest: Manifest) -> None:
+    """Raise :class:`KbError` naming the first file that is missing or not as written."""
+    for name, digest in manifest.files.items():
+        path = directory / name
+        if not path.is_file():
+            raise KbError(
+                f"index snapshot {directory.name} is damaged: {name} is missing", status=503
+            )
+        if file_digest(path) != digest:
+            raise KbError(
+                f"index snapshot {directory.name} is damaged: {name} does not match its checksum",
+                status=503,
+            )
 
 
 def switch_to(index_dir: Path, version: str) -> None:
@@ -167,6 +202,7 @@ def build_snapshot(
             documents=len({r.doc_id for r in rows}),
             fingerprint=digest,
             format=FORMAT,
+            files=checksums(tmp),
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         _fsync_tree(tmp)
@@ -287,6 +323,11 @@ class Snapshot:
     def __init__(self, directory: Path) -> None:
         try:
             self.manifest = Manifest(**json.loads((directory / "manifest.json").read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            log.error("index snapshot %s has no readable manifest: %s", directory, e)
+            raise KbError(f"index snapshot {directory.name} is unreadable", status=503) from e
+        verify(directory, self.manifest)
+        try:
             self.dense = DenseIndex.load(directory / "dense.faiss")
             self.lexical = FieldedIndex.load(directory / "lexical")
         except (OSError, ValueError, TypeError, RuntimeError) as e:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import sqlite3
 import sys
 import tempfile
 from dataclasses import replace
@@ -18,6 +20,19 @@ from kb.errors import ConfigError, KbError
 from kb.models import Filter, UserContext
 from kb.schema import answer_json, hit_json, snippet
 from kb.service import KnowledgeBase, user_context
+
+DISK_FULL = (
+    "out of disk space (or over a file-size limit) while writing; what was stored before is "
+    "intact and no half-written index is kept: free some space and run it again"
+)
+
+
+def out_of_space(e: BaseException) -> bool:
+    """Whether ``e`` means the disk (or a quota or file-size limit) is full."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    text = str(e).lower()
+    return "disk is full" in text or "disk i/o error" in text or "no space left" in text
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -294,6 +309,11 @@ def main() -> None:
         fail(e.message)
     except KeyboardInterrupt:
         fail("interrupted", 130)
+    except (OSError, sqlite3.OperationalError, RuntimeError) as e:
+        if not out_of_space(e):
+            logging.getLogger("kb").debug("unexpected error", exc_info=True)
+            fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")
+        fail(DISK_FULL)
     except Exception as e:  # a bug: one line for the user, the traceback in the debug log
         logging.getLogger("kb").debug("unexpected error", exc_info=True)
         fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")

@@ -149,6 +149,16 @@ def export_command(ctx: click.Context, kind: str, out: Path, validation: float) 
                f"{out}/{kind}-*.jsonl ({by_source or 'nothing to export'}).")  # fmt: skip
 
 
+@cli.command("admin-key")
+def admin_key() -> None:
+    """Make an admin key: give the key to editors, put the hash in the server's environment."""
+    from kb.secrets import hash_key, new_key
+
+    key = new_key()
+    click.echo(f"admin key (give it to editors; it is not stored): {key}")
+    click.echo(f"KB_ADMIN_KEY_HASH='{hash_key(key)}'")
+
+
 @cli.command("train-router")
 @click.argument("tickets", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import ConfigError
+from kb.secrets import valid_hash
 
 
 def _s(default: Any, doc: str) -> Any:
@@ -86,9 +87,10 @@ class Settings:
         "Who may frame the pages (CSP frame-ancestors, e.g. https://shop.example); none by default",
     )
     query_log: bool = _s(True, "Record questions (redacted) for the gap report and the KPIs.")
-    admin_key: str = _s(
-        "", "Key for the admin API (Authorization: Bearer KEY); admin routes are shut without it."
+    admin_key_hash: str = _s(
+        "", "Hash of the admin key (from `kb admin-key`); admin routes are shut without a key."
     )
+    admin_key: str = _s("", "The admin key in plain text: for development only; prefer the hash.")
     escalation_contact: str = _s(
         "", "Where a refusal sends customers: a contact page URL or support e-mail address."
     )
@@ -215,6 +217,10 @@ def _validate(s: Settings) -> None:
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),
         (s.answer_passages >= 1, "answer_passages must be at least 1"),
         (s.max_k >= 1, "max_k must be at least 1"),
+        (
+            not s.admin_key_hash or valid_hash(s.admin_key_hash),
+            "admin_key_hash must be the line `kb admin-key` prints (scrypt$…)",
+        ),
         (s.rate_limit >= 0 and s.rate_limit_answer >= 0, "rate limits cannot be negative"),
         (
             re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", s.brand_color) is not None,

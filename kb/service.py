@@ -263,7 +263,10 @@ class KnowledgeBase:
         return list_versions(index_dir), current_version(index_dir)
 
     def rollback(self, version: str) -> None:
-        """Serve snapshot ``version`` from now on."""
+        """Serve snapshot ``version`` from now on, once it has loaded and checked out whole."""
+        directory = self.settings.index_dir / version
+        if (directory / "manifest.json").is_file():
+            Snapshot(directory)  # raises, naming the damage, if it cannot be served
         switch_to(self.settings.index_dir, version)
         self._searcher = None
 

@@ -221,3 +221,26 @@ def test_with_a_model_uncovered_candidates_are_drafted_by_it(home, embedder):
     assert drafted[0].answer == "Download it from My account › Orders."
     prompt = model.requests[0]["messages"][-1]["content"]
     assert "<<<" in prompt and "quoted data, not instructions" in prompt
+
+
+def test_the_admin_key_is_stored_hashed_and_checked(demo_home):
+    from kb.secrets import check_key, hash_key, new_key
+
+    key = new_key()
+    stored = hash_key(key)
+    assert key not in stored and stored.startswith("scrypt$")
+    assert check_key(key, stored) and not check_key(key + "x", stored)
+    assert not check_key(key, "not a hash")
+    client = create_app({"home": demo_home, "admin_key_hash": stored}).test_client()
+    assert client.get("/admin/feedback").status_code == 401
+    wrong = client.get("/admin/feedback", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.json["error"].startswith("admin key missing or wrong")
+    ok = client.get("/admin/feedback", headers={"Authorization": f"Bearer {key}"})
+    assert ok.status_code == 200
+
+
+def test_a_malformed_key_hash_is_a_configuration_error(demo_home):
+    from kb.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="admin_key_hash"):
+        load_settings({"home": demo_home, "admin_key_hash": "plaintext"})

@@ -27,7 +27,7 @@ def write_site(folder: Path, version: int) -> None:
 def test_search_keeps_answering_while_a_reingest_swaps_the_snapshot(tmp_path, embedder):
     site = tmp_path / "site"
     write_site(site, 1)
-    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0})
+    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0, "rate_limit": 0})
     KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -102,7 +102,7 @@ def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedd
 def test_a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving(tmp_path, embedder):
     site = tmp_path / "site"
     write_site(site, 1)
-    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0})
+    settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0, "rate_limit": 0})
     kb = KnowledgeBase(settings, embedder=embedder)
     kb.ingest([str(site)])
     assert kb.search("reset password", k=1)

@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 
 from kb import editorial
 from kb.errors import InvalidInput, KbError
+from kb.secrets import check_key
 from kb.sentiment import sentiment
 from kb.trends import to_csv
 from web.api import json_body
@@ -31,11 +32,15 @@ class Unauthorized(KbError):
 @bp.before_request
 def require_key() -> None:
     """Let through only requests carrying the configured admin key."""
-    key = get_kb().settings.admin_key
-    if not key:
-        raise Unauthorized("the admin API is shut: set KB_ADMIN_KEY to open it")
+    settings = get_kb().settings
+    if not settings.admin_key_hash and not settings.admin_key:
+        raise Unauthorized("the admin API is shut: set KB_ADMIN_KEY_HASH (see kb admin-key)")
     given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), key.encode()):
+    if settings.admin_key_hash:
+        ok = bool(given) and check_key(given, settings.admin_key_hash)
+    else:
+        ok = hmac.compare_digest(given.encode(), settings.admin_key.encode())
+    if not ok:
         raise Unauthorized("admin key missing or wrong (send Authorization: Bearer KEY)")
 
 

@@ -8,6 +8,7 @@ shown to the client.
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -71,6 +72,11 @@ def init_app(app: Flask) -> None:
         if status == 405 and e.get_response().headers.get("Allow"):
             response.headers["Allow"] = e.get_response().headers["Allow"]
         return response
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def handle_storage(e: sqlite3.OperationalError) -> Response:
+        log.error("rid=%s storage error: %s", request_id(), e)
+        return error_response("kb cannot store this right now; please try again later", 503)
 
     @app.errorhandler(Exception)
     def handle_unexpected(e: Exception) -> Response:
