@@ -137,8 +137,10 @@ class DenseIndex:
     def load(cls, path: Path) -> DenseIndex:
         """Read an index written by :meth:`save`."""
         settings = json.loads(path.with_suffix(".json").read_text())
+        # Memory-mapped, not read: the vectors stay in the page cache, shared by every worker
+        # process serving this snapshot instead of copied into each.
         return cls(
-            faiss.read_index(str(path)),
+            faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC),
             settings["ef_search"],
             settings["recall"],
             settings.get("background", 0.0),

@@ -17,6 +17,7 @@ import click
 
 from kb.config import load_settings
 from kb.errors import ConfigError, KbError
+from kb.logs import configure as configure_logs
 from kb.models import Filter, UserContext
 from kb.schema import answer_json, hit_json, snippet
 from kb.service import KnowledgeBase, user_context
@@ -53,7 +54,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     """kb: a help-centre knowledge base with hybrid search and cited answers."""
     settings = load_settings({"home": home} if home else None)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kb").setLevel(settings.log_level.upper())
+    configure_logs(settings.log_level, settings.log_format)
     ctx.ensure_object(dict)["kb"] = KnowledgeBase(settings)
 
 

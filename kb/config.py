@@ -115,6 +115,9 @@ class Settings:
         "", "Origins whose pages may call the API (the widget): a comma list, or * for any."
     )
     log_level: str = _s("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
+    log_format: str = _s(
+        "text", "Log format: text, or json (one object per line, with request ids)."
+    )
 
     @property
     def public(self) -> frozenset[str]:
@@ -217,6 +220,7 @@ def _validate(s: Settings) -> None:
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),
         (s.answer_passages >= 1, "answer_passages must be at least 1"),
         (s.max_k >= 1, "max_k must be at least 1"),
+        (s.log_format in ("text", "json"), "log_format must be text or json"),
         (
             not s.admin_key_hash or valid_hash(s.admin_key_hash),
             "admin_key_hash must be the line `kb admin-key` prints (scrypt$…)",

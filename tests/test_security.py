@@ -44,3 +44,22 @@ def test_answers_are_rate_limited_per_client_with_retry_after(demo_home):
                         environ_base={"REMOTE_ADDR": "10.0.0.2"})  # fmt: skip
     assert other.status_code == 200
     assert client.get("/healthz", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 200
+
+
+def test_json_logs_carry_the_request_id_and_never_the_query(demo_home, capsys):
+    import json
+    import logging
+
+    client = create_app({"home": demo_home, "log_format": "json"}).test_client()
+    try:
+        r = client.get(
+            "/v1/search?q=my+email+is+jane@example.com", headers={"X-Request-Id": "abc-123"}
+        )
+        lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    finally:
+        logger = logging.getLogger("kb")
+        logger.handlers, logger.propagate = [], True  # back to plain logging for other tests
+    access = [x for x in lines if x.get("path") == "/v1/search"]
+    assert access and access[-1]["request_id"] == "abc-123" == r.headers["X-Request-Id"]
+    assert access[-1]["status"] == 200 and access[-1]["level"] == "info"
+    assert "jane@example.com" not in json.dumps(lines)

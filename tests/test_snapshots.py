@@ -127,3 +127,12 @@ def test_rollback_sticks_until_the_content_changes(tmp_path, embedder):
     write_site(site, 3)
     kb.ingest([str(site)])
     assert kb.index_versions()[1] == "v000003"
+
+
+def test_the_served_index_is_memory_mapped_so_workers_share_it(demo_home, embedder):
+    """Each gunicorn worker maps the same files: the page cache holds one copy for all."""
+    searcher = KnowledgeBase(load_settings({"home": demo_home}), embedder=embedder).searcher()
+    directory = searcher.snapshot.directory
+    maps = Path("/proc/self/maps").read_text()
+    assert str(directory / "dense.faiss") in maps
+    assert str(directory / "lexical") in maps  # bm25s loads its sparse matrices with mmap

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
 from kb.config import Settings, load_settings
+from kb.logs import configure as configure_logs
 from kb.service import KnowledgeBase
 
 
@@ -20,7 +20,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["kb"] = KnowledgeBase(settings)
-    logging.getLogger("kb").setLevel(settings.log_level.upper())
+    configure_logs(settings.log_level, settings.log_format)
 
     from web import admin, api, errors, metrics, openapi, pages, requests, security
     from web.versions import API_VERSION

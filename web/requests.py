@@ -53,5 +53,7 @@ def init_app(app: Flask) -> None:
         log.info(
             "%s %s %s %.1fms rid=%s",
             request.method, request.path, response.status_code, elapsed, request_id(),
+            extra={"request_id": request_id(), "method": request.method, "path": request.path,
+                   "status": response.status_code, "ms": round(elapsed, 1), "route": route},
         )  # fmt: skip
         return response
