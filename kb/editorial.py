@@ -15,6 +15,7 @@ from ingest.chunking import chunk_sections
 from ingest.redact import redact
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
+from kb.kpis import kpis as compute_kpis
 from kb.models import Answer, Document, Hit, Section
 from kb.sentiment import sentiment
 from kb.telemetry import ANSWERS
@@ -179,3 +180,18 @@ def trends(kb: KnowledgeBase, weeks: int = 12) -> dict[str, Any]:
     finally:
         store.close()
     return weekly(items, weeks=weeks)
+
+
+def kpis(kb: KnowledgeBase, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
+    """The KPIs over the last ``days``."""
+    if not 1 <= days <= 3650:
+        raise InvalidInput("days must be between 1 and 3650")
+    now = now or datetime.now(UTC)
+    since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+    store = kb.open_store()
+    try:
+        queries = store.queries(since)
+        feedback = [f for f in store.feedback(100_000) if f["created_at"] >= since]
+    finally:
+        store.close()
+    return {"days": days, **compute_kpis(queries, feedback)}

@@ -117,6 +117,22 @@ MIGRATIONS: list[str] = [
         doc_id TEXT
     );
     """,
+    # 5: background jobs (ingestion started from the admin API) and how they went.
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        sources TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'queued'
+            CHECK (status IN ('queued', 'running', 'done', 'failed')),
+        progress INTEGER,
+        report TEXT,
+        error TEXT,
+        pid INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 

@@ -7,7 +7,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from kb.conversation import MAX_TURNS, faithful, is_follow_up, standalone
 from kb.errors import ConfigError, InvalidInput, KbError, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
+from kb.jobs import ingest_lock
 from kb.llm import UpstreamError
 from kb.models import Answer, Document, Escalation, Filter, Hit, UserContext
 from kb.progress import Progress
@@ -193,13 +194,29 @@ class KnowledgeBase:
         progress: bool = False,
         options: IngestOptions | None = None,
         fetcher: Fetcher | None = None,
+        on_document: Callable[[int], None] | None = None,
     ) -> IngestReport:
         """Ingest ``sources`` into the store, then build and switch to a new index snapshot.
+
+        One ingest runs at a time per data directory (a lock file says so); ``on_document``
+        hears the count of documents read so far.
 
         A dry run reads every source and reports what would change, writing nothing.
         """
         options = options or self.ingest_options()
         started = time.perf_counter()
+        with ingest_lock(self.settings.home):
+            return self._ingest(sources, progress, options, fetcher, on_document, started)
+
+    def _ingest(
+        self,
+        sources: Sequence[str],
+        progress: bool,
+        options: IngestOptions,
+        fetcher: Fetcher | None,
+        on_document: Callable[[int], None] | None,
+        started: float,
+    ) -> IngestReport:
         store = self.open_store()
         run = None
         try:
@@ -217,8 +234,13 @@ class KnowledgeBase:
                     batch_size=self.settings.embed_batch_size,
                 ) as background,
             ):
+                read_so_far = 0
 
                 def read(doc: Document) -> None:
+                    nonlocal read_so_far
+                    read_so_far += 1
+                    if on_document is not None:
+                        on_document(read_so_far)
                     bar.step()
                     chunks = chunk_sections(doc.id, doc.sections, options.chunk_words)
                     background.submit(embedding_items(doc, chunks))

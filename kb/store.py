@@ -396,6 +396,45 @@ class Store:
                 (status, question, answer, doc_id, utcnow(), candidate_id),
             )
 
+    # background jobs ---------------------------------------------------------------------------
+
+    def add_job(self, kind: str, sources: Sequence[str], pid: int) -> int:
+        """Record a queued job; return its id."""
+        with self.transaction() as conn:
+            now = utcnow()
+            cursor = conn.execute(
+                "INSERT INTO jobs (kind, sources, pid, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (kind, json.dumps(list(sources)), pid, now, now),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        """Change a job's ``status``, ``progress``, ``report`` or ``error``."""
+        allowed = {
+            k: v for k, v in fields.items() if k in ("status", "progress", "report", "error")
+        }
+        sets = ", ".join(f"{k} = ?" for k in allowed)
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?",
+                [*allowed.values(), utcnow(), job_id],
+            )
+
+    def get_job(self, job_id: int) -> dict[str, Any] | None:
+        """One job, or None."""
+        rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        row["sources"] = json.loads(row["sources"])
+        row["report"] = json.loads(row["report"]) if row["report"] else None
+        return row
+
+    def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest jobs, newest first (ids and statuses)."""
+        return self._rows("SELECT id, status FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+
     def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Return when each of ``doc_ids`` last changed (ISO 8601, UTC)."""
         ids = list(dict.fromkeys(doc_ids))

@@ -259,6 +259,8 @@ def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, hom
     conn.close()
     assert status == "accepted" and question == "How do I cancel Lumio Plus?"
     assert page.locator("#trends svg").count() >= 3  # queue, sentiment, topic
+    assert page.locator("#kpis dd").first.inner_text() != "0"  # questions asked in these tests
+    assert page.locator("#kpi-chart svg").count() == 1
     assert page.locator("#gaps li").count() >= 1 and page.locator("#feedback li").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "editor.png"), full_page=True)
     assert errors == []

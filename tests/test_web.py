@@ -123,6 +123,11 @@ BAD_REQUESTS += [
     ("GET", "/admin/gaps", None, 401),
     ("GET", "/admin/feedback", None, 401),
     ("GET", "/admin/trends", None, 401),
+    ("POST", "/admin/ingest", None, 401),
+    ("GET", "/admin/kpis", None, 401),
+    ("GET", "/admin/jobs", None, 401),
+    ("GET", "/admin/jobs/1", None, 401),
+    ("POST", "/admin/index/rollback", None, 401),
     ("POST", "/editor", None, 405),
     ("POST", "/metrics", None, 405),
 ]

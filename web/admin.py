@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
-from kb import editorial
+from kb import editorial, jobs
 from kb.errors import InvalidInput, KbError
 from kb.secrets import check_key
 from kb.sentiment import sentiment
@@ -106,6 +106,45 @@ def trends() -> ResponseReturnValue:
         response.headers["Content-Disposition"] = "attachment; filename=trends.csv"
         return response
     return jsonify(found)
+
+
+@bp.get("/kpis")
+def kpis() -> ResponseReturnValue:
+    """Questions a day, answered and refused, helpfulness, deflection, top questions."""
+    return jsonify(editorial.kpis(get_kb(), _int_arg("days", 30, 1, 3650)))
+
+
+@bp.post("/ingest")
+def ingest() -> ResponseReturnValue:
+    """Start ingesting ``sources`` in the background; 409 while another ingest runs."""
+    body = json_body()
+    sources = body.get("sources")
+    if not isinstance(sources, list) or not 1 <= len(sources) <= 50:
+        raise InvalidInput("sources must be a list of 1 to 50 URLs or paths")
+    return jsonify({"job": jobs.start_ingest(get_kb(), sources)}), 202
+
+
+@bp.get("/jobs")
+def job_list() -> ResponseReturnValue:
+    """The latest background jobs, newest first."""
+    return jsonify({"jobs": jobs.jobs(get_kb())})
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int) -> ResponseReturnValue:
+    """One job: status (queued, running, done, failed), progress, report or error."""
+    return jsonify({"job": jobs.job(get_kb(), job_id)})
+
+
+@bp.post("/index/rollback")
+def rollback() -> ResponseReturnValue:
+    """Serve an earlier index snapshot (``{"version": "v000003"}``), once it checks out."""
+    version = json_body().get("version")
+    if not isinstance(version, str) or not version:
+        raise InvalidInput("version must be a snapshot name such as v000003")
+    kb = get_kb()
+    kb.rollback(version)
+    return jsonify({"ok": True, "index_version": version})
 
 
 @bp.get("/feedback")

@@ -331,6 +331,34 @@ ADMIN: dict[str, dict[str, Any]] = {
         "responses": {"200": {"description": "Trends", "content": {
             JSON: {"schema": {"type": "object"}}, "text/csv": {"schema": STRING}}},
             **ADMIN_ERRORS}}},
+    "/admin/kpis": {"get": {
+        "summary": "KPIs: questions a day, answered vs refused, helpfulness, deflection, top "
+                   "and unanswered questions",
+        "parameters": [_query("days", {"type": "integer", "default": 30}, "How far back")],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+    "/admin/ingest": {"post": {
+        "summary": "Start an ingest of sources (URLs or server paths) as a background job",
+        "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object",
+            "required": ["sources"], "properties": {"sources": {"type": "array",
+            "items": STRING, "maxItems": 50}}}}}},
+        "responses": {"202": _json({"type": "object"}, "Started"), **ADMIN_ERRORS,
+                      "409": _json(_ref("Error"), "Another ingest is running")}}},
+    "/admin/jobs": {"get": {
+        "summary": "The latest background jobs",
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS}}},
+    "/admin/jobs/{job_id}": {"get": {
+        "summary": "A background job: status, progress, report or error",
+        "parameters": [{"name": "job_id", "in": "path", "required": True,
+                        "schema": {"type": "integer"}}],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS,
+                      "404": _json(_ref("Error"), "No such job")}}},
+    "/admin/index/rollback": {"post": {
+        "summary": "Serve an earlier index snapshot, once it checks out whole",
+        "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object",
+            "properties": {"version": STRING}}}}},
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS,
+                      "404": _json(_ref("Error"), "No such snapshot"),
+                      "503": _json(_ref("Error"), "The snapshot is damaged")}}},
     "/admin/feedback": {"get": {
         "summary": "The latest feedback, newest first",
         "parameters": [_query("limit", {"type": "integer", "default": 100}, "How many")],

@@ -94,10 +94,21 @@
   async function load() {
     status.textContent = "Loading…";
     try {
-      const [faq, gaps, trends, feedback] = await Promise.all([
+      const [faq, gaps, trends, feedback, kpis] = await Promise.all([
         api("/admin/faq"), api("/admin/gaps"), api("/admin/trends"), api("/admin/feedback?limit=50"),
+        api("/admin/kpis?days=30"),
       ]);
       $("editor").hidden = false;
+      const pct = (v) => (v === null ? "–" : Math.round(v * 100) + "%");
+      $("kpis").replaceChildren(...[
+        ["Questions", String(kpis.questions)], ["Answered", String(kpis.answered)],
+        ["Refused", String(kpis.refused)], ["Helpful", pct(kpis.helpfulness)],
+        ["Deflection (proxy)", pct(kpis.deflection)],
+      ].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+      $("kpi-chart").replaceChildren(...chart(kpis.per_day.map((d) => d.day), {
+        answered: kpis.per_day.map((d) => d.answered), refused: kpis.per_day.map((d) => d.refused),
+      }));
+      $("unanswered").replaceChildren(...kpis.top_unanswered.map((u) => el("li", { text: u.query + " (" + u.count + ")" })));
       $("candidates").replaceChildren(...faq.candidates.map(candidate));
       if (!faq.candidates.length) $("candidates").append(el("li", { text: "No candidates yet: mine the tickets." }));
       $("gaps").replaceChildren(...gaps.gaps.map((g) => el("li", { class: "gap" }, [

@@ -1,0 +1,143 @@
+"""Ingestion as a background job: one at a time, with progress and a status that survives.
+
+A lock file in the data directory (``flock``) lets one ingest run at a time, whoever starts
+it: the CLI, or a job from the admin API. A job's status lives in the store's ``jobs`` table,
+so every worker sees it; a job whose process died is reported as interrupted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kb.errors import KbError, NotFound
+
+if TYPE_CHECKING:
+    from kb.service import KnowledgeBase
+
+LOCK_FILE = "ingest.lock"
+
+
+class Busy(KbError):
+    """Another ingest holds the lock."""
+
+    status = 409
+
+
+@contextmanager
+def ingest_lock(home: Path) -> Iterator[None]:
+    """Hold the data directory's ingest lock, or raise :class:`Busy` at once."""
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / LOCK_FILE, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy("another ingest is running on this data directory; try again when it "
+                       "ends") from None  # fmt: skip
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def locked(home: Path) -> bool:
+    """Whether some process holds the ingest lock now."""
+    path = home / LOCK_FILE
+    if not path.exists():
+        return False
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_ingest(kb: KnowledgeBase, sources: Sequence[str]) -> dict[str, Any]:
+    """Queue an ingest of ``sources`` on a background thread; return the new job."""
+    if not sources or not all(isinstance(s, str) and s.strip() for s in sources):
+        raise KbError("sources must be a non-empty list of URLs or paths")
+    if locked(kb.settings.home):
+        raise Busy("another ingest is running on this data directory; try again when it ends")
+    store = kb.open_store()
+    try:
+        job_id = store.add_job("ingest", list(sources), os.getpid())
+    finally:
+        store.close()
+    threading.Thread(target=_run, args=(kb, job_id, list(sources)), daemon=True,
+                     name=f"kb-job-{job_id}").start()  # fmt: skip
+    return job(kb, job_id)
+
+
+def _run(kb: KnowledgeBase, job_id: int, sources: list[str]) -> None:
+    last, read = 0.0, 0
+
+    def update(**fields: Any) -> None:
+        store = kb.open_store()
+        try:
+            store.update_job(job_id, **fields)
+        finally:
+            store.close()
+
+    def progress(documents: int) -> None:
+        nonlocal last, read
+        read = documents
+        now = time.monotonic()
+        if now - last >= 1.0:  # at most one write a second
+            last = now
+            update(progress=documents)
+
+    update(status="running")
+    try:
+        report = kb.ingest(sources, on_document=progress)
+    except KbError as e:
+        update(status="failed", error=e.message)
+    except Exception as e:  # noqa: BLE001  (a job must always end with a status)
+        update(status="failed", error=f"unexpected {type(e).__name__}: {e}")
+    else:
+        report_json = json.dumps({"summary": report.summary(), **report.to_dict()})
+        update(status="done", progress=read, report=report_json)
+
+
+def job(kb: KnowledgeBase, job_id: int) -> dict[str, Any]:
+    """Return a job's status; a running job whose process is gone is marked interrupted."""
+    store = kb.open_store()
+    try:
+        found = store.get_job(job_id)
+        if found is None:
+            raise NotFound(f"no job {job_id}")
+        if found["status"] in ("queued", "running") and not _alive(found["pid"]):
+            store.update_job(job_id, status="failed", error="interrupted: its process ended")
+            found = store.get_job(job_id)
+        assert found is not None
+        return found
+    finally:
+        store.close()
+
+
+def jobs(kb: KnowledgeBase, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest jobs, newest first."""
+    store = kb.open_store()
+    try:
+        ids = [j["id"] for j in store.jobs(limit)]
+    finally:
+        store.close()
+    return [job(kb, i) for i in ids]

@@ -1,0 +1,52 @@
+"""KPIs from a synthetic query log and feedback, computed and served to editors."""
+
+from kb.kpis import kpis
+from web import create_app
+
+
+def q(at, query, refused=False, conversation=None):
+    return {"created_at": at, "query": query, "refused": int(refused), "confidence": 0.9,
+            "conversation_id": conversation}  # fmt: skip
+
+
+QUERIES = [
+    q("2026-11-20T10:00:00+00:00", "How do I reset my password?", conversation="c1"),
+    q("2026-11-20T10:05:00+00:00", "and with HomeKit?", refused=True, conversation="c1"),
+    q("2026-11-20T11:00:00+00:00", "How do I reset my password?"),
+    q("2026-11-21T09:00:00+00:00", "how long do refunds take"),
+    q("2026-11-21T09:30:00+00:00", "Does it work with HomeKit?", refused=True),
+    q("2026-11-21T12:00:00+00:00", "Does it work with HomeKit", refused=True),
+]
+FEEDBACK = [
+    {"created_at": "2026-11-21T09:02:00+00:00", "query": "how long do refunds take", "rating": -1},
+    {"created_at": "2026-11-20T11:01:00+00:00", "query": "How do I reset my password?",
+     "rating": 1},
+]  # fmt: skip
+
+
+def test_kpis_count_days_refusals_helpfulness_deflection_and_top_questions():
+    found = kpis(QUERIES, FEEDBACK)
+    assert (found["questions"], found["answered"], found["refused"]) == (6, 3, 3)
+    assert found["refusal_rate"] == 0.5 and found["helpfulness"] == 0.5
+    # Deflected: only the second password question. The first was followed by a refusal in
+    # its conversation; the refunds answer got a thumbs-down.
+    assert found["deflection"] == round(1 / 6, 3)
+    assert found["per_day"] == [
+        {"day": "2026-11-20", "questions": 3, "answered": 2, "refused": 1},
+        {"day": "2026-11-21", "questions": 3, "answered": 1, "refused": 2},
+    ]
+    assert found["top_questions"][0] == {"query": "how do i reset my password", "count": 2}
+    assert found["top_unanswered"][0] == {"query": "does it work with homekit", "count": 2}
+    assert kpis([], [])["deflection"] is None
+
+
+def test_kpis_are_served_to_editors(tmp_path, demo_home):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    client = create_app({"home": home, "admin_key": "k", "query_log": True}).test_client()
+    client.post("/v1/answer", json={"question": "How do I reset my password?"})
+    client.post("/v1/answer", json={"question": "How do I bake sourdough bread?"})
+    found = client.get("/admin/kpis?days=7", headers={"Authorization": "Bearer k"}).json
+    assert found["days"] == 7 and found["questions"] == 2 and found["refused"] == 1
