@@ -10,7 +10,7 @@ from web.openapi import spec
 
 
 def openapi_path(rule: str) -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+    return re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule)
 
 
 def test_openapi_describes_every_route_and_nothing_else(client):

@@ -21,6 +21,7 @@ from web.api import json_body
 from web.requests import get_kb
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+MAX_ID = 2**63 - 1  # ids are SQLite integers: anything larger names nothing
 
 
 class Unauthorized(KbError):
@@ -77,13 +78,13 @@ def _decide(candidate_id: int, accept: bool) -> ResponseReturnValue:
     return jsonify({"ok": True, "candidate": candidate})
 
 
-@bp.post("/faq/<int:candidate_id>/accept")
+@bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/accept")
 def accept(candidate_id: int) -> ResponseReturnValue:
     """Publish a candidate (with the editor's ``question`` and ``answer`` edits, if any)."""
     return _decide(candidate_id, True)
 
 
-@bp.post("/faq/<int:candidate_id>/reject")
+@bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/reject")
 def reject(candidate_id: int) -> ResponseReturnValue:
     """Reject a candidate; it is not proposed again."""
     return _decide(candidate_id, False)
@@ -130,7 +131,7 @@ def job_list() -> ResponseReturnValue:
     return jsonify({"jobs": jobs.jobs(get_kb())})
 
 
-@bp.get("/jobs/<int:job_id>")
+@bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
 def job(job_id: int) -> ResponseReturnValue:
     """One job: status (queued, running, done, failed), progress, report or error."""
     return jsonify({"job": jobs.job(get_kb(), job_id)})
