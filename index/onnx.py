@@ -102,6 +102,9 @@ class OnnxEmbedder(Embedder):
         self.languages = languages
         options = ort.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
+        # Idle threads sleep instead of spinning, so they do not steal the cores that other
+        # requests' threads are using.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self.session = ort.InferenceSession(
             str(onnx_file), options, providers=["CPUExecutionProvider"]

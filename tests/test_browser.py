@@ -238,6 +238,10 @@ def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, hom
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # Some evidence of its own, whatever ran before: a question answered, one refused, a rating.
+    for question in ("How do I reset my password?", "How do I bake sourdough bread?"):
+        page.request.post(server + "/v1/answer", data={"question": question})
+    page.request.post(server + "/v1/feedback", data={"rating": "down", "query": "bread"})
     page.goto(server + "/editor")
     assert page.locator("#editor").is_hidden()  # nothing without the key
     page.get_by_label("Admin key").fill("wrong")
@@ -262,6 +266,11 @@ def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, hom
     assert page.locator("#kpis dd").first.inner_text() != "0"  # questions asked in these tests
     assert page.locator("#kpi-chart svg").count() == 1
     assert page.locator("#gaps li").count() >= 1 and page.locator("#feedback li").count() >= 1
+    # An ingest started from the page runs as a job and reports how it went.
+    page.get_by_label("Sources, one a line").fill(str(DEMO))
+    page.get_by_role("button", name="Start ingest").click()
+    page.locator("#job").filter(has_text="done").wait_for(timeout=120_000)
+    assert "40 unchanged" in page.locator("#job").inner_text()
     page.screenshot(path=str(ARTIFACTS / "editor.png"), full_page=True)
     assert errors == []
     context.close()

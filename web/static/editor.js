@@ -150,5 +150,23 @@
     const a = el("a", { href: url, download: "trends.csv" });
     document.body.append(a); a.click(); a.remove();
   });
+  async function follow(id) {
+    for (;;) {
+      const { job } = await api("/admin/jobs/" + id);
+      const summary = job.report ? job.report.summary : job.error || (job.progress || 0) + " documents read";
+      $("job").textContent = "Ingest #" + job.id + ": " + job.status + " – " + summary;
+      if (job.status === "done" || job.status === "failed") { if (job.status === "done") load(); return; }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  $("ingest-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const sources = $("sources").value.split("\n").map((s) => s.trim()).filter(Boolean);
+    try {
+      const { job } = await api("/admin/ingest", { method: "POST", body: JSON.stringify({ sources }) });
+      follow(job.id);
+    } catch (e) { $("job").textContent = e.message; }
+  });
   if (key) load();
 })();
