@@ -209,7 +209,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise ConfigError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+    secrets = sorted(set(data) & SECRETS)
+    if secrets:
+        names = ", ".join(env_name(s) for s in secrets)
+        raise ConfigError(f"{path} holds a secret ({names}): set it in the environment instead")
     return data
+
+
+# Settings that are secrets: only from the environment, never from a file kb reads.
+SECRETS = frozenset({"llm_api_key", "admin_key", "admin_key_hash"})
 
 
 def _validate(s: Settings) -> None:

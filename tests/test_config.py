@@ -42,3 +42,12 @@ def test_bad_toml_is_a_clear_error(tmp_path: Path):
     (tmp_path / "kb.toml").write_text("port = = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings({"home": tmp_path}, environ={})
+
+
+def test_secrets_come_only_from_the_environment(tmp_path):
+    (tmp_path / "kb.toml").write_text('llm_api_key = "sk-live-123"\n')
+    with pytest.raises(ConfigError, match="set it in the environment instead"):
+        load_settings({"home": tmp_path}, environ={})
+    (tmp_path / "kb.toml").write_text("port = 9001\n")
+    settings = load_settings({"home": tmp_path}, environ={"KB_LLM_API_KEY": "sk-live-123"})
+    assert settings.llm_api_key == "sk-live-123" and settings.port == 9001
