@@ -145,16 +145,26 @@ def _edit(value: str | None, default: str, name: str) -> str:
     return value.strip()
 
 
-def gaps(kb: KnowledgeBase, days: int = 90, now: datetime | None = None) -> list[Gap]:
-    """The content-gap report over the last ``days`` of the query log and feedback."""
+def _evidence(
+    kb: KnowledgeBase, days: int, now: datetime | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+    """The logged questions and the feedback of the last ``days``."""
+    if not 1 <= days <= 3650:
+        raise InvalidInput("days must be between 1 and 3650")
     now = now or datetime.now(UTC)
     since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
     store = kb.open_store()
     try:
         queries = store.queries(since)
-        feedback = [f for f in store.feedback(10_000) if f["created_at"] >= since]
+        feedback = [f for f in store.feedback(100_000) if f["created_at"] >= since]
     finally:
         store.close()
+    return queries, feedback, now
+
+
+def gaps(kb: KnowledgeBase, days: int = 90, now: datetime | None = None) -> list[Gap]:
+    """The content-gap report over the last ``days`` of the query log and feedback."""
+    queries, feedback, now = _evidence(kb, days, now)
     return gap_report(queries, feedback, kb.embedder, lambda q: best_article(kb, q), now)
 
 
@@ -184,14 +194,5 @@ def trends(kb: KnowledgeBase, weeks: int = 12) -> dict[str, Any]:
 
 def kpis(kb: KnowledgeBase, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
     """The KPIs over the last ``days``."""
-    if not 1 <= days <= 3650:
-        raise InvalidInput("days must be between 1 and 3650")
-    now = now or datetime.now(UTC)
-    since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
-    store = kb.open_store()
-    try:
-        queries = store.queries(since)
-        feedback = [f for f in store.feedback(100_000) if f["created_at"] >= since]
-    finally:
-        store.close()
+    queries, feedback, _ = _evidence(kb, days, now)
     return {"days": days, **compute_kpis(queries, feedback)}

@@ -1,10 +1,10 @@
 """The public API's contract: OpenAPI, versions, pagination, feedback, documents, CORS."""
 
 import re
-import sqlite3
 
 import pytest
 
+from tests.stores import feedback_rows
 from web import create_app
 from web.openapi import spec
 
@@ -47,15 +47,6 @@ def test_search_pages_do_not_overlap_and_say_whether_more_follow(client):
     last = client.get("/v1/search?q=bulb&k=50").json
     assert last["next_page"] is None
     assert all(h["updated_at"] for h in first["hits"])
-
-
-def feedback_rows(home):
-    conn = sqlite3.connect(home / "kb.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM feedback ORDER BY id")]
-    finally:
-        conn.close()
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from kb.config import load_settings
 from kb.service import KnowledgeBase
 from tests.conftest import DEMO
 from tests.sites import serve
+from tests.stores import feedback_rows
 from web import create_app
 
 ADMIN_KEY = "editor-key-for-tests"
@@ -115,15 +116,6 @@ def page(request, browser):
 def shot(page, name: str, full_page: bool = True) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}-{page.viewport_name}.png"), full_page=full_page)
-
-
-def feedback_rows(home: Path) -> list[dict]:
-    conn = sqlite3.connect(home / "kb.sqlite3")
-    conn.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in conn.execute("SELECT * FROM feedback ORDER BY id")]
-    finally:
-        conn.close()
 
 
 def test_type_see_results_ask_see_a_cited_answer_follow_a_citation(page, server):
