@@ -28,26 +28,28 @@ if TYPE_CHECKING:
 FAQ_SOURCE = "kb:faq"  # the source of documents editors accepted
 
 
-def log_query(kb: KnowledgeBase, answer: Answer, channel: str, conversation: str | None) -> None:
+def log_query(
+    kb: KnowledgeBase,
+    answer: Answer,
+    channel: str,
+    conversation: str | None,
+    index_version: str | None,
+) -> None:
     """Record a question and how kb did, redacted, for the gap report and the KPIs."""
     ANSWERS.labels("refused" if answer.refused else "answered", answer.mode).inc()
     if not kb.settings.query_log:
         return
-    store = kb.open_store()
-    try:
-        store.log_query(
-            {
-                "channel": channel,
-                "query": redact(answer.question).text,
-                "refused": int(answer.refused),
-                "confidence": answer.confidence,
-                "top_doc": answer.citations[0].doc_id if answer.citations else None,
-                "index_version": kb.status()["index_version"],
-                "conversation_id": conversation,
-            }
-        )
-    finally:
-        store.close()
+    kb.writer().log_query(
+        {
+            "channel": channel,
+            "query": redact(answer.question).text,
+            "refused": int(answer.refused),
+            "confidence": answer.confidence,
+            "top_doc": answer.citations[0].doc_id if answer.citations else None,
+            "index_version": index_version,
+            "conversation_id": conversation,
+        }
+    )
 
 
 def best_article(kb: KnowledgeBase, text: str) -> Hit | None:

@@ -120,6 +120,8 @@ class KnowledgeBase:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._router: tuple[str, Router] | None = None
+        self._writer: Store | None = None
+        self._writer_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -166,6 +168,17 @@ class KnowledgeBase:
     def open_store(self) -> Store:
         """Open the SQLite store (the caller closes it)."""
         return Store(self.settings.store_path)
+
+    def writer(self) -> Store:
+        """A connection kept open for the small writes serving makes (query log, feedback).
+
+        Opening the store for each request would check migrations and connect every time;
+        the store's lock makes the one connection safe across request threads.
+        """
+        with self._writer_lock:
+            if self._writer is None:
+                self._writer = Store(self.settings.store_path)
+            return self._writer
 
     # ingestion ---------------------------------------------------------------------------
 
@@ -565,11 +578,7 @@ class KnowledgeBase:
         """Validate, redact and store a customer's feedback; return its id."""
         item = parse_feedback(raw)
         FEEDBACK.labels("up" if item["rating"] > 0 else "down", item["target"]).inc()
-        store = Store(self.settings.store_path)
-        try:
-            return store.add_feedback(item)
-        finally:
-            store.close()
+        return self.writer().add_feedback(item)
 
     def recent_feedback(self, limit: int = 100) -> list[dict[str, Any]]:
         """Return the latest feedback, newest first."""

@@ -163,7 +163,7 @@ def answer() -> ResponseReturnValue:
 
     if not stream:
         answer = kb.answer(body["question"], searcher=searcher, history=history, context=context)
-        log_query(kb, answer, "api", conversation)
+        log_query(kb, answer, "api", conversation, searcher.snapshot.version)
         return jsonify(result(answer))
     events = kb.answer_stream(body["question"], searcher=searcher, history=history, context=context)
 
@@ -174,7 +174,7 @@ def answer() -> ResponseReturnValue:
             elif name == "reset":
                 data = {"reason": value}
             else:
-                log_query(kb, value, "api", conversation)
+                log_query(kb, value, "api", conversation, searcher.snapshot.version)
                 data = result(value)
             yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 

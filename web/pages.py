@@ -10,6 +10,7 @@ from flask import Blueprint, make_response, redirect, render_template, request, 
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
+from index.snapshot import current_version
 from kb.editorial import log_query
 from kb.errors import KbError, NotFound
 from kb.models import Citation
@@ -71,11 +72,14 @@ def home() -> ResponseReturnValue:
     kb = get_kb()
     query = request.args.get("q", "")
     hits, answer, error, updated = [], None, None, {}
+    version = current_version(kb.settings.index_dir)
     if query.strip():
         try:
-            hits = kb.search(query, k=10)
-            answer = kb.answer(query)
-            log_query(kb, answer, "page", None)
+            searcher = kb.searcher()
+            version = searcher.snapshot.version
+            hits = kb.search(query, k=10, searcher=searcher)
+            answer = kb.answer(query, searcher=searcher)
+            log_query(kb, answer, "page", None, version)
             updated = kb.updated_times(h.passage.doc_id for h in hits)
         except KbError as e:
             if e.status >= 500:
@@ -89,7 +93,7 @@ def home() -> ResponseReturnValue:
         error=error,
         updated=updated,
         thanks=request.args.get("thanks") == "1",
-        index_version=kb.status()["index_version"],
+        index_version=version,
     )
 
 
