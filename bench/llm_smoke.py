@@ -166,7 +166,7 @@ def run(base: str) -> None:
 
     with tempfile.TemporaryDirectory(prefix="kb-llm-smoke-") as home:
         settings = {"home": home, "llm_base_url": f"{base}/v1", "llm_model": "smollm2",
-                    "llm_timeout": 60.0, "llm_retries": 0}  # fmt: skip
+                    "llm_timeout": 60.0, "llm_retries": 0, "rate_limit_answer": 0}  # fmt: skip
         kb = KnowledgeBase(load_settings(settings))
         report = kb.ingest([str(ROOT / "demo" / "helpcentre")])
         step(f"ingested the demo help centre: {report.summary()}")

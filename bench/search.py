@@ -138,8 +138,9 @@ def run_size(n: int, passages: list[dict[str, str]], vectors: np.ndarray) -> Non
         )
         port = 18000 + n % 1000
         models = CACHE / "models"
+        # The bench is the only client, on loopback: no per-client rate limit applies.
         env = {**os.environ, "KB_HOME": str(home), "KB_LOG_LEVEL": "WARNING",
-               "KB_MODEL_CACHE": str(models)}  # fmt: skip
+               "KB_MODEL_CACHE": str(models), "KB_RATE_LIMIT": "0"}  # fmt: skip
         KnowledgeBase(load_settings({"home": home, "model_cache": models})).ensure_onnx_export()
         started = time.perf_counter()
         server = subprocess.Popen(
