@@ -47,6 +47,13 @@ def cluster(vectors: np.ndarray, distance: float) -> np.ndarray:
     return np.asarray(model.fit_predict(vectors))
 
 
+def article_of(hit: Hit | None) -> dict[str, Any] | None:
+    """The article a hit points at, as editors see it: id, title and link."""
+    if hit is None:
+        return None
+    return {"doc_id": hit.passage.doc_id, "title": hit.passage.title, "url": hit.passage.url}
+
+
 def medoid(vectors: np.ndarray) -> int:
     """Return the index of the row most similar, on average, to all the others."""
     sims = vectors @ vectors.T
@@ -180,13 +187,7 @@ def faq_candidates(
                 lang=Counter(t.lang for t in members).most_common(1)[0][0],
                 queue=Counter(t.queue for t in members).most_common(1)[0][0],
                 coverage=max(best.dense, 0.0) if best else 0.0,
-                article={
-                    "doc_id": best.passage.doc_id,
-                    "title": best.passage.title,
-                    "url": best.passage.url,
-                }
-                if best
-                else None,  # fmt: skip
+                article=article_of(best),
                 examples=[t.question for t in members if t is not centre][:3],
                 drafted_by="llm" if drafted else "extractive",
             )
@@ -278,13 +279,7 @@ def gap_report(
                 reasons=dict(Counter(evidence[i][2] for i in rows)),
                 sentiment=dict(Counter(sentiment(texts[i]).label for i in rows)),
                 examples=distinct[:5],
-                closest={
-                    "doc_id": best.passage.doc_id,
-                    "title": best.passage.title,
-                    "url": best.passage.url,
-                }
-                if best
-                else None,  # fmt: skip
+                closest=article_of(best),
             )
         )
     gaps.sort(key=lambda g: (-g.score, g.question))
