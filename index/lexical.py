@@ -61,6 +61,15 @@ class LexicalIndex:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self.model.get_scores_from_ids(ids), dtype=np.float32)
 
+    def rows_with(self, term: str) -> np.ndarray:
+        """Return the rows whose text has ``term`` (its postings in bm25s's score matrix)."""
+        vocab = self.model.vocab_dict or {}
+        token = vocab.get(term)
+        if token is None or self.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        indptr = self.model.scores["indptr"]
+        return np.asarray(self.model.scores["indices"][indptr[token] : indptr[token + 1]])
+
     def ceiling(self, query_tokens: list[str]) -> float:
         """Return the most any passage could score: the idf of each query term, summed."""
         return sum(self.idf.get(t, 0.0) for t in query_tokens)
@@ -104,6 +113,17 @@ class FieldedIndex:
             total += weight * index.scores(query_tokens)
             ceiling += weight * index.ceiling(query_tokens)
         return total / ceiling if ceiling > 0 else total
+
+    @property
+    def idf(self) -> Mapping[str, float]:
+        """The idf of each term in the body field (the first field when there is none)."""
+        body = self.fields.get("body") or next(iter(self.fields.values()), None)
+        return body.idf if body is not None else {}
+
+    def rows_with(self, term: str) -> np.ndarray:
+        """Return the rows that have ``term`` in any field."""
+        found = [index.rows_with(term) for index in self.fields.values()]
+        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
     def knows(self, term: str) -> bool:
         """Return whether any passage has the (tokenised) ``term`` in any field."""

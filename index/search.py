@@ -8,13 +8,20 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
+from index.pages import asks_how, group_top, weighted_share
 from index.snapshot import Snapshot
 from kb.errors import InvalidInput
-from kb.models import Filter, Hit
+from kb.models import Evidence, Filter, Hit, Passage
 from kb.text import tokenize
 
 METHODS = ("hybrid", "dense", "lexical", "rrf")
 PREFER_BOOST = 0.2  # added to a passage's fused score (in [0, 1]) per preference it matches
+# What a page gains beyond its best passage's fused score (see Searcher.pages).
+SECOND_WEIGHT = 0.1  # × its second-best passage's fused score
+TITLE_WEIGHT = 0.1  # × the idf-weighted share of the query's words in its title and headings
+COVERAGE_WEIGHT = 0.2  # × the idf-weighted share of the query's words anywhere in it
+STEPS_WEIGHT = 0.05  # when the question asks how to do something and the page gives steps
+SUPPORT_PASSAGES = 4  # retrieved passages of a page an answer may draw on
 
 
 @dataclass(frozen=True)
@@ -41,23 +48,90 @@ class Searcher:
         """Embed and tokenise ``text`` once, for any number of searches."""
         return Query(text, self.embedder.embed([text], query=True)[0], tokenize(text))
 
-    def search(
+    def pages(
         self,
         query: Query,
         n: int,
         method: str = "hybrid",
         where: Filter | None = None,
         prefer: tuple[Filter, ...] = (),
+        support: int = 0,
     ) -> list[Hit]:
-        """Return the ``n`` best passages for ``query`` by ``hybrid``, ``dense`` or ``lexical``.
+        """Return the ``n`` best pages for ``query``, each as the hit of its best passage.
 
-        ``where`` restricts retrieval itself, before any top-k cut; a passage gains
-        ``PREFER_BOOST`` for each filter in ``prefer`` it matches (the user's product, plan,
-        language).
+        A page scores by its best passage, and gains for its other matching passages
+        (``SECOND_WEIGHT``), for the query's words in its title and headings (``TITLE_WEIGHT``)
+        and anywhere in it (``COVERAGE_WEIGHT``), and, when the question asks how to do
+        something, for giving numbered steps (``STEPS_WEIGHT``). Near-duplicate pages come back
+        as one hit that lists the others. The first ``support`` hits also carry their page's
+        retrieved passages in reading order (what an answer is drawn from).
         """
-        rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
+        snap = self.snapshot
+        rows, fused, dense, lexical = self._scored(query, method, where, prefer)
         if len(rows) == 0:
             return []
+        row_pages = snap.row_page[rows]
+        keys = snap.page_group[row_pages] if snap.duplicates else row_pages
+        best, page_keys = group_top(fused, keys)
+        # Runner-up passage of each page: the best once each page's best is set aside.
+        rest = fused.copy()
+        rest[best] = -np.inf
+        second_pos, second_keys = group_top(rest, keys)
+        second = dict(zip(second_keys.tolist(), rest[second_pos].tolist(), strict=True))
+        terms = list(dict.fromkeys(query.tokens))
+        idf = snap.lexical.idf
+        having = {t: set(snap.row_page[snap.lexical.rows_with(t)].tolist()) for t in terms}
+        how = asks_how(query.text)
+        dense_first = int(keys[int(np.argmax(dense))])
+        lexical_first = int(keys[int(np.argmax(lexical))]) if lexical.max() > 0 else -1
+        scores = np.empty(len(best), dtype=np.float32)
+        evidence = []
+        for i, (pos, key) in enumerate(zip(best.tolist(), page_keys.tolist(), strict=True)):
+            page = int(row_pages[pos])
+            runner_up = second.get(key, -np.inf)
+            title = weighted_share(terms, snap.page_terms[page], idf)
+            coverage = weighted_share(terms, {t for t in terms if page in having[t]}, idf)
+            scores[i] = (
+                fused[pos]
+                + SECOND_WEIGHT * max(runner_up, 0.0)
+                + TITLE_WEIGHT * title
+                + COVERAGE_WEIGHT * coverage
+                + (STEPS_WEIGHT if how and snap.page_steps[page] else 0.0)
+            )
+            evidence.append(Evidence(coverage, title, key == dense_first, key == lexical_first))
+        order = np.argsort(-scores, kind="stable")[:n]
+        picked = best[order]
+        passages = snap.passages([int(rows[i]) for i in picked])
+        hits = []
+        for rank, (p, i, score) in enumerate(zip(passages, picked, scores[order], strict=True)):
+            group = int(keys[i])
+            support_rows: tuple[Passage, ...] = ()
+            if rank < support:
+                mine = np.flatnonzero(keys == group)
+                mine = mine[np.argsort(-fused[mine], kind="stable")][:SUPPORT_PASSAGES]
+                support_rows = tuple(snap.passages(sorted(int(rows[j]) for j in mine)))
+            hits.append(
+                Hit(
+                    passage=p,
+                    score=float(score),
+                    dense=float(dense[i]),
+                    lexical=float(lexical[i]),
+                    duplicates=snap.duplicates.get(group, ()),
+                    support=support_rows,
+                    evidence=evidence[int(order[rank])],
+                )
+            )
+        return hits
+
+    def _scored(
+        self,
+        query: Query,
+        method: str,
+        where: Filter | None,
+        prefer: tuple[Filter, ...],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate rows with their fused, dense and lexical scores."""
+        rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
         if method not in METHODS:
             raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
         if method == "dense":
@@ -72,6 +146,25 @@ class Searcher:
         for preference in prefer:
             if (preferred := self.snapshot.mask(preference)) is not None:
                 fused = fused + PREFER_BOOST * preferred[rows]
+        return rows, fused, dense, lexical
+
+    def search(
+        self,
+        query: Query,
+        n: int,
+        method: str = "hybrid",
+        where: Filter | None = None,
+        prefer: tuple[Filter, ...] = (),
+    ) -> list[Hit]:
+        """Return the ``n`` best passages for ``query`` by ``hybrid``, ``dense`` or ``lexical``.
+
+        ``where`` restricts retrieval itself, before any top-k cut; a passage gains
+        ``PREFER_BOOST`` for each filter in ``prefer`` it matches (the user's product, plan,
+        language).
+        """
+        rows, fused, dense, lexical = self._scored(query, method, where, prefer)
+        if len(rows) == 0:
+            return []
         # Dense similarity is never zero in practice; shift so top_rows keeps every candidate.
         order = top_rows(fused - fused.min() + 1e-6, n)
         picked = rows[order]

@@ -29,6 +29,7 @@ import numpy as np
 from index.dense import MIN_PASSAGES_FOR_PAIRS, PROBES, DenseIndex
 from index.embedding import Embedder
 from index.lexical import FieldedIndex
+from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
 from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
@@ -36,7 +37,7 @@ from kb.text import content_hash, slugify, tokenize
 
 log = logging.getLogger("kb")
 CURRENT = "CURRENT"
-FORMAT = 4  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 6  # bump when the layout changes: a snapshot of another format is rebuilt
 MASK_CACHE = 64  # filters whose row masks a snapshot keeps
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
@@ -191,7 +192,7 @@ def build_snapshot(
             },
             FIELD_WEIGHTS,
         ).save(tmp / "lexical")
-        _write_passages(tmp / "passages.sqlite3", rows)
+        _write_passages(tmp / "passages.sqlite3", rows, build_pages(rows))
         version = _next_version(index_dir)
         manifest = Manifest(
             version=version,
@@ -269,16 +270,36 @@ def _vectors(
     return matrix, len(todo)
 
 
-def _write_passages(path: Path, rows: Sequence[IndexRow]) -> None:
+def build_pages(rows: Sequence[IndexRow]) -> list[Page]:
+    """Return the pages (retrieval units) of the snapshot's rows, near-duplicates grouped."""
+    page_rows = [
+        PageRow(
+            doc_id=r.doc_id,
+            title=r.title,
+            url=passage_url(r.url, r.doc_id, r.anchor, r.section, r.title),
+            doc_url=passage_url(r.url, r.doc_id, None, r.title, r.title),
+            section=r.section,
+            anchor=r.anchor,
+            text=r.text,
+        )
+        for r in rows
+    ]
+    return duplicate_groups(split_pages(page_rows), page_rows)
+
+
+def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page]) -> None:
+    page_of = np.zeros(len(rows), dtype=np.int64)
+    for number, page in enumerate(pages):
+        page_of[page.start : page.end] = number
     conn = sqlite3.connect(path)
     with conn:
         conn.execute(
             "CREATE TABLE passages (row INTEGER PRIMARY KEY, chunk_id INTEGER, doc_id TEXT,"
             " doc_version INTEGER, title TEXT, url TEXT, section TEXT, text TEXT, kind TEXT,"
-            " lang TEXT, meta TEXT)"
+            " lang TEXT, meta TEXT, page INTEGER)"
         )
         conn.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     i,
@@ -292,9 +313,33 @@ def _write_passages(path: Path, rows: Sequence[IndexRow]) -> None:
                     r.kind,
                     r.lang,
                     r.meta,
+                    int(page_of[i]),
                 )
                 for i, r in enumerate(rows)
             ],
+        )
+        conn.execute(
+            "CREATE TABLE pages (page INTEGER PRIMARY KEY, start INTEGER, end INTEGER,"
+            " doc_id TEXT, url TEXT, title TEXT, headings TEXT, steps INTEGER, grp INTEGER,"
+            " section_page INTEGER)"
+        )
+        conn.executemany(
+            "INSERT INTO pages VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    n,
+                    p.start,
+                    p.end,
+                    p.doc_id,
+                    p.url,
+                    p.title,
+                    json.dumps(p.headings, ensure_ascii=False),
+                    int(p.steps),
+                    p.group,
+                    int(p.section_page),
+                )
+                for n, p in enumerate(pages)
+            ],  # fmt: skip
         )
     conn.close()
 
@@ -339,9 +384,25 @@ class Snapshot:
         uri = f"file:{quote(str(directory / 'passages.sqlite3'))}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        rows = self._db.execute("SELECT kind, lang FROM passages ORDER BY row").fetchall()
+        rows = self._db.execute("SELECT kind, lang, page FROM passages ORDER BY row").fetchall()
         self.kinds = np.array([r[0] for r in rows], dtype=object)
         self.langs = np.array([primary_language(r[1]) for r in rows], dtype=object)
+        self.row_page = np.array([r[2] for r in rows], dtype=np.int64)
+        pages = self._db.execute(
+            "SELECT start, url, title, headings, steps, grp FROM pages ORDER BY page"
+        ).fetchall()
+        self.page_start = np.array([p[0] for p in pages], dtype=np.int64)
+        self.page_url = [p[1] for p in pages]
+        self.page_terms = [frozenset(tokenize(" ".join([p[2], *json.loads(p[3])]))) for p in pages]
+        self.page_title_terms = [frozenset(tokenize(p[2])) for p in pages]
+        self.page_steps = np.array([bool(p[4]) for p in pages], dtype=bool)
+        self.page_group = np.array([p[5] for p in pages], dtype=np.int64)
+        members: dict[int, list[str]] = {}
+        for number, group in enumerate(self.page_group):
+            if number != group:
+                members.setdefault(int(group), []).append(self.page_url[number])
+        self.duplicates = {group: tuple(urls) for group, urls in members.items()}
+        self._collapse = self._shown_rows(np.ones(len(self.kinds), dtype=bool))
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()
 
     @property
@@ -385,7 +446,7 @@ class Snapshot:
         Masks are kept for the most recent ``MASK_CACHE`` filters.
         """
         if where is None:
-            return None
+            return self._collapse
         with self._lock:
             if where in self._masks:
                 self._masks.move_to_end(where)
@@ -399,12 +460,26 @@ class Snapshot:
             allow &= self._meta_rows(key, value)
         for key, value in where.context:
             allow &= self._meta_rows(key, value) | ~self._meta_rows(key, None)
-        mask = None if allow.all() else allow
+        mask = self._shown_rows(allow)
         with self._lock:
             self._masks[where] = mask
             while len(self._masks) > MASK_CACHE:
                 self._masks.popitem(last=False)
         return mask
+
+    def _shown_rows(self, allow: np.ndarray) -> np.ndarray | None:
+        """Return ``allow`` without the rows of duplicate pages whose group's page is allowed.
+
+        One page stands for each group of near-duplicates; when a filter leaves it out, the
+        duplicates that pass stay (ranking then shows the best of them).
+        """
+        if not self.duplicates or not len(allow):
+            return None if allow.all() else allow
+        page_allowed = np.logical_or.reduceat(allow, self.page_start)
+        leads = self.page_group == np.arange(len(self.page_group))
+        keep = leads | ~page_allowed[self.page_group]
+        shown = allow & keep[self.row_page]
+        return None if shown.all() else shown
 
     def _meta_rows(self, key: str, value: str | None) -> np.ndarray:
         """Rows whose field ``key`` is or holds ``value``; with None, rows that have the field."""

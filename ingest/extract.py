@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
 from bs4.element import Comment, ProcessingInstruction
 
 from kb.models import Section
@@ -62,7 +63,13 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
     Links are resolved against ``<base href>`` and ``url``; ``encoding`` is the charset the
     server declared (the page's own ``<meta charset>`` is used otherwise).
     """
-    soup = BeautifulSoup(html, "lxml", from_encoding=encoding if isinstance(html, bytes) else None)
+    with warnings.catch_warnings():
+        # XHTML pages (DocBook output such as the GIMP manual) open with <?xml …?>; the HTML
+        # parser reads them correctly, and bs4's advice to use an XML parser does not apply.
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(
+            html, "lxml", from_encoding=encoding if isinstance(html, bytes) else None
+        )
     root = soup.find("html")
     lang = root.get("lang") if isinstance(root, Tag) else None
     canonical = _link(soup, "canonical")
@@ -114,7 +121,9 @@ def _links(soup: BeautifulSoup, url: str | None) -> tuple[str, ...]:
             continue
         href = str(a["href"]).strip()
         if href and not href.startswith(("#", "javascript:", "mailto:", "tel:", "data:")):
-            out[urljoin(base, href) if base else href] = None
+            link = urljoin(base, href) if base else href
+            if link.startswith(("http://", "https://")):  # a relative link with no base: none
+                out[link] = None
     return tuple(out)
 
 

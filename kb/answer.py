@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from index.search import best_per_document
+from kb.confidence import Calibrator, features
 from kb.generate import Generator
 from kb.llm import NOT_FOUND, UpstreamError
 from kb.models import Answer, Citation, Hit, Passage
@@ -48,35 +48,42 @@ def missing_names(question: str, known: Callable[[str], bool]) -> list[str]:
     ]
 
 
-def confidence(top_dense: float, support: float) -> float:
-    """Return a confidence in [0, 1] from the best passage's similarity and citation support.
+RUNNER_UP_SHARE = 0.9  # the second page adds its best passage when it scores this near the first
 
-    ``top_dense`` is similarity above chance (see ``DenseIndex.calibrate``), so the same
-    thresholds hold whatever the embedding model.
+
+def pick_passages(hits: Sequence[Hit], n: int) -> list[Passage]:
+    """Return the passages an answer is drawn from: the best page's, in reading order.
+
+    ``hits`` are pages, best first (see ``Searcher.pages``). The runner-up page adds its best
+    passage when it scores nearly as well (``RUNNER_UP_SHARE``) and says something the first
+    page's passages do not. The same text never appears twice.
     """
-    retrieval = min(max((top_dense - 0.2) / 0.4, 0.0), 1.0)
-    return round(retrieval * (0.8 + 0.2 * support), 3)
-
-
-def pick_passages(hits: Sequence[Hit], n: int, per_document: int = 2) -> list[Hit]:
-    """Return the ``n`` best hits with at most ``per_document`` from any one document."""
-    counts: dict[str, int] = {}
-    out = []
-    for hit in hits:
-        doc = hit.passage.doc_id
-        if counts.get(doc, 0) < per_document:
-            counts[doc] = counts.get(doc, 0) + 1
-            out.append(hit)
-            if len(out) == n:
-                break
+    if not hits:
+        return []
+    first = hits[0]
+    chosen = list(first.support or (first.passage,))[: max(n - 1, 1)]
+    if len(hits) > 1 and hits[1].score >= RUNNER_UP_SHARE * first.score:
+        chosen.append(hits[1].passage)
+    out: list[Passage] = []
+    seen: set[str] = set()
+    for passage in chosen:
+        key = " ".join(passage.text.split()).casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(passage)
     return out
 
 
-def verify_citations(text: str, passages: Sequence[Passage]) -> tuple[str, list[Citation]]:
+def verify_citations(
+    text: str,
+    passages: Sequence[Passage],
+    duplicates: Mapping[int, tuple[str, ...]] | None = None,
+) -> tuple[str, list[Citation]]:
     """Drop citations to passages that were not given; renumber the rest in order of use.
 
     Returns the rewritten text and one citation per passage cited in it, so no citation can
-    point at a passage the answer was not given.
+    point at a passage the answer was not given. ``duplicates`` gives, by chunk id, the URLs
+    of pages with the same text as a passage's page.
     """
     numbering: dict[int, int] = {}
 
@@ -101,6 +108,7 @@ def verify_citations(text: str, passages: Sequence[Passage]) -> tuple[str, list[
                 url=p.url,
                 section=p.section,
                 quote=supporting_quote(cleaned, number, p.text),
+                duplicates=(duplicates or {}).get(p.chunk_id, ()),
             )
         )
     return cleaned, citations
@@ -160,8 +168,9 @@ class Draft:
     question: str
     given: list[Passage]
     related: tuple[Hit, ...]
-    top_dense: float
+    probability: float  # that the best page answers the question (see kb/confidence.py)
     refusal: Answer | None
+    duplicates: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def prepare(
@@ -172,29 +181,36 @@ def prepare(
     passages: int,
     min_confidence: float,
     missing: Sequence[str] = (),
+    probability: float | None = None,
 ) -> Draft:
     """Pick the passages for ``question``, or refuse without generating.
 
-    kb refuses up front when nothing was retrieved, when even full citation support could not
-    lift the confidence to ``min_confidence``, or when the question names things (``missing``)
-    the knowledge base never mentions; then the confidence is scaled by the share of the
-    question's names it does know.
+    ``probability`` is the calibrated chance that the best page answers the question (the
+    default model's estimate when not given). kb refuses up front when nothing was retrieved,
+    when that probability is below ``min_confidence``, or when the question names things
+    (``missing``) the knowledge base never mentions; then the confidence is scaled by the
+    share of the question's names it does know.
     """
+    if probability is None:
+        probability = Calibrator().probability(features(hits, lambda _: True, question))
+    probability = round(probability, 3)
     chosen = pick_passages(hits, passages)
-    related = tuple(best_per_document(list(hits), 3))
+    related = tuple(hits[:3])
     refusal = None
-    top_dense = max((h.dense for h in chosen), default=0.0)
+    duplicates = {h.passage.chunk_id: h.duplicates for h in hits if h.duplicates}
+    for h in hits[:1]:
+        duplicates.update({p.chunk_id: h.duplicates for p in h.support if h.duplicates})
     if not chosen:
         refusal = Answer(question, refusal_text(missing), (), 0.0, True, mode, related)
     elif missing:
         known_share = 1 - len(missing) / max(len(names(question)), len(missing))
-        conf = round(confidence(top_dense, 0.0) * known_share, 3)
+        conf = round(probability * known_share, 3)
         refusal = Answer(
             question, refusal_text(missing), (), conf, True, mode, related, missing=tuple(missing)
         )
-    elif confidence(top_dense, 1.0) < min_confidence:
-        refusal = Answer(question, REFUSAL, (), confidence(top_dense, 0.0), True, mode, related)
-    return Draft(question, [h.passage for h in chosen], related, top_dense, refusal)
+    elif probability < min_confidence:
+        refusal = Answer(question, REFUSAL, (), probability, True, mode, related)
+    return Draft(question, chosen, related, probability, refusal, duplicates)
 
 
 def finish(
@@ -202,19 +218,20 @@ def finish(
 ) -> Answer:
     """Verify the generated ``raw`` text against the draft's passages into the final answer."""
     question, related = draft.question, draft.related
+    conf = draft.probability
     if raw.strip() == NOT_FOUND:
-        conf = confidence(draft.top_dense, 0.0)
         return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
-    text, citations = verified(raw, draft.given)
-    conf = confidence(draft.top_dense, 1.0 if citations else 0.0)
+    text, citations = verified(raw, draft.given, draft.duplicates)
     if not citations or conf < min_confidence:
         return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
     return Answer(question, text, tuple(citations), conf, False, mode, related, reason)
 
 
-def verified(raw: str, given: Sequence[Passage]) -> tuple[str, list[Citation]]:
+def verified(
+    raw: str, given: Sequence[Passage], duplicates: Mapping[int, tuple[str, ...]] | None = None
+) -> tuple[str, list[Citation]]:
     """Return ``raw`` without unsupported sentences or phantom citations, and its citations."""
-    return verify_citations(drop_unsupported(raw, given), given)
+    return verify_citations(drop_unsupported(raw, given), given, duplicates)
 
 
 def answer_question(
@@ -226,6 +243,7 @@ def answer_question(
     min_confidence: float,
     fallback: Generator | None = None,
     missing: Sequence[str] = (),
+    probability: float | None = None,
 ) -> Answer:
     """Answer ``question`` from ``hits``, or refuse with the closest articles.
 
@@ -235,7 +253,7 @@ def answer_question(
     """
     draft = prepare(
         question, hits, mode=generator.mode, passages=passages,
-        min_confidence=min_confidence, missing=missing,
+        min_confidence=min_confidence, missing=missing, probability=probability,
     )  # fmt: skip
     if draft.refusal is not None:
         return draft.refusal
@@ -284,6 +302,7 @@ def stream_answer(
     min_confidence: float,
     fallback: Generator,
     missing: Sequence[str] = (),
+    probability: float | None = None,
 ) -> Iterator[Event]:
     """Answer ``question`` as events: text as it is verified, then the final answer.
 
@@ -295,7 +314,7 @@ def stream_answer(
     """
     draft = prepare(
         question, hits, mode=generator.mode, passages=passages,
-        min_confidence=min_confidence, missing=missing,
+        min_confidence=min_confidence, missing=missing, probability=probability,
     )  # fmt: skip
     if draft.refusal is not None:
         yield "delta", draft.refusal.text
@@ -309,7 +328,7 @@ def stream_answer(
             if not ends or ends[-1] <= checked:
                 continue
             checked = ends[-1]
-            text, cites = verified(raw[:checked], draft.given)
+            text, cites = verified(raw[:checked], draft.given, draft.duplicates)
             # Nothing goes out before the first verified citation: an answer that never cites
             # anything is refused, and its text would only have to be taken back.
             if cites and text.startswith(sent) and len(text) > len(sent):

@@ -227,6 +227,16 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="With --answers: a file of questions the corpus cannot answer, one per line.",
 )
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --answers on a help centre: keep its knowledge base here for the next run.",
+)
+@click.option(
+    "--details",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --answers on a help centre: write every question's outcome here (JSONL).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def eval_command(
@@ -235,14 +245,24 @@ def eval_command(
     with_rrf: bool,
     answers: bool,
     out_of_scope: Path | None,
+    keep: Path | None,
+    details: Path | None,
     as_json: bool,
 ) -> None:
-    """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid."""
-    from kb.evaluate import ALL_METHODS, METHODS, evaluate, evaluate_answers, load_beir
+    """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid.
 
-    evalset = load_beir(dataset)
+    With --answers, measure answers instead: on a BEIR-style folder, or on a help-centre set
+    (a folder with eval.toml, questions.jsonl and off_topic.txt; see kb/helpcentre_eval.py).
+    """
+    from kb.evaluate import ALL_METHODS, METHODS, evaluate, evaluate_answers, load_beir
+    from kb.helpcentre_eval import is_helpcentre_set
+
     if out_of_scope and not answers:
         raise click.UsageError("--out-of-scope goes with --answers")
+    if answers and is_helpcentre_set(dataset):
+        _eval_helpcentre(ctx, dataset, keep, details, as_json)
+        return
+    evalset = load_beir(dataset)
     if answers:
         questions = None
         if out_of_scope:
@@ -265,6 +285,29 @@ def eval_command(
     click.echo(f"{'method':<9}" + "".join(f"{n:>11}" for n in names))
     for method, metrics in results.items():
         click.echo(f"{method:<9}" + "".join(f"{metrics[n]:>11.3f}" for n in names))
+
+
+def _eval_helpcentre(
+    ctx: click.Context, folder: Path, keep: Path | None, details: Path | None, as_json: bool
+) -> None:
+    """Crawl a help-centre set's source, ask its questions, print the figures."""
+    from dataclasses import asdict
+
+    from kb.helpcentre_eval import evaluate_helpcentre, format_report, load_helpcentre_set
+
+    evalset = load_helpcentre_set(folder)
+    settings = _kb(ctx).settings
+    with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
+        report = evaluate_helpcentre(settings, evalset, home=keep or Path(scratch))
+    if details:
+        details.write_text(
+            "".join(json.dumps(asdict(o), ensure_ascii=False) + "\n" for o in report.outcomes),
+            encoding="utf-8",
+        )
+    if as_json:
+        click.echo(json.dumps({"dataset": evalset.name, **report.figures()}, indent=2))
+    else:
+        click.echo(format_report(report))
 
 
 @cli.group("index")

@@ -74,7 +74,10 @@ class Settings:
         " gets the rest.",
     )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
-    min_confidence: float = _s(0.3, "Below this confidence /answer refuses instead of guessing.")
+    min_confidence: float = _s(
+        0.5,
+        "Below this probability that the cited page answers the question, /answer refuses.",
+    )
     rate_limit: int = _s(300, "Searches and pages a client may request per minute (0: no limit).")
     rate_limit_answer: int = _s(
         30, "Answers and routings a client may ask for per minute (0: no limit)."

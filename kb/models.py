@@ -104,6 +104,16 @@ class UserContext:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What a page's rank rests on, as the confidence model reads it (see kb/confidence.py)."""
+
+    coverage: float  # idf-weighted share of the query's words found in the page
+    title: float  # ... found in its title and headings
+    dense_first: bool  # the page holds dense retrieval's best passage
+    lexical_first: bool  # ... lexical retrieval's best passage
+
+
+@dataclass(frozen=True)
 class Hit:
     """A retrieved passage with its fused score and the two scores it came from.
 
@@ -115,6 +125,9 @@ class Hit:
     score: float
     dense: float
     lexical: float
+    duplicates: tuple[str, ...] = ()  # URLs of pages with the same text, shown as this one
+    support: tuple[Passage, ...] = ()  # the page's retrieved passages in reading order
+    evidence: Evidence | None = None  # for a page: what its rank rests on
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,7 @@ class Citation:
     url: str
     section: str
     quote: str
+    duplicates: tuple[str, ...] = ()  # URLs of pages with the same text as the one cited
 
 
 @dataclass(frozen=True)

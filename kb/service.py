@@ -16,7 +16,7 @@ from index.background import BackgroundEmbedder
 from index.embedding import Embedder, languages_of, load_embedder, model_path
 from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
-from index.search import Query, Searcher, best_per_document
+from index.search import Query, Searcher
 from index.snapshot import (
     Manifest,
     Snapshot,
@@ -32,6 +32,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from ingest.tickets import labelled_tickets
 from kb.answer import Event, answer_question, missing_names, stream_answer
+from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, faithful, is_follow_up, standalone
 from kb.errors import ConfigError, InvalidInput, KbError, NotReady
@@ -402,14 +403,13 @@ class KnowledgeBase:
         prepared = searcher.query(query) if isinstance(query, str) else query
         context = context or UserContext()
         with timed(RETRIEVAL_SECONDS):
-            hits = searcher.search(
+            return searcher.pages(
                 prepared,
-                max(k * 5, 50),
+                k,
                 method=method,
                 where=context.narrow(self.public_filter(where)),
                 prefer=context.preferences(),
             )
-        return best_per_document(hits, k)
 
     def answer(
         self,
@@ -483,13 +483,15 @@ class KnowledgeBase:
         query = self.standalone(question, previous, llm)
         context = context or UserContext()
         with timed(RETRIEVAL_SECONDS):
-            hits = searcher.search(
+            hits = searcher.pages(
                 searcher.query(query),
-                30,
+                10,
                 where=context.narrow(self.public_filter()),
                 prefer=context.preferences(),
+                support=1,
             )
         extractive = ExtractiveGenerator(self.query_embedder)
+        known = searcher.snapshot.lexical.knows
         return {
             "question": query,
             "hits": hits,
@@ -497,7 +499,8 @@ class KnowledgeBase:
             "passages": self.settings.answer_passages,
             "min_confidence": self.settings.min_confidence,
             "fallback": extractive,
-            "missing": missing_names(query, searcher.snapshot.lexical.knows),
+            "missing": missing_names(query, known),
+            "probability": Calibrator().probability(features(hits, known, query)),
         }
 
     def standalone(self, question: str, previous: Sequence[str], llm: Generator | None) -> str:
