@@ -26,7 +26,7 @@ from kb.service import KnowledgeBase
 
 SETS = Path(__file__).parent / "helpcentres"
 CACHE = Path.home() / ".cache" / "kb-bench" / "helpcentres"
-THRESHOLD = 0.5  # answers below this are refused, as with the default KB_MIN_CONFIDENCE
+THRESHOLD = 0.4  # answers below this are refused, as with the default KB_MIN_CONFIDENCE
 
 
 def labelled_features(folder: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -120,6 +120,13 @@ class FieldedIndex:
         body = self.fields.get("body") or next(iter(self.fields.values()), None)
         return body.idf if body is not None else {}
 
+    @property
+    def max_idf(self) -> float:
+        """The idf of the body field's rarest term (what a term no passage has would weigh)."""
+        if not hasattr(self, "_max_idf"):
+            self._max_idf = max(self.idf.values(), default=0.0)
+        return self._max_idf
+
     def rows_with(self, term: str) -> np.ndarray:
         """Return the rows that have ``term`` in any field."""
         found = [index.rows_with(term) for index in self.fields.values()]

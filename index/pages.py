@@ -139,13 +139,21 @@ def duplicate_groups(pages: Sequence[Page], rows: Sequence[PageRow]) -> list[Pag
 
 
 def weighted_share(
-    terms: Sequence[str], present: set[str] | frozenset[str], idf: Mapping[str, float]
+    terms: Sequence[str],
+    present: set[str] | frozenset[str],
+    idf: Mapping[str, float],
+    unseen: float = 0.0,
 ) -> float:
-    """Return the idf-weighted share of the query ``terms`` found in ``present``, in [0, 1]."""
-    total = sum(idf.get(t, 0.0) for t in terms)
+    """Return the idf-weighted share of the query ``terms`` found in ``present``, in [0, 1].
+
+    A term the corpus never has weighs ``unseen`` (the rarest term's idf, say): it is missing
+    from every page, so it lowers every page's share instead of being ignored.
+    """
+    weights = {t: idf.get(t, unseen) for t in terms}
+    total = sum(weights.values())
     if total <= 0:
         return 0.0
-    return sum(idf.get(t, 0.0) for t in set(terms) if t in present) / total
+    return sum(w for t, w in weights.items() if t in present) / total
 
 
 HOW_TO = re.compile(

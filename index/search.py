@@ -18,9 +18,10 @@ METHODS = ("hybrid", "dense", "lexical", "rrf")
 PREFER_BOOST = 0.2  # added to a passage's fused score (in [0, 1]) per preference it matches
 # What a page gains beyond its best passage's fused score (see Searcher.pages).
 SECOND_WEIGHT = 0.1  # × its second-best passage's fused score
-TITLE_WEIGHT = 0.1  # × the idf-weighted share of the query's words in its title and headings
+TITLE_WEIGHT = 0.2  # × the idf-weighted share of the query's words in its title and headings
 COVERAGE_WEIGHT = 0.2  # × the idf-weighted share of the query's words anywhere in it
-STEPS_WEIGHT = 0.05  # when the question asks how to do something and the page gives steps
+STEPS_WEIGHT = 0.1  # when the question asks how to do something and the page gives steps
+NEAR = 0.1  # those gains count fully within this much dense similarity of the best page
 SUPPORT_PASSAGES = 4  # retrieved passages of a page an answer may draw on
 
 
@@ -62,14 +63,22 @@ class Searcher:
         A page scores by its best passage, and gains for its other matching passages
         (``SECOND_WEIGHT``), for the query's words in its title and headings (``TITLE_WEIGHT``)
         and anywhere in it (``COVERAGE_WEIGHT``), and, when the question asks how to do
-        something, for giving numbered steps (``STEPS_WEIGHT``). Near-duplicate pages come back
-        as one hit that lists the others. The first ``support`` hits also carry their page's
-        retrieved passages in reading order (what an answer is drawn from).
+        something, for giving numbered steps (``STEPS_WEIGHT``); these gains count in full for
+        pages within ``NEAR`` of the best dense similarity, and fade to nothing below.
+        Near-duplicate pages come back as one hit that lists the others. The first ``support``
+        hits also carry their page's retrieved passages in reading order (what an answer is
+        drawn from).
         """
         snap = self.snapshot
-        rows, fused, dense, lexical = self._scored(query, method, where, prefer)
+        rows, fused, dense, lexical = self._scored(query, method, where, ())
         if len(rows) == 0:
             return []
+        # The user's own product, plan and language count for the page as a whole, after
+        # what a page adds to its best passage, so they outrank how well a page is titled.
+        boost = np.zeros(len(rows), dtype=np.float32)
+        for preference in prefer:
+            if (preferred := snap.mask(preference)) is not None:
+                boost += PREFER_BOOST * preferred[rows]
         row_pages = snap.row_page[rows]
         keys = snap.page_group[row_pages] if snap.duplicates else row_pages
         best, page_keys = group_top(fused, keys)
@@ -80,6 +89,9 @@ class Searcher:
         second = dict(zip(second_keys.tolist(), rest[second_pos].tolist(), strict=True))
         terms = list(dict.fromkeys(query.tokens))
         idf = snap.lexical.idf
+        unseen = snap.lexical.max_idf
+        readable = bool(dense.any())  # zero when the model cannot read the query's script
+        near = float((dense + boost).max()) - NEAR
         having = {t: set(snap.row_page[snap.lexical.rows_with(t)].tolist()) for t in terms}
         how = asks_how(query.text)
         dense_first = int(keys[int(np.argmax(dense))])
@@ -89,14 +101,27 @@ class Searcher:
         for i, (pos, key) in enumerate(zip(best.tolist(), page_keys.tolist(), strict=True)):
             page = int(row_pages[pos])
             runner_up = second.get(key, -np.inf)
-            title = weighted_share(terms, snap.page_terms[page], idf)
-            coverage = weighted_share(terms, {t for t in terms if page in having[t]}, idf)
+            title = weighted_share(terms, snap.page_terms[page], idf, unseen)
+            found = {t for t in terms if page in having[t]}
+            coverage = weighted_share(terms, found, idf, unseen)
+            # One passage's words are its BM25 score's business; a page of several has more.
+            # Words and structure mislead where a page is much further in meaning than the
+            # best (variant spellings, words every page shares), so what a page adds to its
+            # best passage counts only among pages near the best in meaning; where meaning
+            # cannot be measured (a script the model cannot read), the passage order stands.
+            closeness = (
+                min(max((dense[pos] + boost[pos] - near) / NEAR, 0.0), 1.0) if readable else 0.0
+            )
             scores[i] = (
                 fused[pos]
-                + SECOND_WEIGHT * max(runner_up, 0.0)
-                + TITLE_WEIGHT * title
-                + COVERAGE_WEIGHT * coverage
-                + (STEPS_WEIGHT if how and snap.page_steps[page] else 0.0)
+                + boost[pos]
+                + closeness
+                * (
+                    SECOND_WEIGHT * max(runner_up, 0.0)
+                    + TITLE_WEIGHT * title
+                    + COVERAGE_WEIGHT * coverage
+                    + (STEPS_WEIGHT if how and snap.page_steps[page] else 0.0)
+                )
             )
             evidence.append(Evidence(coverage, title, key == dense_first, key == lexical_first))
         order = np.argsort(-scores, kind="stable")[:n]
@@ -130,7 +155,10 @@ class Searcher:
         where: Filter | None,
         prefer: tuple[Filter, ...],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Candidate rows with their fused, dense and lexical scores."""
+        """Candidate rows with their fused, dense and lexical scores.
+
+        Dense scores are zero when the embedding model cannot read the query's script.
+        """
         rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
         if method not in METHODS:
             raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
@@ -143,6 +171,8 @@ class Searcher:
         else:
             weight = dense_weight_for(query.text, self.embedder.languages, self.dense_weight)
             fused = absolute_convex(dense, lexical, weight)
+        if dense_weight_for(query.text, self.embedder.languages, 1.0) == 0.0:
+            dense = np.zeros_like(dense)  # noise from a model that cannot read the query
         for preference in prefer:
             if (preferred := self.snapshot.mask(preference)) is not None:
                 fused = fused + PREFER_BOOST * preferred[rows]

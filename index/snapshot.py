@@ -392,6 +392,7 @@ class Snapshot:
             "SELECT start, url, title, headings, steps, grp FROM pages ORDER BY page"
         ).fetchall()
         self.page_start = np.array([p[0] for p in pages], dtype=np.int64)
+        self.page_size = np.diff(np.append(self.page_start, len(rows)))
         self.page_url = [p[1] for p in pages]
         self.page_terms = [frozenset(tokenize(" ".join([p[2], *json.loads(p[3])]))) for p in pages]
         self.page_title_terms = [frozenset(tokenize(p[2])) for p in pages]

@@ -28,7 +28,10 @@ FEATURES = (
     "known",  # share of the question's words the knowledge base has anywhere
 )
 # Weights (bias last) fitted by `python -m bench.confidence` on bench/helpcentres.
-DEFAULT_WEIGHTS = (3.46, 2.35, 0.79, 1.49, 3.12, -5.72)
+DEFAULT_WEIGHTS = (3.16, 2.33, 2.48, 1.69, 0.56, -4.46)
+
+
+MAX_STEP = 2.0  # largest change of one weight in one step of the fit
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def fit(
     y: np.ndarray,
     prior: Sequence[float] = DEFAULT_WEIGHTS,
     strength: float = 0.1,
-    iterations: int = 50,
+    iterations: int = 200,
 ) -> Calibrator:
     """Fit the logistic weights to features ``x`` (n × len(FEATURES)) and labels ``y`` (0/1).
 
@@ -96,7 +99,9 @@ def fit(
         gradient = design.T @ (p - y) + penalty @ (w - mean)
         hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty
         step = np.linalg.solve(hessian, gradient)
-        # Newton's step, halved until the loss falls (a saturated start overshoots).
+        # Newton's step, at most MAX_STEP in any weight (where every example is saturated the
+        # curvature vanishes and the step would be huge), halved until the loss falls.
+        step *= min(1.0, MAX_STEP / max(float(np.max(np.abs(step))), 1e-12))
         size = 1.0
         while size > 1e-4 and loss(w - size * step) > current:
             size /= 2

@@ -75,7 +75,7 @@ class Settings:
     )
     answer_passages: int = _s(4, "Passages given to the answer generator.")
     min_confidence: float = _s(
-        0.5,
+        0.4,
         "Below this probability that the cited page answers the question, /answer refuses.",
     )
     rate_limit: int = _s(300, "Searches and pages a client may request per minute (0: no limit).")

@@ -51,29 +51,85 @@ class ExtractiveGenerator(Generator):
         # what the steps are for.
         vectors = self.embedder.embed([f"{passages[i].section}: {text}" for i, text in units])
         scores = unit_scores(question, units, vectors @ q)
-        return compose(units, scores, self.max_words)
+        # The answer starts from the best page (the first passages are its own); another
+        # page's passage may add to it, never replace it.
+        lead = [k for k, (i, _) in enumerate(units) if passages[i].doc_id == passages[0].doc_id]
+        return compose(units, scores, self.max_words, lead or None)
+
+
+_XREF = re.compile(
+    r"^(see|follow|refer to|read|go to|for (more|further) (information|details)|more info"
+    r"|learn more|related)\b|^(参见|请参阅|请参考|详见|参考)",
+    re.I,
+)
+_TABLE_ROW = " | "
+
+
+def is_fragment(sentence: str) -> bool:
+    """Whether a sentence cannot stand alone in an answer.
+
+    A bare cross-reference ("See Resetting a bulb.", "Follow Bulb not responding"), a line
+    that only introduces what follows ("To do this:"), or a scrap of two words or fewer.
+    """
+    text = sentence.strip()
+    if words(text) <= 2 or text.endswith((":", "：")):
+        return True
+    return bool(_XREF.match(text)) and words(text) <= 12
+
+
+def table_sentences(lines: Sequence[str]) -> list[str]:
+    """Return a table's data rows as sentences that name their columns (its header row).
+
+    "Device | How to reset" over "Bulb | Switch it off and on five times" becomes
+    "Device: Bulb; How to reset: Switch it off and on five times."; the header is never a
+    sentence of its own.
+    """
+    header = [c.strip() for c in lines[0].split(_TABLE_ROW)]
+    out = []
+    for line in lines[1:]:
+        cells = [c.strip() for c in line.split(_TABLE_ROW)]
+        if len(cells) == len(header):
+            pairs = [f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=True) if c]
+            out.append("; ".join(pairs).rstrip(".") + ".")
+        else:
+            out.append(line)
+    return out
 
 
 def answer_units(passages: Sequence[Passage]) -> list[tuple[int, str]]:
     """Return (passage index, unit) pairs: sentences, and whole lists of steps as one unit.
 
-    Questions and bare headings cannot answer anything and are left out.
+    A line introducing a list ("To reset the hub:") opens the list's unit. Questions, bare
+    headings, table headers, bare cross-references and fragments cannot answer anything and
+    are left out; a table's rows become sentences naming their columns.
     """
-    units = []
+    units: list[tuple[int, str]] = []
     for i, p in enumerate(passages):
         headings = {p.title.casefold(), p.section.casefold()}
         steps: list[str] = []
-        for s in sentences(p.text):
-            if _LIST_ITEM.match(s):
-                steps.append(s)
+        table: list[str] = []
+        lines = p.text.splitlines() + [""]
+        for line in lines:
+            if _TABLE_ROW in line:
+                table.append(line.strip())
                 continue
-            if steps:
-                units.append((i, "\n".join(steps)))
-                steps = []
-            if s.endswith(("?", "？")) or s.casefold() in headings:
-                continue
-            units.append((i, s))
-        if steps:
+            if table:
+                units.extend((i, s) for s in table_sentences(table) if not is_fragment(s))
+                table = []
+            for s in sentences(line):
+                if _LIST_ITEM.match(s):
+                    steps.append(s)
+                    continue
+                if steps:
+                    units.append((i, "\n".join(steps)))
+                    steps = []
+                if s.endswith((":", "：")) and not _LIST_ITEM.match(s):
+                    steps = [s]  # an introduction: the steps that follow join it
+                    continue
+                if s.endswith(("?", "？")) or s.casefold() in headings or is_fragment(s):
+                    continue
+                units.append((i, s))
+        if steps and any(_LIST_ITEM.match(s) for s in steps):
             units.append((i, "\n".join(steps)))
     return units
 
@@ -91,13 +147,20 @@ def unit_scores(
     return similarity.astype(np.float32) + 0.15 * overlap + rank_prior
 
 
-def compose(units: Sequence[tuple[int, str]], scores: np.ndarray, max_words: int) -> str:
+def compose(
+    units: Sequence[tuple[int, str]],
+    scores: np.ndarray,
+    max_words: int,
+    lead: Sequence[int] | None = None,
+) -> str:
     """Return the best unit with the ones that follow it in its passage, cited.
 
-    A second passage contributes its best unit when it scores nearly as well, so an answer
-    that draws on two sources cites both.
+    The best unit is chosen among ``lead`` (indexes of units) when given. A second passage
+    contributes its best unit when it scores nearly as well, so an answer that draws on two
+    sources cites both.
     """
-    best = int(np.argmax(scores))
+    candidates = list(lead) if lead else list(range(len(units)))
+    best = max(candidates, key=lambda k: float(scores[k]))
     passage = units[best][0]
     picked = [best]
     budget = max_words - words(units[best][1])

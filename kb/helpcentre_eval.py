@@ -2,7 +2,8 @@
 
 A help-centre set is a folder holding::
 
-    eval.toml          source = "/usr/share/gimp/2.0/help/en"   (a folder of HTML, or a site URL)
+    eval.toml          source = "/usr/share/gimp/2.0/help/en"   (a folder of HTML, or a site URL;
+                       a relative folder is relative to the set)
     questions.jsonl    {"id", "question", "pages": ["path/page.html", "page.html#anchor"], …}
     off_topic.txt      questions the help centre does not answer, one per line ("#" comments)
 
@@ -112,6 +113,8 @@ def load_helpcentre_set(folder: Path) -> HelpCentreSet:
     source = config.get("source")
     if not isinstance(source, str) or not source:
         raise SourceError(f"{folder}/eval.toml: source must name a folder or a URL")
+    if urlsplit(source).scheme not in ("http", "https"):
+        source = str((folder / Path(source).expanduser()).resolve())  # relative to the set
     path = folder / "questions.jsonl"
     if not path.is_file():
         raise SourceError(f"{folder}: missing questions.jsonl")
@@ -307,7 +310,7 @@ def evaluate_helpcentre(
 
 
 def forget_other_sources(kb: Any, source: str) -> None:
-    """Remove from a kept evaluation store the documents of any other source.
+    """Remove from a kept evaluation store the documents and crawl state of any other source.
 
     A folder is served on a port of its own when it is free and on any port otherwise, and a
     crawl from another address is another source: its documents would stay beside the new
@@ -315,9 +318,7 @@ def forget_other_sources(kb: Any, source: str) -> None:
     """
     store = kb.open_store()
     try:
-        stale = store.document_ids() - store.document_ids(source)
-        if stale:
-            store.remove_documents(stale)
+        store.forget_sources_except(source)
     finally:
         store.close()
 

@@ -192,6 +192,15 @@ class Store:
                 removed += c.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount
         return removed
 
+    def forget_sources_except(self, source: str) -> int:
+        """Delete every document and crawl state of sources other than ``source``.
+
+        Returns how many documents went.
+        """
+        with self.transaction() as c:
+            c.execute("DELETE FROM pages WHERE source != ?", (source,))
+            return c.execute("DELETE FROM documents WHERE source != ?", (source,)).rowcount
+
     def document_ids(self, source: str | None = None) -> set[str]:
         """Return the ids of all documents, or of those ingested from ``source``."""
         if source is None:

@@ -144,3 +144,23 @@ def test_a_passage_label_echoed_back_is_not_an_answer():
     echoed = f"[1] {p.title} — {p.section}\nHold the button for ten seconds [1]."
     assert drop_unsupported(echoed, [p]) == "Hold the button for ten seconds [1]."
     assert drop_unsupported(f"{p.title} [1].", [p]) == ""
+
+
+def test_answer_units_leave_out_table_headers_bare_cross_references_and_fragments():
+    from kb.generate import answer_units
+
+    text = (
+        "Device | How to factory reset | Confirmation\n"
+        "Bulb | Switch it off and on five times | It blinks twice\n"
+        "Follow Bulb not responding.\n"
+        "To reset the hub:\n1. Unplug it.\n2. Plug it back in.\n"
+        "See also.\n"
+        "The hub keeps your rooms after a reset."
+    )
+    units = [u for _, u in answer_units([passage(1, text)])]
+    assert units == [
+        "Device: Bulb; How to factory reset: Switch it off and on five times;"
+        " Confirmation: It blinks twice.",
+        "To reset the hub:\n1. Unplug it.\n2. Plug it back in.",
+        "The hub keeps your rooms after a reset.",
+    ]

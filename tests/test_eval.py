@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,8 @@ from kb.errors import SourceError
 from kb.evaluate import load_beir
 from kb.metrics import mrr, ndcg, recall, score_run
 from kb.text import tokenize
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def test_metrics_match_hand_computed_values():
@@ -132,3 +135,37 @@ def test_kb_eval_answers_reports_citations_and_refusals(tmp_path, embedder):
     assert report["refusal_rate_in_scope"] == 0.0 and report["refusal_rate_out_of_scope"] == 1.0
     bad = CliRunner().invoke(cli, ["eval", str(tmp_path / "tiny"), "--out-of-scope", str(oos)])
     assert bad.exit_code != 0 and "--out-of-scope goes with --answers" in bad.output
+
+
+def test_kb_eval_answers_on_a_help_centre_set(tmp_path, embedder):
+    """The demo help centre served on 127.0.0.1, crawled, and asked its labelled questions."""
+    details = tmp_path / "details.jsonl"
+    args = ["--home", str(tmp_path / "h"), "eval", str(FIXTURES / "demo-set"), "--answers",
+            "--json", "--keep", str(tmp_path / "kept"), "--details", str(details)]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["questions"], report["off_topic"], report["documents"]) == (20, 20, 40)
+    assert report["hit_at_5"] >= 0.9 and report["answered_right"] >= 0.8
+    assert report["off_topic_refused"] >= 0.9 and report["unresolved_labels"] == []
+    assert 0.0 <= report["ece"] <= 0.25
+    assert sum(b["count"] for b in report["reliability"]) == report["wrong_answers"] + round(
+        report["answered_right"] * 20
+    )
+    outcomes = [json.loads(line) for line in details.read_text().splitlines()]
+    assert len(outcomes) == 40 and all("cited" in o and "results" in o for o in outcomes)
+
+    again = ["--home", str(tmp_path / "h"), "eval", str(FIXTURES / "demo-set"), "--answers",
+             "--keep", str(tmp_path / "kept")]  # fmt: skip
+    text = CliRunner().invoke(cli, again).output
+    assert "expected calibration error" in text and "confidence    answers" in text
+
+
+def test_kb_eval_answers_rejects_a_malformed_help_centre_set(tmp_path):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "eval.toml").write_text('source = "site"\n')
+    (folder / "questions.jsonl").write_text('{"id": "q1", "question": "hi"}\n')
+    result = CliRunner().invoke(cli, ["eval", str(folder), "--answers"])
+    assert isinstance(result.exception, SourceError)
+    assert str(result.exception) == "questions.jsonl:1: expected {id, question, pages: [...]}"
