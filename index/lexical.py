@@ -128,9 +128,9 @@ class FieldedIndex:
         return self._max_idf
 
     def rows_with(self, term: str) -> np.ndarray:
-        """Return the rows that have ``term`` in any field."""
+        """Return the rows that have ``term`` in any field (a row may come more than once)."""
         found = [index.rows_with(term) for index in self.fields.values()]
-        return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
 
     def knows(self, term: str) -> bool:
         """Return whether any passage has the (tokenised) ``term`` in any field."""

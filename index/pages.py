@@ -13,14 +13,14 @@ for the group and lists the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
 
 from ingest.dedupe import connected_groups, jaccard, similar_pairs
-from kb.text import content_hash, normalize, tokenize, words
+from kb.text import normalize, tokenize, words
 
 LONG_PAGE_WORDS = 2000  # a document longer than this is ranked and linked section by section
 DUPLICATE_TEXT = 0.8  # word-shingle Jaccard above which two pages with alike titles are one
@@ -103,13 +103,11 @@ def _page(rows: Sequence[PageRow], start: int, end: int, *, section_page: bool) 
 
 
 def shingles(text: str, n: int = 3) -> frozenset[str]:
-    """Return the hashed word ``n``-grams of ``text`` (its words when it has fewer)."""
+    """Return the word ``n``-grams of ``text`` (its words when it has fewer)."""
     tokens = normalize(text).casefold().split()
     if len(tokens) < n:
         return frozenset({" ".join(tokens)}) if tokens else frozenset()
-    return frozenset(
-        content_hash(" ".join(tokens[i : i + n]))[:12] for i in range(len(tokens) - n + 1)
-    )
+    return frozenset(map(" ".join, zip(*(tokens[i:] for i in range(n)), strict=False)))
 
 
 def duplicate_groups(pages: Sequence[Page], rows: Sequence[PageRow]) -> list[Page]:
@@ -136,24 +134,6 @@ def duplicate_groups(pages: Sequence[Page], rows: Sequence[PageRow]) -> list[Pag
 
 
 # Query time --------------------------------------------------------------------------------
-
-
-def weighted_share(
-    terms: Sequence[str],
-    present: set[str] | frozenset[str],
-    idf: Mapping[str, float],
-    unseen: float = 0.0,
-) -> float:
-    """Return the idf-weighted share of the query ``terms`` found in ``present``, in [0, 1].
-
-    A term the corpus never has weighs ``unseen`` (the rarest term's idf, say): it is missing
-    from every page, so it lowers every page's share instead of being ignored.
-    """
-    weights = {t: idf.get(t, unseen) for t in terms}
-    total = sum(weights.values())
-    if total <= 0:
-        return 0.0
-    return sum(w for t, w in weights.items() if t in present) / total
 
 
 HOW_TO = re.compile(

@@ -8,7 +8,7 @@ import numpy as np
 
 from index.embedding import Embedder
 from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
-from index.pages import asks_how, group_top, weighted_share
+from index.pages import asks_how, group_top
 from index.snapshot import Snapshot
 from kb.errors import InvalidInput
 from kb.models import Evidence, Filter, Hit, Passage
@@ -88,42 +88,47 @@ class Searcher:
         second_pos, second_keys = group_top(rest, keys)
         second = dict(zip(second_keys.tolist(), rest[second_pos].tolist(), strict=True))
         terms = list(dict.fromkeys(query.tokens))
-        idf = snap.lexical.idf
-        unseen = snap.lexical.max_idf
-        readable = bool(dense.any())  # zero when the model cannot read the query's script
-        near = float((dense + boost).max()) - NEAR
-        having = {t: set(snap.row_page[snap.lexical.rows_with(t)].tolist()) for t in terms}
-        how = asks_how(query.text)
+        candidates = row_pages[best]
+        weights = np.array([snap.lexical.idf.get(t, snap.lexical.max_idf) for t in terms])
+        total = float(weights.sum())
+        in_page = np.zeros((len(terms), len(best)), dtype=bool)  # term t anywhere in page c
+        in_title = np.zeros((len(terms), len(best)), dtype=bool)  # ... in its headings
+        marks = np.zeros(len(snap.page_start), dtype=bool)
+        for k, t in enumerate(terms):
+            marks[:] = False
+            marks[snap.row_page[snap.lexical.rows_with(t)]] = True
+            in_page[k] = marks[candidates]
+            in_title[k] = [t in snap.page_terms[c] for c in candidates.tolist()]
+        share = (lambda m: (weights @ m) / total) if total > 0 else (lambda m: np.zeros(m.shape[1]))
+        coverage, title = share(in_page), share(in_title)
+        # Words and structure mislead where a page is much further in meaning than the best
+        # (variant spellings, words every page shares), so what a page adds to its best
+        # passage counts only among pages near the best in meaning; where meaning cannot be
+        # measured (a script the model cannot read), the passage order stands.
+        if dense.any():
+            closeness = np.clip((dense[best] + boost[best] - (dense + boost).max() + NEAR) / NEAR,
+                                0.0, 1.0)  # fmt: skip
+        else:
+            closeness = np.zeros(len(best))
+        runner_up = np.array([max(second.get(k, 0.0), 0.0) for k in page_keys.tolist()])
+        steps = snap.page_steps[candidates] if asks_how(query.text) else np.zeros(len(best))
+        scores = (
+            fused[best]
+            + boost[best]
+            + closeness
+            * (
+                SECOND_WEIGHT * runner_up
+                + TITLE_WEIGHT * title
+                + COVERAGE_WEIGHT * coverage
+                + STEPS_WEIGHT * steps
+            )
+        ).astype(np.float32)
         dense_first = int(keys[int(np.argmax(dense))])
         lexical_first = int(keys[int(np.argmax(lexical))]) if lexical.max() > 0 else -1
-        scores = np.empty(len(best), dtype=np.float32)
-        evidence = []
-        for i, (pos, key) in enumerate(zip(best.tolist(), page_keys.tolist(), strict=True)):
-            page = int(row_pages[pos])
-            runner_up = second.get(key, -np.inf)
-            title = weighted_share(terms, snap.page_terms[page], idf, unseen)
-            found = {t for t in terms if page in having[t]}
-            coverage = weighted_share(terms, found, idf, unseen)
-            # One passage's words are its BM25 score's business; a page of several has more.
-            # Words and structure mislead where a page is much further in meaning than the
-            # best (variant spellings, words every page shares), so what a page adds to its
-            # best passage counts only among pages near the best in meaning; where meaning
-            # cannot be measured (a script the model cannot read), the passage order stands.
-            closeness = (
-                min(max((dense[pos] + boost[pos] - near) / NEAR, 0.0), 1.0) if readable else 0.0
-            )
-            scores[i] = (
-                fused[pos]
-                + boost[pos]
-                + closeness
-                * (
-                    SECOND_WEIGHT * max(runner_up, 0.0)
-                    + TITLE_WEIGHT * title
-                    + COVERAGE_WEIGHT * coverage
-                    + (STEPS_WEIGHT if how and snap.page_steps[page] else 0.0)
-                )
-            )
-            evidence.append(Evidence(coverage, title, key == dense_first, key == lexical_first))
+        evidence = [
+            Evidence(float(c), float(h), key == dense_first, key == lexical_first)
+            for c, h, key in zip(coverage, title, page_keys.tolist(), strict=True)
+        ]
         order = np.argsort(-scores, kind="stable")[:n]
         picked = best[order]
         passages = snap.passages([int(rows[i]) for i in picked])

@@ -395,7 +395,6 @@ class Snapshot:
         self.page_size = np.diff(np.append(self.page_start, len(rows)))
         self.page_url = [p[1] for p in pages]
         self.page_terms = [frozenset(tokenize(" ".join([p[2], *json.loads(p[3])]))) for p in pages]
-        self.page_title_terms = [frozenset(tokenize(p[2])) for p in pages]
         self.page_steps = np.array([bool(p[4]) for p in pages], dtype=bool)
         self.page_group = np.array([p[5] for p in pages], dtype=np.int64)
         members: dict[int, list[str]] = {}

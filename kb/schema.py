@@ -26,6 +26,7 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "score": round(hit.score, 4),
         "kind": p.kind,
         "lang": p.lang,
+        "duplicates": list(hit.duplicates),
     }
 
 
@@ -34,7 +35,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "answer": answer.text,
-        "citations": [asdict(c) for c in answer.citations],
+        "citations": [{**asdict(c), "duplicates": list(c.duplicates)} for c in answer.citations],
         "confidence": answer.confidence,
         "refused": answer.refused,
         "mode": answer.mode,

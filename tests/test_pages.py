@@ -126,3 +126,21 @@ def test_best_per_document_keeps_order_and_one_hit_per_document():
 
     hits = [hit("a", 3), hit("b", 2), hit("a", 1), hit("c", 0.5)]
     assert [h.passage.doc_id for h in best_per_document(hits, 2)] == ["a", "b"]
+
+
+def test_the_api_and_the_page_list_a_results_duplicates(tmp_path: Path, embedder):
+    from web import create_app
+
+    root = tmp_path / "www"
+    shutil.copytree(FIXTURES / "duplicate-site", root)
+    home = tmp_path / "home"
+    kb = KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder)
+    with serve_folder(root) as base:
+        kb.ingest([f"{base}/help/"])
+    client = create_app({"home": home}).test_client()
+    hits = client.get("/search?q=pair+a+remote&k=3").json["hits"]
+    assert hits[0]["duplicates"] == [f"{base}/help/print/pair-remote.html"]
+    body = client.post("/answer", json={"question": "How do I pair a remote?"}).json
+    assert body["citations"][0]["duplicates"] == [f"{base}/help/print/pair-remote.html"]
+    page = client.get("/?q=pair+a+remote").get_data(as_text=True)
+    assert f'class="duplicate" href="{base}/help/print/pair-remote.html"' in page

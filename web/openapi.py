@@ -68,6 +68,11 @@ SCHEMAS: dict[str, Any] = {
             "kind": STRING,
             "lang": NULLABLE_STRING,
             "updated_at": NULLABLE_STRING,
+            "duplicates": {
+                "type": "array",
+                "items": STRING,
+                "description": "Other pages with the same text, shown as this one",
+            },
         },
     },
     "Citation": {
@@ -81,6 +86,11 @@ SCHEMAS: dict[str, Any] = {
             "url": STRING,
             "section": STRING,
             "quote": {"type": "string", "description": "The passage text the answer relies on"},
+            "duplicates": {
+                "type": "array",
+                "items": STRING,
+                "description": "Other pages with the same text as the one cited",
+            },
         },
     },
     "Escalation": {

@@ -71,6 +71,10 @@
       const crumbs = h.section && h.section !== h.title ? h.title + " › " + h.section : h.title;
       const facts = el("p", { class: "facts" }, [el("span", { class: "kind", text: h.kind })]);
       if (h.updated_at) facts.append(" · updated ", el("time", { datetime: h.updated_at, text: h.updated_at.slice(0, 10) }));
+      if (h.duplicates && h.duplicates.length) {
+        facts.append(" · also at ");
+        h.duplicates.forEach((url, i) => facts.append(i ? ", " : "", el("a", { class: "duplicate", href: url, text: String(i + 1) })));
+      }
       list.append(el("li", { class: "hit" }, [
         el("a", { class: "title", href: h.url, text: h.title }),
         el("div", { class: "crumbs", text: crumbs }),
