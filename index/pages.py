@@ -23,9 +23,10 @@ from ingest.dedupe import connected_groups, jaccard, similar_pairs
 from kb.text import normalize, tokenize, words
 
 LONG_PAGE_WORDS = 2000  # a document longer than this is ranked and linked section by section
-DUPLICATE_TEXT = 0.8  # word-shingle Jaccard above which two pages with alike titles are one
+DUPLICATE_TEXT_SAME_TITLE = 0.6  # word-shingle Jaccard above which two pages titled alike are one
+DUPLICATE_TEXT = 0.8  # ... two pages whose titles share most words
 DUPLICATE_TEXT_ALONE = 0.95  # ... and above which they are one whatever their titles
-DUPLICATE_TITLE = 0.5  # title-word Jaccard for "alike titles"
+DUPLICATE_TITLE = 0.8  # title-word Jaccard for "alike titles"
 _STEP = re.compile(r"^\s*\d{1,2}[.)]\s+\S", re.M)
 
 
@@ -113,17 +114,30 @@ def shingles(text: str, n: int = 3) -> frozenset[str]:
 def duplicate_groups(pages: Sequence[Page], rows: Sequence[PageRow]) -> list[Page]:
     """Return ``pages`` with ``group`` set: near-duplicates share the page that stands for them.
 
-    Two pages are duplicates when their texts share most word 3-grams and their titles most
-    words, or when their texts are all but identical. The page with the shortest address (then
-    the first in order) stands for its group.
+    Two pages are duplicates when they have the same title (with the section's heading, for a
+    section of a long document) and share most word 3-grams, when their titles share most words and
+    their texts nearly all 3-grams, or when their texts are all but identical, whatever their
+    titles. Sections of one document are never duplicates of each other. The page with the
+    shortest address (then the first in order) stands for its group.
     """
     texts = [shingles("\n".join(r.text for r in rows[p.start : p.end])) for p in pages]
-    titles = [frozenset(tokenize(p.title)) for p in pages]
+    names = [" ".join(tokenize(" ".join([p.title, *p.headings[:1]]) if p.section_page
+                               else p.title)) for p in pages]  # fmt: skip
+    titles = [frozenset(name.split()) for name in names]
+
+    def alike(i: int, j: int) -> bool:
+        text = jaccard(texts[i], texts[j])
+        if names[i] == names[j] and names[i]:
+            return text >= DUPLICATE_TEXT_SAME_TITLE
+        if jaccard(titles[i], titles[j]) >= DUPLICATE_TITLE:
+            return text >= DUPLICATE_TEXT
+        return text >= DUPLICATE_TEXT_ALONE
+
     pairs = [
         (i, j)
-        for i, j in similar_pairs(texts, DUPLICATE_TEXT)
-        if jaccard(texts[i], texts[j]) >= DUPLICATE_TEXT_ALONE
-        or jaccard(titles[i], titles[j]) >= DUPLICATE_TITLE
+        for i, j in similar_pairs(texts, DUPLICATE_TEXT_SAME_TITLE)
+        # Sections of one document are never each other's copies, however alike.
+        if pages[i].doc_id != pages[j].doc_id and alike(i, j)
     ]
     group = list(range(len(pages)))
     for members in connected_groups(len(pages), pairs):

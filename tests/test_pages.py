@@ -144,3 +144,20 @@ def test_the_api_and_the_page_list_a_results_duplicates(tmp_path: Path, embedder
     assert body["citations"][0]["duplicates"] == [f"{base}/help/print/pair-remote.html"]
     page = client.get("/?q=pair+a+remote").get_data(as_text=True)
     assert f'class="duplicate" href="{base}/help/print/pair-remote.html"' in page
+
+
+def test_the_same_menu_page_in_several_modules_is_one_but_sections_of_one_page_never_are():
+    shared = (
+        "New creates a new document. Open opens a document from your computer. Save saves the"
+        " current document. Save As saves it under another name. Export saves it in another"
+        " format. Print prints the document. Close closes the window."
+    )
+    rows = [
+        row("writer/file", "s", shared + " Mail Merge writes letters from a list.", title="File"),
+        row("calc/file", "s", shared + " Import CSV reads a table of values.", title="File"),
+        row("calc/edit", "s", shared, title="Edit menu"),  # same text, another title
+    ]
+    big = " ".join(["same words in every section"] * 450)
+    rows += [row("manual", "one", big, title="Manual"), row("manual", "two", big, title="Manual")]
+    pages = duplicate_groups(split_pages(rows), rows)
+    assert [p.group for p in pages] == [1, 1, 2, 3, 4]
