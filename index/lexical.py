@@ -17,6 +17,8 @@ from pathlib import Path
 
 import bm25s
 import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
 
 # bm25s logs progress through its own logger; kb reports progress itself.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -126,6 +128,24 @@ class FieldedIndex:
         if not hasattr(self, "_max_idf"):
             self._max_idf = max(self.idf.values(), default=0.0)
         return self._max_idf
+
+    def closest(self, term: str) -> str | None:
+        """Return the body term ``term`` is a misspelling of, or None.
+
+        A term the index does not have, of four letters or more, is matched to the most
+        common indexed term within one edit (two from eight letters on): "pasword" to
+        "password", "resett" to "reset". Levenshtein distance from rapidfuzz.
+        """
+        if len(term) < 4 or not term.isalpha() or self.knows(term):
+            return None
+        if not hasattr(self, "_vocabulary"):
+            self._vocabulary = sorted(self.idf, key=lambda t: (self.idf[t], t))
+        edits = 1 if len(term) < 8 else 2
+        found = process.extract(
+            term, self._vocabulary, scorer=Levenshtein.distance, score_cutoff=edits, limit=None
+        )
+        # The most common of the nearest: the vocabulary is ordered by idf, lowest first.
+        return min(found, key=lambda f: (f[1], f[2]))[0] if found else None
 
     def rows_with(self, term: str) -> np.ndarray:
         """Return the rows that have ``term`` in any field (a row may come more than once)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from wordfreq import zipf_frequency
 
 from index.embedding import Embedder
 from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
@@ -46,8 +49,13 @@ class Searcher:
         self.dense_weight = dense_weight
 
     def query(self, text: str) -> Query:
-        """Embed and tokenise ``text`` once, for any number of searches."""
-        return Query(text, self.embedder.embed([text], query=True)[0], tokenize(text))
+        """Embed and tokenise ``text`` once, for any number of searches.
+
+        Misspelt words are read as the indexed words they are closest to (see
+        ``FieldedIndex.closest``), by both retrievers; ``Query.text`` keeps what was asked.
+        """
+        corrected = spell(text, self.snapshot.lexical.closest)
+        return Query(text, self.embedder.embed([corrected], query=True)[0], tokenize(corrected))
 
     def pages(
         self,
@@ -226,6 +234,41 @@ class Searcher:
         dense = snap.dense.calibrate(snap.dense.scores(query.vector, rows))
         lexical = all_lexical[rows] if len(all_lexical) else np.zeros(len(rows), np.float32)
         return rows, dense, lexical
+
+
+_LOWER_WORD = re.compile(r"\b[a-z]{4,}\b")
+
+
+REAL_WORD_ZIPF = 3.0  # a word at least this common in English (wordfreq's Zipf scale) is real
+
+
+def is_word(word: str) -> bool:
+    """Whether ``word`` is a common English word (about once per million words or more)."""
+    return zipf_frequency(word, "en") >= REAL_WORD_ZIPF
+
+
+def spell(text: str, closest: Callable[[str], str | None]) -> str:
+    """Return ``text`` with each misspelt lower-case word replaced by its nearest indexed term.
+
+    A misspelling is a word the index lacks that is not a common English word (word
+    frequencies from wordfreq): "last" in a question to a small FAQ stays "last", while
+    "pasword" becomes "password". Words written as names (with capitals) are left alone, so a
+    product the knowledge base never mentions is still noticed as missing. A word is looked
+    up by its BM25 token and replaced by the indexed term (a stem, which the embedding model
+    reads as the word).
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if is_word(word):
+            return word  # a real word this knowledge base happens not to use
+        tokens = tokenize(word)
+        if len(tokens) != 1:
+            return word
+        better = closest(tokens[0])
+        return better if better else word
+
+    return _LOWER_WORD.sub(fix, text)
 
 
 def best_per_document(hits: list[Hit], k: int) -> list[Hit]:

@@ -161,3 +161,28 @@ def test_the_same_menu_page_in_several_modules_is_one_but_sections_of_one_page_n
     rows += [row("manual", "one", big, title="Manual"), row("manual", "two", big, title="Manual")]
     pages = duplicate_groups(split_pages(rows), rows)
     assert [p.group for p in pages] == [1, 1, 2, 3, 4]
+
+
+def test_misspelt_words_are_read_as_the_indexed_words_they_are_closest_to():
+    from index.lexical import FieldedIndex
+    from index.search import spell
+    from kb.text import tokenize
+
+    texts = ["Reset your password from the sign-in page.", "Cancel your subscription any time.",
+             "Last orders ship on Friday."]  # fmt: skip
+    index = FieldedIndex.build({"body": [tokenize(t) for t in texts]}, {"body": 1.0})
+    assert index.closest("pasword") == "password" and index.closest("password") is None
+    assert index.closest("zzzz") is None and index.closest("pas") is None
+    assert spell("how do i resett my pasword", index.closest) == "how do i reset my password"
+    assert spell("how do I cancle my subscribtion", index.closest) == (
+        "how do I cancel my subscript"
+    )
+    # Real words the index lacks, and names, are left as they are.
+    assert spell("does it smell, can HomeKitt do it", index.closest) == (
+        "does it smell, can HomeKitt do it"
+    )
+
+
+def test_a_misspelt_question_finds_its_page(demo_kb):
+    hits = demo_kb.search("how do i resett my pasword", k=1)
+    assert hits[0].passage.doc_id == "reset-password"
