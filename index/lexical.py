@@ -13,6 +13,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -122,12 +123,15 @@ class FieldedIndex:
         body = self.fields.get("body") or next(iter(self.fields.values()), None)
         return body.idf if body is not None else {}
 
-    @property
+    @cached_property
     def max_idf(self) -> float:
         """The idf of the body field's rarest term (what a term no passage has would weigh)."""
-        if not hasattr(self, "_max_idf"):
-            self._max_idf = max(self.idf.values(), default=0.0)
-        return self._max_idf
+        return max(self.idf.values(), default=0.0)
+
+    @cached_property
+    def vocabulary(self) -> list[str]:
+        """The body field's terms, the most common first."""
+        return sorted(self.idf, key=lambda t: (self.idf[t], t))
 
     def closest(self, term: str) -> str | None:
         """Return the body term ``term`` is a misspelling of, or None.
@@ -138,11 +142,9 @@ class FieldedIndex:
         """
         if len(term) < 4 or not term.isalpha() or self.knows(term):
             return None
-        if not hasattr(self, "_vocabulary"):
-            self._vocabulary = sorted(self.idf, key=lambda t: (self.idf[t], t))
         edits = 1 if len(term) < 8 else 2
         found = process.extract(
-            term, self._vocabulary, scorer=Levenshtein.distance, score_cutoff=edits, limit=None
+            term, self.vocabulary, scorer=Levenshtein.distance, score_cutoff=edits, limit=None
         )
         # The most common of the nearest: the vocabulary is ordered by idf, lowest first.
         return min(found, key=lambda f: (f[1], f[2]))[0] if found else None

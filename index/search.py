@@ -269,16 +269,3 @@ def spell(text: str, closest: Callable[[str], str | None]) -> str:
         return better if better else word
 
     return _LOWER_WORD.sub(fix, text)
-
-
-def best_per_document(hits: list[Hit], k: int) -> list[Hit]:
-    """Return the best hit of each document, at most ``k`` of them, in rank order."""
-    seen: set[str] = set()
-    out: list[Hit] = []
-    for hit in hits:
-        if hit.passage.doc_id not in seen:
-            seen.add(hit.passage.doc_id)
-            out.append(hit)
-            if len(out) == k:
-                break
-    return out

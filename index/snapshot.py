@@ -392,15 +392,13 @@ class Snapshot:
             "SELECT start, url, title, headings, steps, grp FROM pages ORDER BY page"
         ).fetchall()
         self.page_start = np.array([p[0] for p in pages], dtype=np.int64)
-        self.page_size = np.diff(np.append(self.page_start, len(rows)))
-        self.page_url = [p[1] for p in pages]
         self.page_terms = [frozenset(tokenize(" ".join([p[2], *json.loads(p[3])]))) for p in pages]
         self.page_steps = np.array([bool(p[4]) for p in pages], dtype=bool)
         self.page_group = np.array([p[5] for p in pages], dtype=np.int64)
         members: dict[int, list[str]] = {}
         for number, group in enumerate(self.page_group):
             if number != group:
-                members.setdefault(int(group), []).append(self.page_url[number])
+                members.setdefault(int(group), []).append(pages[number][1])
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
         self._collapse = self._shown_rows(np.ones(len(self.kinds), dtype=bool))
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()

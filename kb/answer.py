@@ -55,8 +55,8 @@ def pick_passages(hits: Sequence[Hit], n: int) -> list[Passage]:
     """Return the passages an answer is drawn from: the best page's, in reading order.
 
     ``hits`` are pages, best first (see ``Searcher.pages``). The runner-up page adds its best
-    passage when it scores nearly as well (``RUNNER_UP_SHARE``) and says something the first
-    page's passages do not. The same text never appears twice.
+    passage when it scores nearly as well (``RUNNER_UP_SHARE``). The same text never appears
+    twice.
     """
     if not hits:
         return []
@@ -197,9 +197,8 @@ def prepare(
     chosen = pick_passages(hits, passages)
     related = tuple(hits[:3])
     refusal = None
-    duplicates = {h.passage.chunk_id: h.duplicates for h in hits if h.duplicates}
-    for h in hits[:1]:
-        duplicates.update({p.chunk_id: h.duplicates for p in h.support if h.duplicates})
+    duplicates = {p.chunk_id: h.duplicates for h in hits if h.duplicates
+                  for p in (h.passage, *h.support)}  # fmt: skip
     if not chosen:
         refusal = Answer(question, refusal_text(missing), (), 0.0, True, mode, related)
     elif missing:

@@ -19,7 +19,7 @@ import json
 import threading
 import tomllib
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -230,11 +230,15 @@ class Labels:
         self.root = root
         self._anchors: dict[str, dict[str, set[str]]] = {}
 
-    def _inside(self, page: str, anchor: str) -> set[str]:
+    def _sections(self, page: str) -> dict[str, set[str]]:
+        """The page's section anchors with those nested in each, read once."""
         if page not in self._anchors:
             path = self.root / page if self.root else None
             self._anchors[page] = nested_anchors(path) if path and path.is_file() else {}
-        return self._anchors[page].get(anchor, {anchor})
+        return self._anchors[page]
+
+    def _inside(self, page: str, anchor: str) -> set[str]:
+        return self._sections(page).get(anchor, {anchor})
 
     def matches(self, url: str, label: str) -> bool:
         """Whether ``url`` (a result or citation) points at ``label``'s page or section."""
@@ -256,9 +260,7 @@ class Labels:
         page, _, anchor = label.partition("#")
         if not (self.root / page).is_file():
             return False
-        return not anchor or anchor in self._anchors.setdefault(
-            page, nested_anchors(self.root / page)
-        )
+        return not anchor or anchor in self._sections(page)
 
 
 # Running -----------------------------------------------------------------------------------
@@ -283,7 +285,6 @@ def evaluate_helpcentre(
     evalset: HelpCentreSet,
     *,
     home: Path,
-    progress: Callable[[str], None] | None = None,
 ) -> Report:
     """Crawl the set's help centre into ``home``, then ask every question; return the figures.
 
@@ -294,8 +295,6 @@ def evaluate_helpcentre(
     kb = KnowledgeBase(replace(settings, home=home, config=None))
     with crawlable(evalset.source) as (start, base, root):
         forget_other_sources(kb, start)
-        if progress:
-            progress(f"ingesting {start}")
         kb.ingest([start])
         labels = Labels(base, root)
         unresolved = [

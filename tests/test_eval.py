@@ -169,3 +169,22 @@ def test_kb_eval_answers_rejects_a_malformed_help_centre_set(tmp_path):
     result = CliRunner().invoke(cli, ["eval", str(folder), "--answers"])
     assert isinstance(result.exception, SourceError)
     assert str(result.exception) == "questions.jsonl:1: expected {id, question, pages: [...]}"
+
+
+def test_a_section_label_accepts_the_sections_nested_in_it(tmp_path):
+    from kb.helpcentre_eval import Labels
+
+    (tmp_path / "manual.html").write_text(
+        "<html><body><main><h1>Manual</h1><p>Intro.</p>"
+        "<h2 id='wiring'>Wiring</h2><p>Wires.</p><h3 id='ground'>Ground</h3><p>Earth it.</p>"
+        "<h2 id='power'>Power</h2><p>Volts.</p></main></body></html>"
+    )
+    labels = Labels("http://127.0.0.1:9", tmp_path)
+    base = "http://127.0.0.1:9/manual.html"
+    assert labels.matches(f"{base}#ground", "manual.html#wiring")
+    assert labels.matches(f"{base}#wiring", "manual.html#wiring")
+    assert not labels.matches(f"{base}#power", "manual.html#wiring")
+    assert labels.matches(f"{base}#power", "manual.html")
+    assert not labels.matches("http://127.0.0.1:9/other.html", "manual.html")
+    assert labels.resolves("manual.html#ground") and not labels.resolves("manual.html#nope")
+    assert not labels.resolves("missing.html")

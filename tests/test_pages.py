@@ -9,7 +9,6 @@ import pytest
 
 import index.search
 from index.pages import PageRow, asks_how, duplicate_groups, has_steps, split_pages
-from index.search import best_per_document
 from kb.config import load_settings
 from kb.service import KnowledgeBase
 from tests.sites import serve_folder
@@ -115,17 +114,6 @@ def test_duplicate_pages_show_as_one_result_and_are_cited_once(tmp_path: Path, e
     assert len(sentences) == len(set(s.split(" [")[0] for s in sentences))
     assert len({c.doc_id for c in answer.citations}) == len(answer.citations)
     assert answer.citations[0].duplicates
-
-
-def test_best_per_document_keeps_order_and_one_hit_per_document():
-    from kb.models import Hit, Passage
-
-    def hit(doc: str, score: float) -> Hit:
-        p = Passage(1, doc, 1, doc, f"/{doc}", doc, "text", "article", "en")
-        return Hit(p, score, 0.0, 0.0)
-
-    hits = [hit("a", 3), hit("b", 2), hit("a", 1), hit("c", 0.5)]
-    assert [h.passage.doc_id for h in best_per_document(hits, 2)] == ["a", "b"]
 
 
 def test_the_api_and_the_page_list_a_results_duplicates(tmp_path: Path, embedder):

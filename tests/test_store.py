@@ -66,3 +66,19 @@ def test_a_failed_write_changes_nothing(tmp_path: Path):
         store.upsert_document(bad, duplicate_ordinals)
     stored = store.get_document("d1")
     assert stored is not None and stored.sections[0].text == "Body" and stored.version == 1
+
+
+def test_forgetting_other_sources_drops_their_documents_and_crawl_state(tmp_path: Path):
+    from dataclasses import replace
+
+    from kb.store import PageState
+
+    store = Store(tmp_path / "kb.sqlite3")
+    kept, old = doc(doc_id="kept"), replace(doc(doc_id="old"), source="http://127.0.0.1:1/")
+    for d in (kept, old):
+        store.upsert_document(d, chunks(d))
+    store.save_pages("src", [PageState("http://a/kept", "kept")], complete=True)
+    store.save_pages("http://127.0.0.1:1/", [PageState("http://b/old", "old")], complete=True)
+    assert store.forget_sources_except("src") == 1
+    assert store.document_ids() == {"kept"}
+    assert store.pages("http://127.0.0.1:1/") == {} and set(store.pages("src")) == {"http://a/kept"}
