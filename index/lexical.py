@@ -58,7 +58,7 @@ class LexicalIndex:
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """Return the BM25 score of every passage for the query."""
-        vocab = self.model.vocab_dict or {}
+        vocab = self._vocab
         ids = [vocab[t] for t in query_tokens if t in vocab]
         if not ids or self.size == 0:
             return np.zeros(self.size, dtype=np.float32)
@@ -66,30 +66,39 @@ class LexicalIndex:
 
     def rows_with(self, term: str) -> np.ndarray:
         """Return the rows whose text has ``term`` (its postings in bm25s's score matrix)."""
-        vocab = self.model.vocab_dict or {}
-        token = vocab.get(term)
+        token = self._vocab.get(term)
         if token is None or self.size == 0:
             return np.zeros(0, dtype=np.int64)
         indptr = self.model.scores["indptr"]
         return np.asarray(self.model.scores["indices"][indptr[token] : indptr[token + 1]])
+
+    @property
+    def _vocab(self) -> Mapping[str, int]:
+        # bm25s sets vocab_dict only when it indexes; an index of no passages has none.
+        return getattr(self.model, "vocab_dict", None) or {}
 
     def ceiling(self, query_tokens: list[str]) -> float:
         """Return the most any passage could score: the idf of each query term, summed."""
         return sum(self.idf.get(t, 0.0) for t in query_tokens)
 
     def save(self, directory: Path) -> None:
-        """Write the index into ``directory``."""
+        """Write the index into ``directory`` (an index of no passages is its size and idf only:
+        bm25s cannot save a model it never indexed)."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.model.save(str(directory), show_progress=False)
+        if self.size:
+            self.model.save(str(directory), show_progress=False)
         (directory / "size").write_text(str(self.size))
         (directory / "idf.json").write_text(json.dumps(self.idf, ensure_ascii=False))
 
     @classmethod
     def load(cls, directory: Path, mmap: bool = True) -> LexicalIndex:
         """Read an index written by :meth:`save`."""
-        model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False)
+        size = int((directory / "size").read_text())
         idf = json.loads((directory / "idf.json").read_text())
-        return cls(model, int((directory / "size").read_text()), idf)
+        if size == 0:
+            return cls(bm25s.BM25(), 0, idf)
+        model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False)
+        return cls(model, size, idf)
 
 
 class FieldedIndex:

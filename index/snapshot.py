@@ -5,6 +5,11 @@ Layout under ``index_dir``::
     v000001/ manifest.json dense.faiss lexical/ passages.sqlite3
     v000002/ ...
     CURRENT        the name of the snapshot being served
+
+``passages.sqlite3`` holds the passages the indexes point at, the pages they make, and (from
+format 7) the documents they came from as they were when the snapshot was built: kb's article
+view serves a document from the snapshot that cited it, so a rollback restores the text its
+links point at instead of linking to documents and sections the store no longer has.
 """
 
 from __future__ import annotations
@@ -32,12 +37,12 @@ from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
 from kb.models import Filter, Passage
-from kb.store import IndexRow, Store, embedding_text, utcnow
+from kb.store import IndexRow, Store, StoredDocument, embedding_text, stored_document, utcnow
 from kb.text import content_hash, slugify, tokenize
 
 log = logging.getLogger("kb")
 CURRENT = "CURRENT"
-FORMAT = 6  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 7  # bump when the layout changes: a snapshot of another format is rebuilt
 MASK_CACHE = 64  # filters whose row masks a snapshot keeps
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
@@ -82,6 +87,38 @@ def fingerprint(model: str, rows: Sequence[IndexRow]) -> str:
     """Return a hash that changes whenever anything a snapshot holds would change."""
     return content_hash(
         str(FORMAT), model, *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows)
+    )
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How a snapshot's documents differ from the store's: ids, sorted."""
+
+    removed: tuple[str, ...] = ()  # in the snapshot, no longer in the store
+    changed: tuple[str, ...] = ()  # in both, at another version in the store
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.changed)
+
+    def summary(self, version: str) -> str:
+        """One line for an operator: what the snapshot serves that the store no longer has."""
+        parts = []
+        for ids, what in ((self.removed, "removed"), (self.changed, "changed")):
+            if ids:
+                shown = ", ".join(ids[:5]) + (", …" if len(ids) > 5 else "")
+                noun = "document" if len(ids) == 1 else "documents"
+                parts.append(f"{len(ids)} {noun} {what} since ({shown})")
+        return (
+            f"{version} serves {' and '.join(parts)}: their pages show {version}'s text"
+            " until an ingest changes the store"
+        )
+
+
+def drift(served: dict[str, int], stored: dict[str, int]) -> Drift:
+    """Compare a snapshot's document versions with the store's (both by document id)."""
+    return Drift(
+        removed=tuple(sorted(set(served) - set(stored))),
+        changed=tuple(sorted(d for d, v in served.items() if d in stored and stored[d] != v)),
     )
 
 
@@ -296,10 +333,10 @@ def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page])
         conn.execute(
             "CREATE TABLE passages (row INTEGER PRIMARY KEY, chunk_id INTEGER, doc_id TEXT,"
             " doc_version INTEGER, title TEXT, url TEXT, section TEXT, text TEXT, kind TEXT,"
-            " lang TEXT, meta TEXT, page INTEGER)"
+            " lang TEXT, meta TEXT, page INTEGER, anchor TEXT)"
         )
         conn.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     i,
@@ -314,10 +351,20 @@ def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page])
                     r.lang,
                     r.meta,
                     int(page_of[i]),
+                    r.anchor,
                 )
                 for i, r in enumerate(rows)
             ],
         )
+        conn.execute(
+            "CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT, kind TEXT, title TEXT,"
+            " url TEXT, lang TEXT, meta TEXT, version INTEGER, updated_at TEXT)"
+        )
+        conn.executemany(
+            "INSERT OR IGNORE INTO documents VALUES (?,?,?,?,?,?,?,?,?)",
+            [(r.doc_id, r.source, r.kind, r.title, r.url, r.lang, r.meta, r.doc_version,
+              r.updated_at) for r in rows],
+        )  # fmt: skip
         conn.execute(
             "CREATE TABLE pages (page INTEGER PRIMARY KEY, start INTEGER, end INTEGER,"
             " doc_id TEXT, url TEXT, title TEXT, headings TEXT, steps INTEGER, grp INTEGER,"
@@ -400,6 +447,8 @@ class Snapshot:
             if number != group:
                 members.setdefault(int(group), []).append(pages[number][1])
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
+        tables = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        self.keeps_documents = ("documents",) in tables.fetchall()
         self._collapse = self._shown_rows(np.ones(len(self.kinds), dtype=bool))
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()
 
@@ -423,6 +472,33 @@ class Snapshot:
                 )
             }
         return [found[int(r)] for r in rows]
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """Return document ``doc_id`` as this snapshot was built from it, or None.
+
+        None too when the snapshot predates format 7 and keeps no documents (see
+        ``keeps_documents``).
+        """
+        if not self.keeps_documents:
+            return None
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, source, kind, title, url, lang, meta, version, updated_at"
+                " FROM documents WHERE id = ?",
+                (doc_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            chunks = self._db.execute(
+                "SELECT section, anchor, text FROM passages WHERE doc_id = ? ORDER BY row",
+                (doc_id,),
+            ).fetchall()
+        return stored_document(row, chunks)
+
+    def document_versions(self) -> dict[str, int]:
+        """Return the version of every document the snapshot's passages come from, by id."""
+        with self._lock:
+            return dict(self._db.execute("SELECT DISTINCT doc_id, doc_version FROM passages"))
 
     def field_values(self, chunk_ids: Sequence[int], field: str) -> dict[int, Any]:
         """Return the metadata ``field`` of the passages with ``chunk_ids`` that have it."""

@@ -95,7 +95,8 @@ class Crawler:
         self._run()
         starts_ok = any(u in self._answered for u in normalized)
         if not starts_ok:
-            reasons = "; ".join(f"{u}: {r}" for u, r in self.batch.failed[:3]) or "nothing fetched"
+            passed = [*self.batch.failed, *self.batch.skipped][:3]  # robots.txt skips a start
+            reasons = "; ".join(f"{u}: {r}" for u, r in passed) or "nothing fetched"
             raise SourceError(f"cannot crawl {', '.join(starts)}: {reasons}")
         return self.batch
 

@@ -14,6 +14,7 @@ from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
 from ingest.sources import Batch, is_url, read_source
+from kb.errors import SourceError
 from kb.models import Document
 from kb.store import Store
 
@@ -138,13 +139,42 @@ def ingest_sources(
     fetcher: Fetcher | None = None,
     on_document: Callable[[Document], None] | None = None,
 ) -> IngestReport:
-    """Read every source, then store its documents; a source that cannot be read stores nothing."""
+    """Read every source, then store its documents; a source that cannot be read stores nothing.
+
+    Raises :class:`SourceError` when a source gives no document at all (every page skipped,
+    say): what is stored stays as it is rather than being removed.
+    """
     options = options or IngestOptions()
     started = time.perf_counter()
     batches = [read(s, store, options, fetcher=fetcher, on_document=on_document) for s in sources]
+    for batch in batches:
+        if not batch.documents and not batch.kept:
+            raise SourceError(nothing_to_ingest(batch))
     report = store_batches(store, batches, chunk_words=options.chunk_words, dry_run=options.dry_run)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def nothing_to_ingest(batch: Batch) -> str:
+    """Say why a source gave no document: what was fetched, skipped and failed, and why.
+
+    ``nothing to ingest from URL: 1 page fetched, 1 skipped (no text in the page)``
+    """
+    parts = []
+    if batch.fetched:
+        parts.append(f"{batch.fetched} page{'s' * (batch.fetched != 1)} fetched")
+    for label, items in (("skipped", batch.skipped), ("failed", batch.failed)):
+        if items:
+            reasons = Counter(reason for _, reason in items)
+            shown = ", ".join(
+                reason if len(reasons) == 1 else f"{n} {reason}"
+                for reason, n in reasons.most_common(3)
+            )
+            more = ", …" if len(reasons) > 3 else ""
+            parts.append(f"{len(items)} {label} ({shown}{more})")
+    if batch.fetched and not batch.skipped and not batch.failed:
+        parts.append("none of them a document")
+    return f"nothing to ingest from {batch.source}: {', '.join(parts) or 'no page found'}"
 
 
 def store_batches(

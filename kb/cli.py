@@ -334,8 +334,10 @@ def index_list(ctx: click.Context) -> None:
 @click.pass_context
 def index_rollback(ctx: click.Context, version: str) -> None:
     """Serve snapshot VERSION from now on."""
-    _kb(ctx).rollback(version)
+    changes = _kb(ctx).rollback(version)
     click.echo(f"Now serving {version}.")
+    if changes:
+        click.echo(f"kb: warning: {changes.summary(version)}", err=True)
 
 
 def main() -> None:

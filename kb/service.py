@@ -18,10 +18,12 @@ from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
 from index.search import Query, Searcher
 from index.snapshot import (
+    Drift,
     Manifest,
     Snapshot,
     build_snapshot,
     current_version,
+    drift,
     list_versions,
     load_current,
     switch_to,
@@ -298,13 +300,27 @@ class KnowledgeBase:
         index_dir = self.settings.index_dir
         return list_versions(index_dir), current_version(index_dir)
 
-    def rollback(self, version: str) -> None:
-        """Serve snapshot ``version`` from now on, once it has loaded and checked out whole."""
+    def rollback(self, version: str) -> Drift:
+        """Serve snapshot ``version`` from now on, once it has loaded and checked out whole.
+
+        Returns how its documents differ from the store's: those it still cites that were
+        removed or changed since (kb's article pages serve them as the snapshot has them).
+        Raises :class:`NotFound` for no such snapshot, :class:`KbError` (503) for a damaged one.
+        """
         directory = self.settings.index_dir / version
+        snapshot = None
         if (directory / "manifest.json").is_file():
-            Snapshot(directory)  # raises, naming the damage, if it cannot be served
+            snapshot = Snapshot(directory)  # raises, naming the damage, if it cannot be served
         switch_to(self.settings.index_dir, version)
         self._searcher = None
+        if snapshot is None:
+            return Drift()
+        store = Store.reader(self.settings.store_path)
+        try:
+            return drift(snapshot.document_versions(), store.versions() if store else {})
+        finally:
+            if store is not None:
+                store.close()
 
     # retrieval ---------------------------------------------------------------------------
 
@@ -607,7 +623,19 @@ class KnowledgeBase:
         return doc if doc is not None and doc.kind in self.settings.public else None
 
     def document(self, doc_id: str) -> StoredDocument | None:
-        """Return the stored document ``doc_id`` (of any kind), or None."""
+        """Return document ``doc_id`` (of any kind) as the served snapshot holds it, or None.
+
+        The served snapshot's copy is the text its results and citations link to, anchors
+        included, even after a rollback to a snapshot built before the document changed or went.
+        A document the snapshot does not hold (added since it was built, or a snapshot older
+        than format 7) comes from the store.
+        """
+        try:
+            served = self.searcher().snapshot.document(doc_id)
+        except KbError:  # no index yet, or none that loads: the store's copy is all there is
+            served = None
+        if served is not None:
+            return served
         store = Store.reader(self.settings.store_path)
         if store is None:
             return None

@@ -76,6 +76,32 @@ class IndexRow:
     text: str
     content_hash: str
     meta: str = "{}"
+    source: str = ""
+    updated_at: str = ""
+
+
+def sections_of(chunks: Iterable[tuple[str, str | None, str]]) -> tuple[Section, ...]:
+    """Return a document's sections from its chunks' (heading, anchor, text), in order.
+
+    Consecutive chunks of one section are joined again, with a blank line between them.
+    """
+    sections: list[Section] = []
+    for heading, anchor, text in chunks:
+        if sections and sections[-1].heading == heading and sections[-1].anchor == anchor:
+            text = sections.pop().text + "\n\n" + text
+        sections.append(Section(heading=heading, text=text, anchor=anchor))
+    return tuple(sections)
+
+
+def stored_document(
+    row: Sequence[Any], chunks: Iterable[tuple[str, str | None, str]]
+) -> StoredDocument:
+    """Return a document from its row (id, source, kind, title, url, lang, meta as JSON,
+    version, updated_at) and its chunks' (heading, anchor, text) in order."""
+    return StoredDocument(
+        id=row[0], source=row[1], kind=row[2], title=row[3], url=row[4], lang=row[5],
+        meta=json.loads(row[6]), version=row[7], updated_at=row[8], sections=sections_of(chunks),
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -218,18 +244,14 @@ class Store:
         ).fetchone()
         if row is None:
             return None
-        sections: list[Section] = []
-        for heading, anchor, text in self.conn.execute(
+        chunks = self.conn.execute(
             "SELECT section, anchor, text FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
-        ):
-            if sections and sections[-1].heading == heading and sections[-1].anchor == anchor:
-                last = sections.pop()
-                text = last.text + "\n\n" + text
-            sections.append(Section(heading=heading, text=text, anchor=anchor))
-        return StoredDocument(
-            id=row[0], source=row[1], kind=row[2], title=row[3], url=row[4], lang=row[5],
-            meta=json.loads(row[6]), version=row[7], updated_at=row[8], sections=tuple(sections),
-        )  # fmt: skip
+        )
+        return stored_document(row, chunks)
+
+    def versions(self) -> dict[str, int]:
+        """Return the version of every stored document, by id."""
+        return dict(self.conn.execute("SELECT id, version FROM documents"))
 
     def counts(self) -> dict[str, int]:
         """Return the number of documents and chunks stored."""
@@ -241,7 +263,8 @@ class Store:
         """Return every chunk with its document's fields, in a stable order."""
         rows = self.conn.execute(
             "SELECT c.id, d.id, d.version, d.kind, d.lang, d.title, d.url, c.section, c.anchor,"
-            " c.text, c.content_hash, d.meta FROM chunks c JOIN documents d ON d.id = c.doc_id"
+            " c.text, c.content_hash, d.meta, d.source, d.updated_at"
+            " FROM chunks c JOIN documents d ON d.id = c.doc_id"
             " ORDER BY d.id, c.ordinal"
         )
         return [IndexRow(*r) for r in rows]

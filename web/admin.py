@@ -144,8 +144,15 @@ def rollback() -> ResponseReturnValue:
     if not isinstance(version, str) or not version:
         raise InvalidInput("version must be a snapshot name such as v000003")
     kb = get_kb()
-    kb.rollback(version)
-    return jsonify({"ok": True, "index_version": version})
+    changes = kb.rollback(version)
+    return jsonify(
+        {
+            "ok": True,
+            "index_version": version,
+            "removed_since": list(changes.removed),
+            "changed_since": list(changes.changed),
+        }
+    )
 
 
 @bp.get("/feedback")
