@@ -35,21 +35,50 @@ class Redaction:
 
 _EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
+# Any case: people type "gb82west…" and "Gb82 West …"; the country's length and mod-97 decide.
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+
+# The length of an IBAN in each country that issues them (the SWIFT IBAN registry).
+IBAN_LENGTHS = {
+    **dict.fromkeys(("NO",), 15),
+    **dict.fromkeys(("BE",), 16),
+    **dict.fromkeys(("DK", "FI", "FO", "GL", "NL"), 18),
+    **dict.fromkeys(("MK", "SI"), 19),
+    **dict.fromkeys(("AT", "BA", "EE", "KZ", "LT", "LU", "XK"), 20),
+    **dict.fromkeys(("CH", "HR", "LI", "LV"), 21),
+    **dict.fromkeys(("BG", "BH", "CR", "DE", "GB", "GE", "IE", "ME", "RS", "VA"), 22),
+    **dict.fromkeys(("AE", "GI", "IL", "IQ", "TL"), 23),
+    **dict.fromkeys(("AD", "CZ", "ES", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"), 24),
+    **dict.fromkeys(("PT", "ST"), 25),
+    **dict.fromkeys(("IS", "TR"), 26),
+    **dict.fromkeys(("FR", "GR", "IT", "MC", "MR", "SM"), 27),
+    **dict.fromkeys(("AL", "AZ", "BY", "CY", "DO", "GT", "HU", "LB", "PL", "SV"), 28),
+    **dict.fromkeys(("BR", "EG", "PS", "QA", "UA"), 29),
+    **dict.fromkeys(("JO", "KW", "MU"), 30),
+    **dict.fromkeys(("MT", "SC"), 31),
+    **dict.fromkeys(("LC",), 32),
+}
 
 # 13–19 digits with single spaces or dashes; the Luhn check decides.
 _CARD = re.compile(r"(?<![\w+.,/-])[1-9](?:[ -]?\d){12,18}(?![\w]|[.,/-]\d|[ -]\d)")
 
-# Not inside a word, a number, a date, a price or a code such as LS-198342.
+# Not inside a word, a number, a date, a price or a code such as LS-198342 or 1Z 999 AA1 0123.
 _PHONE = re.compile(
-    r"""(?<![\w+/.,-])
+    r"""(?<![\w+/.,-])(?<![A-Za-z]\d[ ])
     (?:
         \+\d{8,15}                                            # +4930901820
-      | \+\d{1,5}(?:[ .-]?\(\d{1,4}\))?(?:[ .-]\d{1,8}){1,6}   # +44 (0)20 7946 0958
+      | (?:\+|00)\d{1,5}                                      # +44, 0044, then a trunk 0 in
+        (?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,8}|[ .-]\d{1,8})         # brackets: +44 (0)20 7946 0958,
+        (?:[ .-]\d{1,8}){0,5}                                 # +44(0)20 …, +1 (555) 014-2387
       | \(0?\d{2,5}\)[ .-]?\d{2,8}(?:[ .-]\d{2,8}){0,3}        # (555) 014-2387
-      | 0\d{1,5}(?:[ /-]\d{2,8}){1,4}                          # 0151 496 0123, 030/901820
+      | 0\d{1,5}(?:[ ./-]\d{2,8}){1,4}                         # 0151 496 0123, 06.12.34.56.78
       | 0\d{9,11}                                              # 07700900461
       | (?:1[ .-])?[2-9]\d{2}([-.])\d{3}\1\d{4}                # 555-013-7788
+      | (?:[2-9]\d{2}[ ]\d{3}[ ]\d{3}                          # Spain and Portugal have no
+        | [6-9]\d{2}(?:[ ]\d{2}){3}                           # trunk 0: 612 345 678,
+        | [89]\d[ ]\d{3}(?:[ ]\d{2}){2}                       # 612 34 56 78, 91 123 45 67,
+        | 2\d[ ]\d{3}[ ]\d{4})                                # 21 234 5678
+        (?![ ]?(?:€|EUR|\$|USD|£|GBP|%))                      # but 300 000 000 € is money
     )
     (?![\w]|[.,:/-]\d)""",
     re.VERBOSE,
@@ -68,10 +97,18 @@ def luhn_ok(digits: str) -> bool:
 
 
 def iban_ok(candidate: str) -> bool:
-    """Return whether ``candidate`` (spaces allowed) is an IBAN with valid mod-97 check digits."""
+    """Return whether ``candidate`` (spaces allowed, any case) is an IBAN: its country's length
+    (``IBAN_LENGTHS``) and valid mod-97 check digits. A country not in the registry passes on
+    the check digits alone when written in capitals, as IBANs are printed."""
     iban = candidate.replace(" ", "")
-    if not 15 <= len(iban) <= 34 or not iban[:2].isalpha() or not iban[2:4].isdigit():
+    if not iban[:2].isalpha() or not iban[2:4].isdigit():
         return False
+    length = IBAN_LENGTHS.get(iban[:2].upper())
+    if length is None and not (iban.isupper() and 15 <= len(iban) <= 34):
+        return False
+    if length is not None and len(iban) != length:
+        return False
+    iban = iban.upper()
     moved = iban[4:] + iban[:4]
     return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
 
@@ -97,11 +134,13 @@ def _phone(match: re.Match[str]) -> str | None:
     text = match.group()
     digits = sum(ch.isdigit() for ch in text)
     if text.startswith("+"):
-        ok = 8 <= digits <= 15
+        ok = 8 <= digits <= 16  # a bracketed trunk 0 may come on top of 15
+    elif text.startswith("00"):
+        ok = 10 <= digits <= 18
     elif text.startswith("0") or text.startswith("("):
         ok = 9 <= digits <= 12
     else:
-        ok = digits in (10, 11)
+        ok = digits in (9, 10, 11)
     return PLACEHOLDERS["phone"] if ok else None
 
 
@@ -148,7 +187,7 @@ _ADDRESS = re.compile(
     (?:                                     # then, optionally, the town and postcode
         ,?[ \t]+(?:{_CITY},?[ \t]+)?{_UK_POSTCODE}
       | ,[ \t]*{_CITY},?[ \t]+[A-Z]{{2}}[ \t]+\d{{5}}(?:-\d{{4}})?\b
-      | ,?[ \t]+\d{{4,5}}[ \t]+{_CITY}
+      | ,?[ \t]+\d{{4,5}}(?:-\d{{3}})?[ \t]+{_CITY}      # 10115 Berlin, 1200-195 Lisboa
       | ,[ \t]*{_CITY}(?=[ \t]*(?:[.;)\n]|\Z))
     )?
     """,
@@ -276,7 +315,7 @@ _Check = Callable[[re.Match[str]], str | None]
 # Each step: the kind, a cheap test that the text may hold one, its pattern and its check.
 _STEPS: tuple[tuple[str, re.Pattern[str], re.Pattern[str], _Check | None], ...] = (
     ("email", re.compile("@"), _EMAIL, None),
-    ("iban", re.compile(r"[A-Z]{2}\d\d"), _IBAN, _iban),
+    ("iban", re.compile(r"[A-Z]{2}\d\d", re.IGNORECASE), _IBAN, _iban),
     ("card", re.compile(r"\d"), _CARD, _card),
     ("phone", re.compile(r"\d"), _PHONE, _phone),
     ("address", re.compile(r"\d"), _ADDRESS, None),
