@@ -37,7 +37,7 @@ from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
 from kb.models import Filter, Passage
-from kb.store import IndexRow, Store, StoredDocument, embedding_text, stored_document, utcnow
+from kb.store import IndexRow, Store, StoredDocument, embedding_text, read_document, utcnow
 from kb.text import content_hash, slugify, tokenize
 
 log = logging.getLogger("kb")
@@ -482,18 +482,11 @@ class Snapshot:
         if not self.keeps_documents:
             return None
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, source, kind, title, url, lang, meta, version, updated_at"
-                " FROM documents WHERE id = ?",
-                (doc_id,),
-            ).fetchone()
-            if row is None:
-                return None
-            chunks = self._db.execute(
+            return read_document(
+                self._db,
+                doc_id,
                 "SELECT section, anchor, text FROM passages WHERE doc_id = ? ORDER BY row",
-                (doc_id,),
-            ).fetchall()
-        return stored_document(row, chunks)
+            )
 
     def document_versions(self) -> dict[str, int]:
         """Return the version of every document the snapshot's passages come from, by id."""

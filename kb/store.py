@@ -93,11 +93,18 @@ def sections_of(chunks: Iterable[tuple[str, str | None, str]]) -> tuple[Section,
     return tuple(sections)
 
 
-def stored_document(
-    row: Sequence[Any], chunks: Iterable[tuple[str, str | None, str]]
-) -> StoredDocument:
-    """Return a document from its row (id, source, kind, title, url, lang, meta as JSON,
-    version, updated_at) and its chunks' (heading, anchor, text) in order."""
+def read_document(conn: sqlite3.Connection, doc_id: str, chunks_sql: str) -> StoredDocument | None:
+    """Return document ``doc_id`` from a database with a ``documents`` table (the store's, or
+    an index snapshot's copy), its chunks' (heading, anchor, text) read in order by
+    ``chunks_sql`` with the id as its one parameter; None if there is no such document."""
+    row = conn.execute(
+        "SELECT id, source, kind, title, url, lang, meta, version, updated_at"
+        " FROM documents WHERE id = ?",
+        (doc_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    chunks = conn.execute(chunks_sql, (doc_id,)).fetchall()
     return StoredDocument(
         id=row[0], source=row[1], kind=row[2], title=row[3], url=row[4], lang=row[5],
         meta=json.loads(row[6]), version=row[7], updated_at=row[8], sections=sections_of(chunks),
@@ -237,17 +244,11 @@ class Store:
 
     def get_document(self, doc_id: str) -> StoredDocument | None:
         """Return the stored document ``doc_id`` with its sections, or None."""
-        row = self.conn.execute(
-            "SELECT id, source, kind, title, url, lang, meta, version, updated_at"
-            " FROM documents WHERE id = ?",
-            (doc_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        chunks = self.conn.execute(
-            "SELECT section, anchor, text FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
+        return read_document(
+            self.conn,
+            doc_id,
+            "SELECT section, anchor, text FROM chunks WHERE doc_id = ? ORDER BY ordinal",
         )
-        return stored_document(row, chunks)
 
     def versions(self) -> dict[str, int]:
         """Return the version of every stored document, by id."""
