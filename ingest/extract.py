@@ -10,6 +10,8 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
 from bs4.element import Comment, ProcessingInstruction
 
+from ingest.charsets import decode_html
+from ingest.visibility import is_hidden
 from kb.models import Section
 from kb.text import normalize, words
 
@@ -24,9 +26,15 @@ BLOCKS = {
     "p", "div", "section", "article", "main", "blockquote", "dl", "dt", "dd", "figure",
     "figcaption", "details", "summary", "address", "header", "center", "body", "html",
 }  # fmt: skip
+# Elements a browser lays out as blocks (or rows and cells): their text never runs into the
+# text next to them, whatever the whitespace in the markup.
+BLOCK_LEVEL = {
+    *BLOCKS, *HEADINGS, "li", "ul", "ol", "menu", "pre", "table", "caption", "thead", "tbody",
+    "tfoot", "tr", "td", "th", "hr", "hgroup", "fieldset", "legend", "nav", "aside", "footer",
+    "form", "dialog", "option", "listing", "plaintext", "xmp",
+}  # fmt: skip
 _EMPTY_BRACKETS = re.compile(r"\s?\(\s*\)|\s?\[\s*\]")
-_STRUCTURE = [*HEADINGS, "p", "div", "ul", "ol", "table", "pre", "section", "br"]
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_STRUCTURE = [*BLOCK_LEVEL, "br"]
 
 
 @dataclass(frozen=True)
@@ -63,13 +71,13 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
     Links are resolved against ``<base href>`` and ``url``; ``encoding`` is the charset the
     server declared (the page's own ``<meta charset>`` is used otherwise).
     """
+    if isinstance(html, bytes):
+        html = decode_html(html, encoding)
     with warnings.catch_warnings():
         # XHTML pages (DocBook output such as the GIMP manual) open with <?xml …?>; the HTML
         # parser reads them correctly, and bs4's advice to use an XML parser does not apply.
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(
-            html, "lxml", from_encoding=encoding if isinstance(html, bytes) else None
-        )
+        soup = BeautifulSoup(html, "lxml")
     root = soup.find("html")
     lang = root.get("lang") if isinstance(root, Tag) else None
     canonical = _link(soup, "canonical")
@@ -78,8 +86,10 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
     links = _links(soup, url)
     head_title = normalize(soup.title.get_text()) if soup.title else ""
 
+    _strip_hidden(soup)
     main = _main_element(soup)
     _strip_chrome(main)
+    _separate_blocks(main)
     density = link_density(main)
     builder = _SectionBuilder()
     builder.walk(main)
@@ -177,18 +187,18 @@ def _main_element(soup: BeautifulSoup) -> Tag:
     return soup.body or soup
 
 
-def _is_hidden(tag: Tag) -> bool:
-    if tag.attrs is None:
-        return False
-    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true":
-        return True
-    return bool(_HIDDEN_STYLE.search(str(tag.get("style", ""))))
+def _strip_hidden(soup: BeautifulSoup) -> None:
+    """Remove what a visitor cannot see, before a hidden ``<article>`` can pass for the main."""
+    body = soup.body or soup
+    for tag in body.find_all(is_hidden):
+        if not tag.decomposed:
+            tag.decompose()
 
 
 def _strip_chrome(main: Tag) -> None:
     doomed = []
     for tag in main.find_all(True):
-        if tag.name in DROP or str(tag.get("role", "")).lower() in DROP_ROLES or _is_hidden(tag):
+        if tag.name in DROP or str(tag.get("role", "")).lower() in DROP_ROLES:
             doomed.append(tag)
         elif tag.name == "header" and tag.find("h1") is None:
             doomed.append(tag)  # a site banner, not an article header
@@ -196,6 +206,23 @@ def _strip_chrome(main: Tag) -> None:
         tag.decompose()
     for node in main.find_all(string=lambda s: isinstance(s, Comment | ProcessingInstruction)):
         node.extract()
+
+
+def _separate_blocks(main: Tag) -> None:
+    """Put whitespace where the browser breaks the text: around blocks and after ``<br>``.
+
+    Without it, ``<td><p>29 EUR</p><p>per month</p></td>`` reads "29 EURper month". Inside
+    ``<pre>`` a ``<br>`` or a block (one ``<div>`` per code line) ends a line.
+    """
+    for tag in main.find_all(["br", *BLOCK_LEVEL]):
+        in_pre = tag.find_parent("pre") is not None
+        if tag.name == "br":
+            tag.insert_after("\n")
+        elif not in_pre:
+            tag.insert_before(" ")
+            tag.insert_after(" ")
+        elif not str(tag.next_sibling or "").startswith("\n"):
+            tag.insert_after("\n")
 
 
 class _SectionBuilder:
@@ -229,8 +256,8 @@ class _SectionBuilder:
                 self._table(child)
             elif name == "pre":
                 self._flush()
-                code = child.get_text().strip("\n")
-                if code.strip():
+                code = _code(child)
+                if code:
                     self.lines.append(code)
             elif name == "br":
                 self._flush()
@@ -266,16 +293,19 @@ class _SectionBuilder:
             nested = [c for c in li.find_all(["ul", "ol"], recursive=False)]
             for n in nested:
                 n.extract()
-            text = normalize(li.get_text())
-            if text:
+            lines = _item_lines(li)
+            if lines:
                 marker = f"{number}." if ordered else "-"
-                self.lines.append("  " * depth + f"{marker} {text}")
+                indent = "  " * depth
+                self.lines.append(f"{indent}{marker} {lines[0]}")
+                self.lines.extend(f"{indent}  {line}" for line in lines[1:])
             for n in nested:
                 self._list(n, depth + 1)
 
     def _table(self, tag: Tag) -> None:
-        for tr in tag.find_all("tr"):
-            cells = [normalize(c.get_text()) for c in tr.find_all(["th", "td"])]
+        # Rows of this table, not of a table nested in a cell: that one is read as cell text.
+        for tr in (tr for tr in tag.find_all("tr") if tr.find_parent("table") is tag):
+            cells = [normalize(c.get_text()) for c in tr.find_all(["th", "td"], recursive=False)]
             if any(cells):
                 self.lines.append(" | ".join(cells))
 
@@ -295,3 +325,30 @@ class _SectionBuilder:
         self._flush()
         self._close_section()
         return [s for s in self.sections if s.text or s.level == 1]
+
+
+def _code(pre: Tag) -> str:
+    """Return the text of a ``<pre>`` with its line breaks, or "" if it holds only spaces."""
+    code = pre.get_text().strip("\n")
+    return code if code.strip() else ""
+
+
+def _item_lines(item: Tag) -> list[str]:
+    """Return a list item's text as one line, and each ``<pre>`` in it as its own lines."""
+    lines: list[str] = []
+    prose: list[str] = []
+
+    def gather(el: Tag) -> None:
+        for child in el.children:
+            if isinstance(child, Tag) and child.name == "pre":
+                lines.append(normalize("".join(prose)))
+                prose.clear()
+                lines.extend(_code(child).splitlines())
+            elif isinstance(child, Tag):
+                gather(child)
+            elif isinstance(child, NavigableString) and not isinstance(child, Comment):
+                prose.append(str(child))
+
+    gather(item)
+    lines.append(normalize("".join(prose)))
+    return [line for line in lines if line.strip()]
