@@ -20,6 +20,7 @@ SCREEN_READER_CLASSES = {
     "sr-only", "visually-hidden", "visuallyhidden", "screen-reader-text", "element-invisible",
     "a11y-hidden", "assistive-text", "u-hidden-visually",
 }  # fmt: skip
+_KEYWORDS = {None, "", "inherit", "initial", "unset", "revert", "currentcolor"}
 OFF_SCREEN_PX = 500.0  # an offset this far left or up puts an element outside any viewport
 _LENGTH = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([a-z%]*)$")
 _PX_PER = {"": 1.0, "px": 1.0, "em": 16.0, "rem": 16.0, "pt": 4 / 3, "pc": 16.0, "ch": 8.0,
@@ -49,36 +50,53 @@ def is_hidden(tag: Tag) -> bool:
 def style_hides(style: str) -> bool:
     """Return whether the inline CSS declarations ``style`` keep their text from being seen.
 
-    Hiding: ``display:none``, ``visibility:hidden|collapse``, ``opacity`` at most 0.05,
-    ``font-size`` under 2px, ``color:transparent``, a ``transform`` to scale 0 or 500px away,
-    a zero-area ``clip`` or ``clip-path``, a height or width under 2px with
-    ``overflow:hidden|clip``, a ``text-indent`` or an absolute/fixed ``left``/``top``/``right``
-    offset of at least 500px out of view.
-    Case, spaces, ``!important`` and unit spellings (``0``, ``0px``, ``0.0em``, ``0%``) do not
-    matter; of a property given twice the last (or the ``!important``) one wins, as in CSS.
+    Hiding: ``display:none``, ``visibility:hidden|collapse``, ``content-visibility:hidden``,
+    ``opacity`` (or ``filter:opacity()``) at most 0.05, a ``font-size`` (or ``font``) under
+    2px, a ``color`` that is transparent or the background's, a ``transform`` to scale 0 or
+    500px away, a zero-area ``clip`` or ``clip-path``, a height or width under 2px with
+    ``overflow:hidden|clip``, and a ``text-indent``, a margin or a positioned ``left``/``top``/
+    ``right`` offset at least 500px out of view. Case, spaces, ``!important`` and unit
+    spellings (``0``, ``0px``, ``0.0em``, ``0%``) do not matter; of a property given twice
+    the last (or the ``!important``) one wins, as in CSS.
     """
     css = _declarations(style)
     get = css.get
     if get("display") == "none" or get("visibility") in ("hidden", "collapse"):
         return True
+    if get("content-visibility") == "hidden":
+        return True
     opacity = _number(get("opacity"))
-    if opacity is not None and opacity <= 0.05:
+    faded = re.search(r"opacity\(([^)]*)\)", get("filter", ""))
+    for alpha in (opacity, _number(faded.group(1)) if faded else None):
+        if alpha is not None and alpha <= 0.05:
+            return True
+    if _under(get("font-size") or _font_size(get("font", "")), 2.0):
         return True
-    if _under(get("font-size"), 2.0) or get("color") in ("transparent", "rgba(0,0,0,0)"):
+    color = get("color")
+    if color in ("transparent", "rgba(0,0,0,0)") or (
+        color not in _KEYWORDS and color in (get("background-color"), get("background"))
+    ):
         return True
-    if _transformed_away(get("transform", "")):
-        return True
-    if _clipped(get("clip", ""), get("clip-path", "")):
+    if _transformed_away(get("transform", "")) or _clipped(get("clip", ""), get("clip-path", "")):
         return True
     overflow = {get("overflow"), get("overflow-x"), get("overflow-y")} & {"hidden", "clip"}
     sizes = ("height", "max-height", "width", "max-width")
     if overflow and any(_under(get(p), 2.0) for p in sizes):
         return True
-    if _far_off(get("text-indent")):
+    if any(_far_off(get(p)) for p in ("text-indent", "margin-left", "margin-top")):
         return True
-    if get("position") in ("absolute", "fixed"):
+    if get("position") in ("absolute", "fixed", "relative"):
         return any(_far_off(get(side)) for side in ("left", "top", "right"))
     return False
+
+
+def _font_size(font: str) -> str | None:
+    """Return the size in a ``font`` shorthand ("bold 0/0 a" → "0"), or None."""
+    for token in font.split():
+        size = token.split("/")[0]
+        if size == "0" or (_pixels(size) is not None and not size.isdigit()):
+            return size
+    return None
 
 
 def _declarations(style: str) -> dict[str, str]:
@@ -145,5 +163,5 @@ def _transformed_away(transform: str) -> bool:
     if re.search(r"scale[xy]?\(0*\.?0*[,)]", transform):
         return True
     # A percentage is of the element's own size: translate(-50%,-50%) centres, it does not hide.
-    shifts = re.findall(r"translate[xy]?\(([^,)]+)", transform)
+    shifts = re.findall(r"translate(?:[xy]|3d)?\(([^,)]+)", transform)
     return any(_far_off(v) for v in shifts if not v.endswith("%"))

@@ -157,7 +157,10 @@ HIDING = [
     'style="position:absolute;left:-10000px"', 'style="position: fixed; top: -9999px"',
     'style="position:absolute;right:-100vw"', 'style="transform: scale(0)"',
     'style="transform:translateX(-9999px)"', 'style="display:block;display:none"',
-    'style="opacity:0 !important; opacity:1"',
+    'style="opacity:0 !important; opacity:1"', 'style="content-visibility: hidden"',
+    'style="filter: opacity(0)"', 'style="font: 0/0 a"', 'style="font:bold 0px serif"',
+    'style="margin-left:-9999px"', 'style="position:relative;left:-9999px"',
+    'style="transform: translate3d(-10000px, 0, 0)"', 'style="color:#fff;background-color:#FFF"',
     "hidden", 'hidden="hidden"', 'aria-hidden="true"', 'aria-hidden="TRUE"',
     'class="sr-only"', 'class="note visually-hidden"', 'class="screen-reader-text"',
 ]  # fmt: skip
@@ -168,7 +171,10 @@ SHOWING = [
     'style="visibility:visible"', 'style="line-height:0"', 'class="hidden md:block"',
     'class="hidden-xs"', 'hidden="until-found"', 'aria-hidden="false"',
     'style="font-size:0 ; font-size: 16px"', 'style="background: url(x.png) -9999px 0"',
-    'style="display:none;display:block"',
+    'style="display:none;display:block"', 'style="font: 12px/1.5 Arial"',
+    'style="font: 700 1em serif"', 'style="color:inherit;background:inherit"',
+    'style="margin-left:-10px"', 'style="filter:opacity(0.8)"',
+    'style="color:#000;background:#fff"',
 ]  # fmt: skip
 
 
