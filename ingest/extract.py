@@ -33,6 +33,7 @@ BLOCK_LEVEL = {
     "tfoot", "tr", "td", "th", "hr", "hgroup", "fieldset", "legend", "nav", "aside", "footer",
     "form", "dialog", "option", "listing", "plaintext", "xmp",
 }  # fmt: skip
+_DISPLAYED_AS_BLOCK = re.compile(r"display\s*:\s*(block|flex|grid|list-item|table)", re.I)
 _EMPTY_BRACKETS = re.compile(r"\s?\(\s*\)|\s?\[\s*\]")
 _STRUCTURE = [*BLOCK_LEVEL, "br"]
 
@@ -214,7 +215,7 @@ def _separate_blocks(main: Tag) -> None:
     Without it, ``<td><p>29 EUR</p><p>per month</p></td>`` reads "29 EURper month". Inside
     ``<pre>`` a ``<br>`` or a block (one ``<div>`` per code line) ends a line.
     """
-    for tag in main.find_all(["br", *BLOCK_LEVEL]):
+    for tag in main.find_all(_breaks_text):
         in_pre = tag.find_parent("pre") is not None
         if tag.name == "br":
             tag.insert_after("\n")
@@ -223,6 +224,13 @@ def _separate_blocks(main: Tag) -> None:
             tag.insert_after(" ")
         elif not str(tag.next_sibling or "").startswith("\n"):
             tag.insert_after("\n")
+
+
+def _breaks_text(tag: Tag) -> bool:
+    """Whether the browser puts ``tag`` on lines of its own (or, for ``<br>``, ends one)."""
+    if tag.name in BLOCK_LEVEL or tag.name == "br":
+        return True
+    return bool(_DISPLAYED_AS_BLOCK.search(str(tag.get("style") or "")))
 
 
 class _SectionBuilder:
@@ -303,6 +311,9 @@ class _SectionBuilder:
                 self._list(n, depth + 1)
 
     def _table(self, tag: Tag) -> None:
+        caption = tag.find("caption", recursive=False)
+        if caption is not None and normalize(caption.get_text()):
+            self.lines.append(normalize(caption.get_text()))
         # Rows of this table, not of a table nested in a cell: that one is read as cell text.
         for tr in (tr for tr in tag.find_all("tr") if tr.find_parent("table") is tag):
             cells = [normalize(c.get_text()) for c in tr.find_all(["th", "td"], recursive=False)]

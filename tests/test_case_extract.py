@@ -74,6 +74,12 @@ def test_handed_plans_page_keeps_blocks_apart():
         ("<dl><dt>Plan</dt><dd><p>Pro</p><p>29 EUR</p></dd></dl>", "Pro\n29 EUR"),
         ("<p><span><p>inside</p><p>span</p></span></p>", "inside\nspan"),
         ("<table><tr><td><p>月费</p><p>九欧元</p></td></tr></table>", "月费 九欧元"),
+        (
+            "<table><tr><td><span style='display: block'>29 EUR</span><span style='DISPLAY:flex'>"
+            "per month</span></td></tr></table>",
+            "29 EUR per month",
+        ),
+        ("<table><caption><b>Prices</b></caption><tr><td>Pro</td></tr></table>", "Prices\nPro"),
     ],
 )
 def test_block_children_are_separated(body, line):
