@@ -35,7 +35,7 @@ BLOCK_LEVEL = {
 }  # fmt: skip
 _DISPLAYED_AS_BLOCK = re.compile(r"display\s*:\s*(block|flex|grid|list-item|table)", re.I)
 _EMPTY_BRACKETS = re.compile(r"\s?\(\s*\)|\s?\[\s*\]")
-_STRUCTURE = [*BLOCK_LEVEL, "br"]
+_STRUCTURE = {*BLOCK_LEVEL, "br"}
 
 
 @dataclass(frozen=True)
@@ -215,15 +215,32 @@ def _separate_blocks(main: Tag) -> None:
     Without it, ``<td><p>29 EUR</p><p>per month</p></td>`` reads "29 EURper month". Inside
     ``<pre>`` a ``<br>`` or a block (one ``<div>`` per code line) ends a line.
     """
-    for tag in main.find_all(_breaks_text):
-        in_pre = tag.find_parent("pre") is not None
-        if tag.name == "br":
-            tag.insert_after("\n")
-        elif not in_pre:
+    in_pre = {id(d) for pre in main.find_all("pre") for d in pre.descendants}
+    for tag in [d for d in main.descendants if isinstance(d, Tag) and _breaks_text(d)]:
+        if id(tag) in in_pre:
+            if not str(tag.next_sibling or "").startswith("\n"):
+                tag.insert_after("\n")
+            continue
+        # Inserting is slow in bs4: only where no whitespace or block edge is there already.
+        if tag.name != "br" and not _separated(tag, after=False):
             tag.insert_before(" ")
-            tag.insert_after(" ")
-        elif not str(tag.next_sibling or "").startswith("\n"):
-            tag.insert_after("\n")
+        if not _separated(tag, after=True):
+            tag.insert_after("\n" if tag.name == "br" else " ")
+
+
+def _separated(tag: Tag, *, after: bool) -> bool:
+    """Whether whitespace or a block edge already ends the text before (or after) ``tag``.
+
+    A block before ``tag`` counts (it put whitespace after itself); a block after does not,
+    so that of two adjacent blocks exactly one inserts the space between them.
+    """
+    sibling = tag.next_sibling if after else tag.previous_sibling
+    if sibling is None:
+        return tag.parent is None or _breaks_text(tag.parent)
+    if isinstance(sibling, NavigableString):
+        text = str(sibling)
+        return text[:1].isspace() if after else text[-1:].isspace()
+    return not after and isinstance(sibling, Tag) and _breaks_text(sibling)
 
 
 def _breaks_text(tag: Tag) -> bool:
@@ -275,7 +292,7 @@ class _SectionBuilder:
                 self._flush()
                 self.walk(child)
                 self._flush()
-            elif child.find(_STRUCTURE) is not None:
+            elif any(isinstance(d, Tag) and d.name in _STRUCTURE for d in child.descendants):
                 self.walk(child)  # an inline element wrapping blocks, as broken markup does
             else:
                 if name == "a" and child.get("id") and not child.get_text(strip=True):
@@ -314,11 +331,20 @@ class _SectionBuilder:
         caption = tag.find("caption", recursive=False)
         if caption is not None and normalize(caption.get_text()):
             self.lines.append(normalize(caption.get_text()))
-        # Rows of this table, not of a table nested in a cell: that one is read as cell text.
+        # Rows of this table; a table nested in a cell follows its row, as rows of its own.
         for tr in (tr for tr in tag.find_all("tr") if tr.find_parent("table") is tag):
-            cells = [normalize(c.get_text()) for c in tr.find_all(["th", "td"], recursive=False)]
-            if any(cells):
-                self.lines.append(" | ".join(cells))
+            cells = tr.find_all(["th", "td"], recursive=False)
+            nested = [
+                t.extract()
+                for cell in cells
+                for t in cell.find_all("table")
+                if t.find_parent("table") is tag
+            ]
+            texts = [normalize(c.get_text()) for c in cells]
+            if any(texts):
+                self.lines.append(" | ".join(texts))
+            for inner in nested:
+                self._table(inner)
 
     def _flush(self) -> None:
         text = _EMPTY_BRACKETS.sub("", normalize("".join(self.inline))).replace(" .", ".")

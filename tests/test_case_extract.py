@@ -101,10 +101,10 @@ def test_inline_elements_still_run_on(body, line):
     assert line in text_of(page(body))
 
 
-def test_nested_table_is_read_once_as_cell_text():
+def test_nested_table_follows_its_row_once():
     inner = "<table><tr><td><p>9 EUR</p></td><td>monthly</td></tr></table>"
-    text = text_of(page(f"<table><tr><td>Starter</td><td>{inner}</td></tr></table>"))
-    assert text == "Starter | 9 EUR monthly"
+    text = text_of(page(f"<table><tr><td>Starter</td><td>Price:{inner}</td></tr></table>"))
+    assert text == "Starter | Price:\n9 EUR | monthly"
 
 
 @pytest.mark.parametrize(
