@@ -100,7 +100,8 @@ class Crawler:
             self.scopes.append(scope_of(url))
             self.hosts.add(urlsplit(url).netloc)
         for url in normalized:
-            self._enqueue(_Item(url, 0, sitemap=url.endswith((".xml", ".xml.gz"))), force=True)
+            sitemap = url.endswith((".xml", ".xml.gz", ".txt", ".txt.gz"))
+            self._enqueue(_Item(url, 0, sitemap=sitemap), force=True)
         self._run()
         starts_ok = any(u in self._answered for u in normalized)
         if not starts_ok:

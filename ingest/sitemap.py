@@ -1,6 +1,7 @@
 """Sitemaps (sitemaps.org), pure: page URLs with their lastmod, alternates and nested sitemaps.
 
-A sitemap may come gzipped (``.xml.gz``, whether or not the server says so), list other
+Sitemaps.org accepts XML sitemaps, RSS and Atom feeds, and text files of URLs. A sitemap may
+come gzipped (``.xml.gz``, whether or not the server says so), list other
 sitemaps (an index, and indexes of indexes), and name each page's translations with
 ``<xhtml:link rel="alternate" hreflang="…" href="…">``.
 """
@@ -37,13 +38,16 @@ def is_sitemap(body: bytes) -> bool:
 
 
 def parse_sitemap(body: bytes) -> Sitemap:
-    """Parse a sitemap or sitemap index, gzipped or not; raise ValueError if it is not one."""
+    """Parse a sitemap, sitemap index, RSS or Atom feed, or text sitemap (one URL a line),
+    gzipped or not; raise ValueError if it is none of them."""
     try:
         data = inflate(body, limit=MAX_SITEMAP_BYTES) if body.startswith(GZIP_MAGIC) else body
     except ValueError as e:
         raise ValueError(f"not a sitemap: {e}") from None
     if len(data) > MAX_SITEMAP_BYTES:
         raise ValueError(f"sitemap larger than {MAX_SITEMAP_BYTES} bytes")
+    if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _text_sitemap(data)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
     try:
         root = etree.fromstring(data, parser=parser)
@@ -52,8 +56,14 @@ def parse_sitemap(body: bytes) -> Sitemap:
     if root is None:
         raise ValueError("not a sitemap: empty document")
     kind = etree.QName(root).localname
-    if kind not in ("urlset", "sitemapindex"):
-        raise ValueError(f"not a sitemap: root element <{kind}>")
+    if kind in ("urlset", "sitemapindex"):
+        return _sitemaps_org(root, index=kind == "sitemapindex")
+    if kind in ("rss", "feed"):
+        return _feed(root)
+    raise ValueError(f"not a sitemap: root element <{kind}>")
+
+
+def _sitemaps_org(root: etree._Element, *, index: bool) -> Sitemap:
     pages: dict[str, str | None] = {}
     children: list[str] = []
     alternates: list[tuple[str, str, str]] = []
@@ -75,7 +85,7 @@ def parse_sitemap(body: bytes) -> Sitemap:
         loc = fields.get("loc")
         if not loc:
             continue
-        if kind == "sitemapindex":
+        if index:
             children.append(loc)
             continue
         pages[loc] = fields.get("lastmod") or None
@@ -83,3 +93,30 @@ def parse_sitemap(body: bytes) -> Sitemap:
     for _, _, href in alternates:
         pages.setdefault(href, None)  # its own <url> entry, with a lastmod, wins
     return Sitemap(tuple(pages.items()), tuple(children), tuple(alternates))
+
+
+def _feed(root: etree._Element) -> Sitemap:
+    """Pages of an RSS 2.0 feed (``<link>``, ``<pubDate>``) or an Atom feed (``<updated>``)."""
+    pages: dict[str, str | None] = {}
+    for entry in root.iter("{*}item", "{*}entry"):
+        loc, stamp = "", None
+        for child in entry:
+            if not isinstance(child.tag, str):
+                continue
+            name = etree.QName(child).localname
+            if name == "link" and not loc and child.get("rel", "alternate") == "alternate":
+                loc = str(child.get("href") or child.text or "").strip()  # Atom href, RSS text
+            elif name in ("updated", "pubDate"):
+                stamp = (child.text or "").strip() or None
+        if loc:
+            pages[loc] = stamp
+    return Sitemap(tuple(pages.items()), ())
+
+
+def _text_sitemap(data: bytes) -> Sitemap:
+    """A text sitemap: one absolute URL a line, UTF-8."""
+    lines = data.decode("utf-8-sig", errors="replace").splitlines()
+    urls = [line.strip() for line in lines if line.strip()]
+    if not urls or not all(u.startswith(("http://", "https://")) for u in urls):
+        raise ValueError("not a sitemap: neither XML nor one URL a line")
+    return Sitemap(tuple((u, None) for u in dict.fromkeys(urls)), ())

@@ -98,6 +98,28 @@ def test_index_children_keep_their_order():
     assert parsed.pages == ()
 
 
+def test_feeds_and_text_files_are_sitemaps_too():
+    rss = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        b"<link>https://h.example/</link><item><title>A</title><link>https://h.example/a</link>"
+        b"<pubDate>Mon, 02 Mar 2026 10:00:00 GMT</pubDate></item>"
+        b"<item><title>No link</title></item></channel></rss>"
+    )
+    assert parse_sitemap(rss).pages == (("https://h.example/a", "Mon, 02 Mar 2026 10:00:00 GMT"),)
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link rel="edit" href="https://h.example/e"/>'
+        b'<link href="https://h.example/b"/><updated>2026-03-03T00:00:00Z</updated></entry></feed>'
+    )
+    assert parse_sitemap(atom).pages == (("https://h.example/b", "2026-03-03T00:00:00Z"),)
+    text = b"\xef\xbb\xbfhttps://h.example/c\r\n\nhttps://h.example/d\nhttps://h.example/c\n"
+    assert parse_sitemap(gzip.compress(text)).pages == (
+        ("https://h.example/c", None),
+        ("https://h.example/d", None),
+    )
+    with pytest.raises(ValueError, match="one URL a line"):
+        parse_sitemap(b"User-agent: *\nDisallow: /\n")
+
+
 def test_decompression_is_bounded():
     with pytest.raises(TooLarge):
         inflate(bomb(64 * 1024 * 1024), limit=1024 * 1024)
@@ -237,6 +259,16 @@ def test_robots_sitemaps_nested_and_gzipped_are_crawled(site, tmp_path):
     assert "/help/private/secret.html" not in site.requests  # listed, but disallowed
     assert dict(report.skipped)["http://localhost:1/x.xml"] == "sitemap on another host"
     assert not report.failed
+
+
+def test_text_sitemap_from_robots_txt(site, tmp_path):
+    site.add("/robots.txt", f"Sitemap: {site.base}/sitemap.txt\n".encode(), "text/plain")
+    site.add("/sitemap.txt", f"{site.base}/help/refunds.html\n".encode(), "text/plain")
+    site.add("/help/", article("Help", "Welcome.").encode())
+    site.add("/help/refunds.html", article("Refunds", "Ten days.").encode())
+    store, report = crawl(tmp_path, f"{site.base}/help/")
+    titles = {store.get_document(d).title for d in store.document_ids()}
+    assert titles == {"Help", "Refunds"}
 
 
 def test_sitemap_nesting_is_bounded(site, tmp_path):
