@@ -4,6 +4,10 @@ Starts from page URLs and/or sitemaps, stays within each start's host and direct
 robots.txt (Disallow, Crawl-delay) and ``<meta name=robots>``, resolves ``<base href>`` and
 canonical URLs, sends conditional GETs with what it learnt last time, and skips pages whose
 sitemap ``lastmod`` has not moved. Every page fetched, skipped or failed is accounted for.
+
+Sitemaps come from the starts, from sitemap indexes (nested at most ``max_sitemap_depth``
+deep) and from robots.txt ``Sitemap:`` lines; they may lie anywhere on a start's host, the
+pages they list only in scope. Their hreflang alternates are crawled like their pages.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class CrawlLimits:
     concurrency: int = 4
     delay: float = 0.0
     max_redirects: int = 5
+    max_sitemaps: int = 1000  # sitemaps fetched besides the starts
+    max_sitemap_depth: int = 5  # index → index → … → urlset
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ class Crawler:
         self.canonicals: set[str] = set()
         self.scopes: list[str] = []
         self.page_budget = limits.max_pages
+        self.sitemap_budget = limits.max_sitemaps
+        self.hosts: set[str] = set()
 
     def crawl(self, starts: list[str], source: str) -> Batch:
         """Crawl from ``starts``; raise :class:`SourceError` if no start can be fetched."""
@@ -90,8 +98,10 @@ class Crawler:
                 raise SourceError(f"not an http(s) URL: {start}")
             normalized.append(url)
             self.scopes.append(scope_of(url))
+            self.hosts.add(urlsplit(url).netloc)
         for url in normalized:
-            self._enqueue(_Item(url, 0, sitemap=url.endswith((".xml", ".xml.gz"))), force=True)
+            sitemap = url.endswith((".xml", ".xml.gz", ".txt", ".txt.gz"))
+            self._enqueue(_Item(url, 0, sitemap=sitemap), force=True)
         self._run()
         starts_ok = any(u in self._answered for u in normalized)
         if not starts_ok:
@@ -105,7 +115,13 @@ class Crawler:
     def _enqueue(self, item: _Item, *, force: bool = False) -> None:
         if item.url in self.seen:
             return
-        if not force:
+        if item.sitemap and not force:
+            refusal = self._sitemap_refusal(item)
+            if refusal:
+                self.seen.add(item.url)
+                self.batch.skipped.append((item.url, refusal))
+                return
+        elif not force:
             if not in_scope(item.url, self.scopes) or not looks_like_page(item.url):
                 return
             if item.depth > self.limits.max_depth:
@@ -120,6 +136,19 @@ class Crawler:
         host = urlsplit(item.url).netloc
         self.queues.setdefault(host, deque()).append(item)
 
+    def _sitemap_refusal(self, item: _Item) -> str | None:
+        """Return why a sitemap found in an index or robots.txt is not fetched, or None."""
+        if urlsplit(item.url).netloc not in self.hosts:
+            return "sitemap on another host"
+        if item.depth > self.limits.max_sitemap_depth:
+            self.batch.complete = False
+            return f"sitemap nested more than {self.limits.max_sitemap_depth} deep"
+        if self.sitemap_budget <= 0:
+            self.batch.complete = False
+            return f"more than {self.limits.max_sitemaps} sitemaps"
+        self.sitemap_budget -= 1
+        return None
+
     def _robots(self, url: str) -> Robots:
         parts = urlsplit(url)
         host = parts.netloc
@@ -133,6 +162,10 @@ class Crawler:
                 elif response.status == 200:
                     text = response.body.decode("utf-8", errors="replace")
                     self.robots[host] = Robots(text, self.user_agent)
+                    for loc in self.robots[host].sitemaps():
+                        sitemap = normalize_url(loc, robots_url)
+                        if sitemap:
+                            self._enqueue(_Item(sitemap, 0, sitemap=True))
                 else:
                     self.robots[host] = Robots(None, self.user_agent)
             except FetchError as e:
@@ -284,7 +317,7 @@ class Crawler:
         for loc in sitemap.sitemaps:
             url = normalize_url(loc, response.url)
             if url:
-                self._enqueue(_Item(url, item.depth, sitemap=True))
+                self._enqueue(_Item(url, item.depth + 1, sitemap=True))
         for loc, lastmod in sitemap.pages:
             url = normalize_url(loc, response.url)
             if url:

@@ -10,6 +10,8 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
 from bs4.element import Comment, ProcessingInstruction
 
+from ingest.charsets import decode_html
+from ingest.visibility import is_hidden
 from kb.models import Section
 from kb.text import normalize, words
 
@@ -24,9 +26,16 @@ BLOCKS = {
     "p", "div", "section", "article", "main", "blockquote", "dl", "dt", "dd", "figure",
     "figcaption", "details", "summary", "address", "header", "center", "body", "html",
 }  # fmt: skip
+# Elements a browser lays out as blocks (or rows and cells): their text never runs into the
+# text next to them, whatever the whitespace in the markup.
+BLOCK_LEVEL = {
+    *BLOCKS, *HEADINGS, "li", "ul", "ol", "menu", "pre", "table", "caption", "thead", "tbody",
+    "tfoot", "tr", "td", "th", "hr", "hgroup", "fieldset", "legend", "nav", "aside", "footer",
+    "form", "dialog", "option", "listing", "plaintext", "xmp",
+}  # fmt: skip
+_DISPLAYED_AS_BLOCK = re.compile(r"display\s*:\s*(block|flex|grid|list-item|table)", re.I)
 _EMPTY_BRACKETS = re.compile(r"\s?\(\s*\)|\s?\[\s*\]")
-_STRUCTURE = [*HEADINGS, "p", "div", "ul", "ol", "table", "pre", "section", "br"]
-_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_STRUCTURE = {*BLOCK_LEVEL, "br"}
 
 
 @dataclass(frozen=True)
@@ -63,13 +72,13 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
     Links are resolved against ``<base href>`` and ``url``; ``encoding`` is the charset the
     server declared (the page's own ``<meta charset>`` is used otherwise).
     """
+    if isinstance(html, bytes):
+        html = decode_html(html, encoding)
     with warnings.catch_warnings():
         # XHTML pages (DocBook output such as the GIMP manual) open with <?xml …?>; the HTML
         # parser reads them correctly, and bs4's advice to use an XML parser does not apply.
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
-        soup = BeautifulSoup(
-            html, "lxml", from_encoding=encoding if isinstance(html, bytes) else None
-        )
+        soup = BeautifulSoup(html, "lxml")
     root = soup.find("html")
     lang = root.get("lang") if isinstance(root, Tag) else None
     canonical = _link(soup, "canonical")
@@ -78,8 +87,10 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
     links = _links(soup, url)
     head_title = normalize(soup.title.get_text()) if soup.title else ""
 
+    _strip_hidden(soup)
     main = _main_element(soup)
     _strip_chrome(main)
+    _separate_blocks(main)
     density = link_density(main)
     builder = _SectionBuilder()
     builder.walk(main)
@@ -177,18 +188,18 @@ def _main_element(soup: BeautifulSoup) -> Tag:
     return soup.body or soup
 
 
-def _is_hidden(tag: Tag) -> bool:
-    if tag.attrs is None:
-        return False
-    if tag.has_attr("hidden") or str(tag.get("aria-hidden", "")).lower() == "true":
-        return True
-    return bool(_HIDDEN_STYLE.search(str(tag.get("style", ""))))
+def _strip_hidden(soup: BeautifulSoup) -> None:
+    """Remove what a visitor cannot see, before a hidden ``<article>`` can pass for the main."""
+    body = soup.body or soup
+    for tag in body.find_all(is_hidden):
+        if not tag.decomposed:
+            tag.decompose()
 
 
 def _strip_chrome(main: Tag) -> None:
     doomed = []
     for tag in main.find_all(True):
-        if tag.name in DROP or str(tag.get("role", "")).lower() in DROP_ROLES or _is_hidden(tag):
+        if tag.name in DROP or str(tag.get("role", "")).lower() in DROP_ROLES:
             doomed.append(tag)
         elif tag.name == "header" and tag.find("h1") is None:
             doomed.append(tag)  # a site banner, not an article header
@@ -196,6 +207,47 @@ def _strip_chrome(main: Tag) -> None:
         tag.decompose()
     for node in main.find_all(string=lambda s: isinstance(s, Comment | ProcessingInstruction)):
         node.extract()
+
+
+def _separate_blocks(main: Tag) -> None:
+    """Put whitespace where the browser breaks the text: around blocks and after ``<br>``.
+
+    Without it, ``<td><p>29 EUR</p><p>per month</p></td>`` reads "29 EURper month". Inside
+    ``<pre>`` a ``<br>`` or a block (one ``<div>`` per code line) ends a line.
+    """
+    in_pre = {id(d) for pre in main.find_all("pre") for d in pre.descendants}
+    for tag in [d for d in main.descendants if isinstance(d, Tag) and _breaks_text(d)]:
+        if id(tag) in in_pre:
+            if not str(tag.next_sibling or "").startswith("\n"):
+                tag.insert_after("\n")
+            continue
+        # Inserting is slow in bs4: only where no whitespace or block edge is there already.
+        if tag.name != "br" and not _separated(tag, after=False):
+            tag.insert_before(" ")
+        if not _separated(tag, after=True):
+            tag.insert_after("\n" if tag.name == "br" else " ")
+
+
+def _separated(tag: Tag, *, after: bool) -> bool:
+    """Whether whitespace or a block edge already ends the text before (or after) ``tag``.
+
+    A block before ``tag`` counts (it put whitespace after itself); a block after does not,
+    so that of two adjacent blocks exactly one inserts the space between them.
+    """
+    sibling = tag.next_sibling if after else tag.previous_sibling
+    if sibling is None:
+        return tag.parent is None or _breaks_text(tag.parent)
+    if isinstance(sibling, NavigableString):
+        text = str(sibling)
+        return text[:1].isspace() if after else text[-1:].isspace()
+    return not after and isinstance(sibling, Tag) and _breaks_text(sibling)
+
+
+def _breaks_text(tag: Tag) -> bool:
+    """Whether the browser puts ``tag`` on lines of its own (or, for ``<br>``, ends one)."""
+    if tag.name in BLOCK_LEVEL or tag.name == "br":
+        return True
+    return bool(_DISPLAYED_AS_BLOCK.search(str(tag.get("style") or "")))
 
 
 class _SectionBuilder:
@@ -229,8 +281,8 @@ class _SectionBuilder:
                 self._table(child)
             elif name == "pre":
                 self._flush()
-                code = child.get_text().strip("\n")
-                if code.strip():
+                code = _code(child)
+                if code:
                     self.lines.append(code)
             elif name == "br":
                 self._flush()
@@ -240,7 +292,7 @@ class _SectionBuilder:
                 self._flush()
                 self.walk(child)
                 self._flush()
-            elif child.find(_STRUCTURE) is not None:
+            elif any(isinstance(d, Tag) and d.name in _STRUCTURE for d in child.descendants):
                 self.walk(child)  # an inline element wrapping blocks, as broken markup does
             else:
                 if name == "a" and child.get("id") and not child.get_text(strip=True):
@@ -266,18 +318,33 @@ class _SectionBuilder:
             nested = [c for c in li.find_all(["ul", "ol"], recursive=False)]
             for n in nested:
                 n.extract()
-            text = normalize(li.get_text())
-            if text:
+            lines = _item_lines(li)
+            if lines:
                 marker = f"{number}." if ordered else "-"
-                self.lines.append("  " * depth + f"{marker} {text}")
+                indent = "  " * depth
+                self.lines.append(f"{indent}{marker} {lines[0]}")
+                self.lines.extend(f"{indent}  {line}" for line in lines[1:])
             for n in nested:
                 self._list(n, depth + 1)
 
     def _table(self, tag: Tag) -> None:
-        for tr in tag.find_all("tr"):
-            cells = [normalize(c.get_text()) for c in tr.find_all(["th", "td"])]
-            if any(cells):
-                self.lines.append(" | ".join(cells))
+        caption = tag.find("caption", recursive=False)
+        if caption is not None and normalize(caption.get_text()):
+            self.lines.append(normalize(caption.get_text()))
+        # Rows of this table; a table nested in a cell follows its row, as rows of its own.
+        for tr in (tr for tr in tag.find_all("tr") if tr.find_parent("table") is tag):
+            cells = tr.find_all(["th", "td"], recursive=False)
+            nested = [
+                t.extract()
+                for cell in cells
+                for t in cell.find_all("table")
+                if t.find_parent("table") is tag
+            ]
+            texts = [normalize(c.get_text()) for c in cells]
+            if any(texts):
+                self.lines.append(" | ".join(texts))
+            for inner in nested:
+                self._table(inner)
 
     def _flush(self) -> None:
         text = _EMPTY_BRACKETS.sub("", normalize("".join(self.inline))).replace(" .", ".")
@@ -295,3 +362,30 @@ class _SectionBuilder:
         self._flush()
         self._close_section()
         return [s for s in self.sections if s.text or s.level == 1]
+
+
+def _code(pre: Tag) -> str:
+    """Return the text of a ``<pre>`` with its line breaks, or "" if it holds only spaces."""
+    code = pre.get_text().strip("\n")
+    return code if code.strip() else ""
+
+
+def _item_lines(item: Tag) -> list[str]:
+    """Return a list item's text as one line, and each ``<pre>`` in it as its own lines."""
+    lines: list[str] = []
+    prose: list[str] = []
+
+    def gather(el: Tag) -> None:
+        for child in el.children:
+            if isinstance(child, Tag) and child.name == "pre":
+                lines.append(normalize("".join(prose)))
+                prose.clear()
+                lines.extend(_code(child).splitlines())
+            elif isinstance(child, Tag):
+                gather(child)
+            elif isinstance(child, NavigableString) and not isinstance(child, Comment):
+                prose.append(str(child))
+
+    gather(item)
+    lines.append(normalize("".join(prose)))
+    return [line for line in lines if line.strip()]

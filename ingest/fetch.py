@@ -14,6 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ingest.compression import inflate
+
 USER_AGENT = "kb-crawler/0.1"
 
 
@@ -59,7 +61,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class HttpFetcher(Fetcher):
-    """GET over HTTP(S) with a timeout, a total deadline and a size limit per response."""
+    """GET over HTTP(S) with a timeout, a total deadline and a size limit per response.
+
+    A body the server compressed anyway (``Content-Encoding: gzip`` or ``deflate``) is
+    returned decompressed, within the same size limit.
+    """
 
     def __init__(
         self,
@@ -95,6 +101,15 @@ class HttpFetcher(Fetcher):
                 if length.isdigit() and int(length) > self.max_bytes:
                     raise FetchError(f"larger than {self.max_bytes} bytes")
                 body = self._read(raw, deadline)
+                coding = names.pop("content-encoding", "identity").strip().lower()
+                if coding in ("gzip", "x-gzip", "deflate"):
+                    # Sent although we asked for identity: some servers always compress.
+                    try:
+                        body = inflate(body, limit=self.max_bytes)
+                    except ValueError as e:
+                        raise FetchError(f"{coding} body: {e}") from None
+                elif coding not in ("identity", ""):
+                    raise FetchError(f"unsupported Content-Encoding {coding!r}")
                 return Response(url=url, status=status, headers=names, body=body)
         except FetchError:
             raise

@@ -34,6 +34,11 @@ class Robots:
             return self._allow_all
         return self._parser.can_fetch(self.user_agent, url)
 
+    def sitemaps(self) -> tuple[str, ...]:
+        """Return the sitemap URLs the robots.txt lists (``Sitemap:`` lines), in order."""
+        found = self._parser.site_maps() if self._parser else None
+        return tuple(dict.fromkeys(url.strip() for url in found or () if url.strip()))
+
     def crawl_delay(self) -> float:
         """Return the delay between requests the site asks of this user agent, in seconds."""
         return self._delay
