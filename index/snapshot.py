@@ -31,13 +31,14 @@ from index.embedding import Embedder
 from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
+from kb.links import article_path
 from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash, slugify, tokenize
 
 log = logging.getLogger("kb")
 CURRENT = "CURRENT"
-FORMAT = 6  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 7  # bump when the layout changes: a snapshot of another format is rebuilt
 MASK_CACHE = 64  # filters whose row masks a snapshot keeps
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
@@ -68,7 +69,7 @@ def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: s
     Documents with no public URL link to kb's own article page, which gives every section an
     anchor (its slug) when the source had none.
     """
-    base = (doc_url or f"/articles/{quote(doc_id, safe='/')}").split("#", 1)[0]
+    base = (doc_url or article_path(doc_id)).split("#", 1)[0]
     if not doc_url and not anchor and section and section != title:
         anchor = slugify(section)
     if anchor:

@@ -12,14 +12,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ingest.extract import extract
 from ingest.fetch import Fetcher, FetchError, Response
+from ingest.ids import Claim, sharing_groups, suffixed, text_key, unique_ids, url_preference
 from ingest.robots import Robots
 from ingest.sitemap import is_sitemap, parse_sitemap
-from ingest.sources import Batch, page_document
+from ingest.sources import Batch, page_document, url_doc_id
 from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap_reason
 from kb.errors import SourceError
 from kb.models import Document
@@ -45,6 +46,20 @@ class _Item:
     depth: int
     lastmod: str | None = None
     sitemap: bool = False
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A page read into a document whose id is not settled yet."""
+
+    state: PageState
+    doc: Document
+    declared: bool  # the page named its canonical URL
+
+    def preference(self) -> tuple[object, ...]:
+        """Sort key: the page to keep of several showing one article, first."""
+        url = self.doc.url or self.state.url
+        return (not self.declared, url_preference(url), self.state.url != url, self.state.url)
 
 
 @dataclass(frozen=True)
@@ -76,7 +91,7 @@ class Crawler:
         self.next_time: dict[str, float] = {}
         self.queues: dict[str, deque[_Item]] = {}
         self.seen: set[str] = set()
-        self.canonicals: set[str] = set()
+        self.read: list[_Read] = []
         self.scopes: list[str] = []
         self.page_budget = limits.max_pages
 
@@ -93,6 +108,7 @@ class Crawler:
         for url in normalized:
             self._enqueue(_Item(url, 0, sitemap=url.endswith((".xml", ".xml.gz"))), force=True)
         self._run()
+        self._settle()
         starts_ok = any(u in self._answered for u in normalized)
         if not starts_ok:
             reasons = "; ".join(f"{u}: {r}" for u, r in self.batch.failed[:3]) or "nothing fetched"
@@ -303,34 +319,61 @@ class Crawler:
         if not page.nofollow:
             self._follow(links, item.depth)
         canonical = normalize_url(page.canonical, url) if page.canonical else None
-        if not canonical or not in_scope(canonical, self.scopes):
+        declared = bool(canonical and in_scope(canonical, self.scopes))
+        if not canonical or not declared:
             canonical = normalize_url(url) or item.url  # after redirects
         doc, reason = (
             page_document(page, canonical, source=self.batch.source)
             if not page.noindex
             else (None, "noindex")
         )
-        if doc is not None and canonical in self.canonicals:
-            doc, reason = None, f"duplicate of {canonical}"
-        self.batch.pages.append(
-            PageState(
-                url=item.url,
-                doc_id=doc.id if doc else None,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-                lastmod=item.lastmod,
-                links=links,
-            )
+        page_state = PageState(
+            url=item.url,
+            doc_id=None,  # settled once every page is read
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            lastmod=item.lastmod,
+            links=links,
         )
         if doc is None:
+            self.batch.pages.append(page_state)
             self.batch.skipped.append((url, reason))
             if state and state.doc_id:
                 self.batch.gone.add(state.doc_id)
             return
-        self.canonicals.add(canonical)
-        self.batch.documents.append(doc)
+        self.read.append(_Read(page_state, doc, declared))
         if self.on_document:
             self.on_document(doc)
+
+    def _settle(self) -> None:
+        """Keep one document per article and give each its id, whatever the crawl order.
+
+        Pages sharing a canonical URL or a main text are one article: the page kept is the one
+        that named its canonical URL, else the one with the plainest URL
+        (:func:`ingest.ids.url_preference`); the others are skipped as its duplicates. Ids come
+        from URLs, unique even where the readable forms collide (:func:`ingest.ids.unique_ids`).
+        """
+        groups = sharing_groups(
+            [(f"url:{r.doc.url or r.state.url}", f"text:{text_key(r.doc)}") for r in self.read]
+        )
+        kept = [min((self.read[i] for i in group), key=_Read.preference) for group in groups]
+        claims = []
+        for r in kept:
+            url = r.doc.url or r.state.url
+            base = url_doc_id(url)
+            previous = self.known.get(r.state.url)
+            claims.append(Claim(base, suffixed(base, url), previous.doc_id if previous else None))
+        ids = unique_ids(claims, self.batch.kept)
+        for group, first, doc_id in zip(groups, kept, ids, strict=True):
+            self.batch.documents.append(replace(first.doc, id=doc_id))
+            for r in (self.read[i] for i in group):
+                self.batch.pages.append(replace(r.state, doc_id=doc_id if r is first else None))
+                if r is first:
+                    continue
+                self.batch.skipped.append((r.state.url, f"duplicate of {first.doc.url}"))
+                previous = self.known.get(r.state.url)
+                if previous and previous.doc_id and previous.doc_id != doc_id:
+                    self.batch.gone.add(previous.doc_id)
 
     def _follow(self, links: tuple[str, ...], depth: int) -> None:
         for link in links:
