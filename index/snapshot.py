@@ -31,7 +31,7 @@ from index.embedding import Embedder
 from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
-from kb.links import article_path
+from kb.links import ALSO_AT, article_path, at_address
 from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash, slugify, tokenize
@@ -400,6 +400,15 @@ class Snapshot:
         for number, group in enumerate(self.page_group):
             if number != group:
                 members.setdefault(int(group), []).append(pages[number][1])
+        # A document read from several addresses (a page and its print copy) lists the others.
+        for page, also in self._db.execute(
+            "SELECT page, json_extract(meta, ?) FROM passages WHERE json_type(meta, ?) = 'array'"
+            " GROUP BY page",
+            (f"$.{ALSO_AT}", f"$.{ALSO_AT}"),
+        ):
+            members.setdefault(int(self.page_group[page]), []).extend(
+                at_address(pages[page][1], a) for a in json.loads(also) if isinstance(a, str)
+            )
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
         self._collapse = self._shown_rows(np.ones(len(self.kinds), dtype=bool))
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()

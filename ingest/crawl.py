@@ -17,12 +17,21 @@ from urllib.parse import urlsplit
 
 from ingest.extract import extract
 from ingest.fetch import Fetcher, FetchError, Response
-from ingest.ids import Claim, sharing_groups, suffixed, text_key, unique_ids, url_preference
+from ingest.ids import (
+    Claim,
+    also_at,
+    sharing_groups,
+    suffixed,
+    text_key,
+    unique_ids,
+    url_preference,
+)
 from ingest.robots import Robots
 from ingest.sitemap import is_sitemap, parse_sitemap
 from ingest.sources import Batch, page_document, url_doc_id
 from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap_reason
 from kb.errors import SourceError
+from kb.links import ALSO_AT
 from kb.models import Document
 from kb.store import PageState
 
@@ -365,7 +374,9 @@ class Crawler:
             claims.append(Claim(base, suffixed(base, url), previous.doc_id if previous else None))
         ids = unique_ids(claims, self.batch.kept)
         for group, first, doc_id in zip(groups, kept, ids, strict=True):
-            self.batch.documents.append(replace(first.doc, id=doc_id))
+            also = also_at(first.doc.url or first.state.url, [self.read[i].doc.url for i in group])
+            meta = {**first.doc.meta, ALSO_AT: also} if also else first.doc.meta
+            self.batch.documents.append(replace(first.doc, id=doc_id, meta=meta))
             for r in (self.read[i] for i in group):
                 self.batch.pages.append(replace(r.state, doc_id=doc_id if r is first else None))
                 if r is first:

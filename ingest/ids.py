@@ -81,6 +81,15 @@ def url_preference(url: str) -> tuple[bool, int, int, str]:
     return (bool(parts.query), len(segments), len(parts.path), url)
 
 
+def also_at(url: str, urls: Iterable[str | None]) -> list[str]:
+    """Return the other addresses of the page at ``url`` worth showing, plainest first.
+
+    Not ``url`` itself, nor ``url`` with another query string (``?src=menu`` is no other page).
+    """
+    path = urlsplit(url).path
+    return sorted({u for u in urls if u and urlsplit(u).path != path}, key=url_preference)
+
+
 def sharing_groups(keys: Sequence[Iterable[str]]) -> list[list[int]]:
     """Return the indexes of ``keys`` in groups: two items sharing any key are in one group."""
     first: dict[str, int] = {}

@@ -13,6 +13,13 @@ from __future__ import annotations
 from urllib.parse import quote
 
 ARTICLES = "/articles/"
+ALSO_AT = "also_at"  # the metadata field listing a document's other addresses (copies of it)
+
+
+def at_address(page_url: str, address: str) -> str:
+    """Return ``page_url`` (a passage's link) moved to another ``address`` of its document."""
+    _, hash_, fragment = page_url.partition("#")
+    return address + hash_ + fragment
 
 
 def is_plain_path(doc_id: str) -> bool:
