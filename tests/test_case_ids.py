@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http.server import SimpleHTTPRequestHandler
 from itertools import permutations
 from pathlib import Path
@@ -143,7 +143,9 @@ def test_case_query_string_pages_are_three_documents_and_a_recrawl_is_a_no_op(
     assert again.index_version == first.index_version and not again.index_changed
 
 
-FAMILY_PAGES = {
+# A page is its HTML ({links} becomes the site's links) or its (title, text).
+SitePage = str | tuple[str, str]
+FAMILY_PAGES: dict[str, SitePage] = {
     "/help/": "<html><body><main><h1>Help</h1><ul>{links}</ul></main></body></html>",
     "/help/kb/Reset-Password": ("Reset a password", "Tap Forgot password on the sign-in screen."),
     "/help/kb/reset-password": (
@@ -165,7 +167,9 @@ FAMILY_LINKS = [
 ]  # fmt: skip
 
 
-def family_handler(pages: dict[str, object], links: list[str]) -> type[SimpleHTTPRequestHandler]:
+def family_handler(
+    pages: Mapping[str, SitePage], links: list[str]
+) -> type[SimpleHTTPRequestHandler]:
     """A site whose pages are chosen by path and query string (sorted), like a help desk."""
 
     class Handler(SimpleHTTPRequestHandler):
@@ -184,7 +188,7 @@ def family_handler(pages: dict[str, object], links: list[str]) -> type[SimpleHTT
                 items = "".join(f"<li><a href='{href}'>{href}</a></li>" for href in links)
                 body = page.format(links=items)
             else:
-                title, text = page  # type: ignore[misc]
+                title, text = page
                 body = (
                     f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
                     f"<main><h1>{title}</h1><p>{text}</p></main></body></html>"
@@ -465,7 +469,7 @@ def test_the_address_kept_does_not_depend_on_link_order_and_a_canonical_wins(
 ):
     body = ("Answer the call", "Swipe up on the green phone and speak after the tone.")
     canonical = "<link rel='canonical' href='/help/articles/77-Calls-and-voicemail'>"
-    pages: dict[str, object] = {
+    pages: dict[str, SitePage] = {
         "/help/": "<html><body><main><h1>Help</h1><ul>{links}</ul></main></body></html>",
         "/help/articles/123-Answer-the-call": body,
         "/help/articles/123": body,
@@ -484,8 +488,9 @@ def test_the_address_kept_does_not_depend_on_link_order_and_a_canonical_wins(
     # A page that names its canonical address stands for its copies, however long the address.
     title, text = body
     head = f"<!doctype html><html><head>{canonical}<title>{title}</title></head><body><main>"
-    pages["/help/articles/77-Calls-and-voicemail"] = f"{head}<h1>{title}</h1><p>{text}</p></main>"
-    pages["/help/articles/77-Calls-and-voicemail"] += "</body></html>"
+    pages["/help/articles/77-Calls-and-voicemail"] = (
+        f"{head}<h1>{title}</h1><p>{text}</p></main></body></html>"
+    )
     with serve(family_handler(pages, [*links, "articles/77-Calls-and-voicemail"])) as base:
         kb = fresh_kb(tmp_path, embedder, "canonical")
         assert kb.ingest([f"{base}/help/"]).added == 1
@@ -497,8 +502,8 @@ def test_one_sentence_in_two_documents_is_said_and_cited_once(tmp_path: Path, em
     units = [(0, "Hold the remote next to the bulb."), (1, "hold the remote  next to the bulb")]
     assert compose(units, np.array([1.0, 0.99]), 90) == "Hold the remote next to the bulb. [1]"
     units.append((1, "Then release both buttons."))
-    answer = compose(units, np.array([1.0, 0.99, 0.98]), 90)
-    assert answer == "Hold the remote next to the bulb. [1]\nThen release both buttons. [2]"
+    composed = compose(units, np.array([1.0, 0.99, 0.98]), 90)
+    assert composed == "Hold the remote next to the bulb. [1]\nThen release both buttons. [2]"
     # End to end: two sources holding one article under different ids.
     text = "Hold the remote next to the bulb and press On and Off together for five seconds."
     for name in ("a", "b"):
