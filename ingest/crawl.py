@@ -33,7 +33,7 @@ from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap
 from kb.errors import SourceError
 from kb.links import ALSO_AT
 from kb.models import Document
-from kb.store import PageState
+from kb.store import PageState, StoredDocument
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 
@@ -64,6 +64,7 @@ class _Read:
     state: PageState
     doc: Document
     declared: bool  # the page named its canonical URL
+    text: str  # ingest.ids.text_key of the document
 
     def preference(self) -> tuple[object, ...]:
         """Sort key: the page to keep of several showing one article, first."""
@@ -90,8 +91,10 @@ class Crawler:
         *,
         user_agent: str,
         on_document: Callable[[Document], None] | None = None,
+        stored: Callable[[str], StoredDocument | None] | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.stored = stored  # the stored document of an id, to tell copies of unchanged pages
         self.limits = limits
         self.known = known
         self.user_agent = user_agent
@@ -350,7 +353,7 @@ class Crawler:
             if state and state.doc_id:
                 self.batch.gone.add(state.doc_id)
             return
-        self.read.append(_Read(page_state, doc, declared))
+        self.read.append(_Read(page_state, doc, declared, text_key(doc.sections)))
         if self.on_document:
             self.on_document(doc)
 
@@ -363,15 +366,16 @@ class Crawler:
         from URLs, unique even where the readable forms collide (:func:`ingest.ids.unique_ids`).
         """
         groups = sharing_groups(
-            [(f"url:{r.doc.url or r.state.url}", f"text:{text_key(r.doc)}") for r in self.read]
+            [(f"url:{r.doc.url or r.state.url}", f"text:{r.text}") for r in self.read]
         )
+        copies = self._copies_of_unchanged(groups)
+        groups = [g for g in groups if not copies.get(g[0])]
         kept = [min((self.read[i] for i in group), key=_Read.preference) for group in groups]
         claims = []
         for r in kept:
             url = r.doc.url or r.state.url
             base = url_doc_id(url)
-            previous = self.known.get(r.state.url)
-            claims.append(Claim(base, suffixed(base, url), previous.doc_id if previous else None))
+            claims.append(Claim(base, suffixed(base, url), self._held_id(r)))
         ids = unique_ids(claims, self.batch.kept)
         for group, first, doc_id in zip(groups, kept, ids, strict=True):
             also = also_at(first.doc.url or first.state.url, [self.read[i].doc.url for i in group])
@@ -385,6 +389,35 @@ class Crawler:
                 previous = self.known.get(r.state.url)
                 if previous and previous.doc_id and previous.doc_id != doc_id:
                     self.batch.gone.add(previous.doc_id)
+
+    def _copies_of_unchanged(self, groups: list[list[int]]) -> dict[int, str]:
+        """Skip new pages that copy a document kept unread; return {first index: its URL}.
+
+        A page seen for the first time (or last time a duplicate) may show an article whose own
+        page did not change and so was not read again: it is that document, not a new one.
+        """
+        new = [g for g in groups if not any(self._held_id(self.read[i]) for i in g)]
+        if not new or not self.batch.kept or self.stored is None:
+            return {}
+        texts: dict[str, str] = {}
+        for doc_id in sorted(self.batch.kept):
+            doc = self.stored(doc_id)
+            if doc is not None:
+                texts.setdefault(text_key(doc.sections), doc.url or doc_id)
+        copies = {}
+        for group in new:
+            original = texts.get(self.read[group[0]].text)
+            if original is None:
+                continue
+            copies[group[0]] = original
+            for r in (self.read[i] for i in group):
+                self.batch.pages.append(r.state)
+                self.batch.skipped.append((r.state.url, f"duplicate of {original}"))
+        return copies
+
+    def _held_id(self, read: _Read) -> str | None:
+        previous = self.known.get(read.state.url)
+        return previous.doc_id if previous else None
 
     def _follow(self, links: tuple[str, ...], depth: int) -> None:
         for link in links:
@@ -400,7 +433,14 @@ def crawl(
     user_agent: str,
     source: str,
     on_document: Callable[[Document], None] | None = None,
+    stored: Callable[[str], StoredDocument | None] | None = None,
 ) -> Batch:
-    """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped)."""
-    crawler = Crawler(fetcher, limits, known, user_agent=user_agent, on_document=on_document)
+    """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped).
+
+    ``stored`` returns a stored document by id: with it, a new page that copies an unchanged
+    one (not read again) is known as its duplicate.
+    """
+    crawler = Crawler(
+        fetcher, limits, known, user_agent=user_agent, on_document=on_document, stored=stored
+    )
     return crawler.crawl(starts, source)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ingest.dedupe import connected_groups
-from kb.models import Document
+from kb.models import Section
 from kb.text import content_hash, normalize
 
 
@@ -60,13 +60,14 @@ def unique_ids(claims: Sequence[Claim], taken: Iterable[str] = ()) -> list[str]:
     return [i for i in ids if i is not None]
 
 
-def text_key(doc: Document) -> str:
+def text_key(sections: Sequence[Section]) -> str:
     """Return what makes a document's main content itself: its sections' headings and text.
 
     Two pages with equal keys show the same article (a print copy, a URL with a menu
-    parameter), whatever their titles, URLs or anchors.
+    parameter), whatever their titles, URLs or anchors. Spacing aside, so a document rebuilt
+    from its stored chunks has the key it was read with.
     """
-    return content_hash(*(f"{normalize(s.heading)}\x1f{normalize(s.text)}" for s in doc.sections))
+    return content_hash(*(f"{normalize(s.heading)}\x1f{normalize(s.text)}" for s in sections))
 
 
 def url_preference(url: str) -> tuple[bool, int, int, str]:

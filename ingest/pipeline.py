@@ -101,6 +101,7 @@ def read(
             user_agent=options.user_agent,
             source=source,
             on_document=on_document,
+            stored=store.get_document,
         )
     path = Path(source).expanduser()
     if is_ticket_export(path):

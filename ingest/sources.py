@@ -89,7 +89,7 @@ def read_folder(folder: Path) -> Batch:
             batch.skipped.append((rel, reason))
         else:
             read.append((rel, doc))
-    groups = sharing_groups([[text_key(doc)] for _, doc in read])
+    groups = sharing_groups([[text_key(doc.sections)] for _, doc in read])
     firsts = [min((read[i] for i in g), key=lambda r: (len(r[0]), r[0])) for g in groups]
     ids = unique_ids([Claim(doc.id, rel) for rel, doc in firsts])
     for group, (rel, doc), doc_id in zip(groups, firsts, ids, strict=True):

@@ -8,6 +8,7 @@ and made links a browser resolves elsewhere; one article at several addresses.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import socket
@@ -393,6 +394,16 @@ def test_case_links_from_search_answer_and_page_open_the_article_they_name(odd_s
     assert answer["citations"][0]["doc_id"] == "../admin/faq"
     for citation in answer["citations"]:
         assert opens(base, f"{base}/", citation["url"]) == titles[citation["doc_id"]]
+    # The streamed answer's final event carries the same links.
+    request = urllib.request.Request(
+        f"{base}/answer",
+        data=json.dumps({"question": "How many team members can I add?", "stream": True}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        events = response.read().decode("utf-8").split("\n\n")
+    done = json.loads(next(e for e in events if e.startswith("event: done")).split("data: ", 1)[1])
+    assert [c["url"] for c in done["citations"]] == [c["url"] for c in answer["citations"]]
     # The search page (no JavaScript) links the same way.
     page = get(f"{base}/?q=billing+cycle+renew")[1]
     hrefs = re.findall(r'class="title" href="([^"]+)"', page)
@@ -516,3 +527,25 @@ def test_one_sentence_in_two_documents_is_said_and_cited_once(tmp_path: Path, em
     assert not answer.refused
     assert answer.text.count("Hold the remote") == 1
     assert len({c.quote for c in answer.citations}) == len(answer.citations)
+
+
+def test_a_copy_of_an_unchanged_page_found_later_is_no_new_document(tmp_path: Path, embedder):
+    root = tmp_path / "www"
+    shutil.copytree(CASES / "duplicate-pages-no-canonical" / "www", root)
+    index = root / "help" / "index.html"
+    full = index.read_text()
+    index.write_text(
+        re.sub(r"<li><a href=\"/help/(print/|pair-remote.html\?)[^<]*</a></li>", "", full)
+    )
+    kb = fresh_kb(tmp_path, embedder)
+    with serve_folder(root) as base:
+        assert kb.ingest([f"{base}/help/"]).added == 3
+        index.write_text(full)  # now the print copy and the menu link appear
+        later = index.stat().st_mtime + 5
+        os.utime(index, (later, later))
+        again = kb.ingest([f"{base}/help/"])
+        assert (again.added, again.updated, again.removed) == (0, 0, 0)
+        skipped = dict(again.skipped)
+        for copy in ("print/pair-remote.html", "pair-remote.html?src=menu"):
+            assert skipped[f"{base}/help/{copy}"] == f"duplicate of {base}/help/pair-remote.html"
+        assert len(stored(kb)) == 3
