@@ -36,6 +36,7 @@ from index.embedding import Embedder
 from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
+from kb.links import ALSO_AT, article_path, at_address
 from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, StoredDocument, embedding_text, read_document, utcnow
 from kb.text import content_hash, slugify, tokenize
@@ -73,7 +74,7 @@ def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: s
     Documents with no public URL link to kb's own article page, which gives every section an
     anchor (its slug) when the source had none.
     """
-    base = (doc_url or f"/articles/{quote(doc_id, safe='/')}").split("#", 1)[0]
+    base = (doc_url or article_path(doc_id)).split("#", 1)[0]
     if not doc_url and not anchor and section and section != title:
         anchor = slugify(section)
     if anchor:
@@ -446,6 +447,15 @@ class Snapshot:
         for number, group in enumerate(self.page_group):
             if number != group:
                 members.setdefault(int(group), []).append(pages[number][1])
+        # A document read from several addresses (a page and its print copy) lists the others.
+        for page, also in self._db.execute(
+            "SELECT page, json_extract(meta, ?) FROM passages WHERE json_type(meta, ?) = 'array'"
+            " GROUP BY page",
+            (f"$.{ALSO_AT}", f"$.{ALSO_AT}"),
+        ):
+            members.setdefault(int(self.page_group[page]), []).extend(
+                at_address(pages[page][1], a) for a in json.loads(also) if isinstance(a, str)
+            )
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         self.keeps_documents = ("documents",) in tables.fetchall()

@@ -16,18 +16,28 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ingest.extract import extract
 from ingest.fetch import Fetcher, FetchError, Response
+from ingest.ids import (
+    Claim,
+    also_at,
+    sharing_groups,
+    suffixed,
+    text_key,
+    unique_ids,
+    url_preference,
+)
 from ingest.robots import Robots
 from ingest.sitemap import is_sitemap, parse_sitemap
-from ingest.sources import Batch, page_document
+from ingest.sources import Batch, page_document, url_doc_id
 from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap_reason
 from kb.errors import SourceError
+from kb.links import ALSO_AT
 from kb.models import Document
-from kb.store import PageState
+from kb.store import PageState, StoredDocument
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 
@@ -54,6 +64,21 @@ class _Item:
 
 
 @dataclass(frozen=True)
+class _Read:
+    """A page read into a document whose id is not settled yet."""
+
+    state: PageState
+    doc: Document
+    declared: bool  # the page named its canonical URL
+    text: str  # ingest.ids.text_key of the document
+
+    def preference(self) -> tuple[object, ...]:
+        """Sort key: the page to keep of several showing one article, first."""
+        url = self.doc.url or self.state.url
+        return (not self.declared, url_preference(url), self.state.url != url, self.state.url)
+
+
+@dataclass(frozen=True)
 class _Fetched:
     item: _Item
     response: Response | None = None
@@ -72,8 +97,10 @@ class Crawler:
         *,
         user_agent: str,
         on_document: Callable[[Document], None] | None = None,
+        stored: Callable[[str], StoredDocument | None] | None = None,
     ) -> None:
         self.fetcher = fetcher
+        self.stored = stored  # the stored document of an id, to tell copies of unchanged pages
         self.limits = limits
         self.known = known
         self.user_agent = user_agent
@@ -82,7 +109,7 @@ class Crawler:
         self.next_time: dict[str, float] = {}
         self.queues: dict[str, deque[_Item]] = {}
         self.seen: set[str] = set()
-        self.canonicals: set[str] = set()
+        self.read: list[_Read] = []
         self.scopes: list[str] = []
         self.page_budget = limits.max_pages
         self.sitemap_budget = limits.max_sitemaps
@@ -103,6 +130,7 @@ class Crawler:
             sitemap = url.endswith((".xml", ".xml.gz", ".txt", ".txt.gz"))
             self._enqueue(_Item(url, 0, sitemap=sitemap), force=True)
         self._run()
+        self._settle()
         starts_ok = any(u in self._answered for u in normalized)
         if not starts_ok:
             passed = [*self.batch.failed, *self.batch.skipped][:3]  # robots.txt skips a start
@@ -337,34 +365,93 @@ class Crawler:
         if not page.nofollow:
             self._follow(links, item.depth)
         canonical = normalize_url(page.canonical, url) if page.canonical else None
-        if not canonical or not in_scope(canonical, self.scopes):
+        declared = bool(canonical and in_scope(canonical, self.scopes))
+        if not canonical or not declared:
             canonical = normalize_url(url) or item.url  # after redirects
         doc, reason = (
             page_document(page, canonical, source=self.batch.source)
             if not page.noindex
             else (None, "noindex")
         )
-        if doc is not None and canonical in self.canonicals:
-            doc, reason = None, f"duplicate of {canonical}"
-        self.batch.pages.append(
-            PageState(
-                url=item.url,
-                doc_id=doc.id if doc else None,
-                etag=response.headers.get("etag"),
-                last_modified=response.headers.get("last-modified"),
-                lastmod=item.lastmod,
-                links=links,
-            )
+        page_state = PageState(
+            url=item.url,
+            doc_id=None,  # settled once every page is read
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            lastmod=item.lastmod,
+            links=links,
         )
         if doc is None:
+            self.batch.pages.append(page_state)
             self.batch.skipped.append((url, reason))
             if state and state.doc_id:
                 self.batch.gone.add(state.doc_id)
             return
-        self.canonicals.add(canonical)
-        self.batch.documents.append(doc)
+        self.read.append(_Read(page_state, doc, declared, text_key(doc.sections)))
         if self.on_document:
             self.on_document(doc)
+
+    def _settle(self) -> None:
+        """Keep one document per article and give each its id, whatever the crawl order.
+
+        Pages sharing a canonical URL or a main text are one article: the page kept is the one
+        that named its canonical URL, else the one with the plainest URL
+        (:func:`ingest.ids.url_preference`); the others are skipped as its duplicates. Ids come
+        from URLs, unique even where the readable forms collide (:func:`ingest.ids.unique_ids`).
+        """
+        groups = sharing_groups(
+            [(f"url:{r.doc.url or r.state.url}", f"text:{r.text}") for r in self.read]
+        )
+        copies = self._copies_of_unchanged(groups)
+        groups = [g for g in groups if not copies.get(g[0])]
+        kept = [min((self.read[i] for i in group), key=_Read.preference) for group in groups]
+        claims = []
+        for r in kept:
+            url = r.doc.url or r.state.url
+            base = url_doc_id(url)
+            claims.append(Claim(base, suffixed(base, url), self._held_id(r)))
+        ids = unique_ids(claims, self.batch.kept)
+        for group, first, doc_id in zip(groups, kept, ids, strict=True):
+            also = also_at(first.doc.url or first.state.url, [self.read[i].doc.url for i in group])
+            meta = {**first.doc.meta, ALSO_AT: also} if also else first.doc.meta
+            self.batch.documents.append(replace(first.doc, id=doc_id, meta=meta))
+            for r in (self.read[i] for i in group):
+                self.batch.pages.append(replace(r.state, doc_id=doc_id if r is first else None))
+                if r is first:
+                    continue
+                self.batch.skipped.append((r.state.url, f"duplicate of {first.doc.url}"))
+                previous = self.known.get(r.state.url)
+                if previous and previous.doc_id and previous.doc_id != doc_id:
+                    self.batch.gone.add(previous.doc_id)
+
+    def _copies_of_unchanged(self, groups: list[list[int]]) -> dict[int, str]:
+        """Skip new pages that copy a document kept unread; return {first index: its URL}.
+
+        A page seen for the first time (or last time a duplicate) may show an article whose own
+        page did not change and so was not read again: it is that document, not a new one.
+        """
+        new = [g for g in groups if not any(self._held_id(self.read[i]) for i in g)]
+        if not new or not self.batch.kept or self.stored is None:
+            return {}
+        texts: dict[str, str] = {}
+        for doc_id in sorted(self.batch.kept):
+            doc = self.stored(doc_id)
+            if doc is not None:
+                texts.setdefault(text_key(doc.sections), doc.url or doc_id)
+        copies = {}
+        for group in new:
+            original = texts.get(self.read[group[0]].text)
+            if original is None:
+                continue
+            copies[group[0]] = original
+            for r in (self.read[i] for i in group):
+                self.batch.pages.append(r.state)
+                self.batch.skipped.append((r.state.url, f"duplicate of {original}"))
+        return copies
+
+    def _held_id(self, read: _Read) -> str | None:
+        previous = self.known.get(read.state.url)
+        return previous.doc_id if previous else None
 
     def _follow(self, links: tuple[str, ...], depth: int) -> None:
         for link in links:
@@ -380,7 +467,14 @@ def crawl(
     user_agent: str,
     source: str,
     on_document: Callable[[Document], None] | None = None,
+    stored: Callable[[str], StoredDocument | None] | None = None,
 ) -> Batch:
-    """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped)."""
-    crawler = Crawler(fetcher, limits, known, user_agent=user_agent, on_document=on_document)
+    """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped).
+
+    ``stored`` returns a stored document by id: with it, a new page that copies an unchanged
+    one (not read again) is known as its duplicate.
+    """
+    crawler = Crawler(
+        fetcher, limits, known, user_agent=user_agent, on_document=on_document, stored=stored
+    )
     return crawler.crawl(starts, source)

@@ -6,13 +6,14 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
+from ingest.ids import suffixed
 from ingest.sources import Batch, is_url, read_source
 from kb.errors import SourceError
 from kb.models import Document
@@ -44,6 +45,7 @@ class IngestReport:
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # ids another source holds
     redactions: dict[str, int] = field(default_factory=dict)
     chunks_embedded: int = 0
     index_version: str | None = None
@@ -100,6 +102,7 @@ def read(
             user_agent=options.user_agent,
             source=source,
             on_document=on_document,
+            stored=store.get_document,
         )
     path = Path(source).expanduser()
     if is_ticket_export(path):
@@ -177,6 +180,33 @@ def nothing_to_ingest(batch: Batch) -> str:
     return f"nothing to ingest from {batch.source}: {', '.join(parts) or 'no page found'}"
 
 
+def own_ids(store: Store, batch: Batch) -> list[tuple[str, str]]:
+    """Give the documents of ``batch`` whose ids another source holds ids of their own.
+
+    Two sources may name different documents alike (``faq`` in two exports): the newcomer is
+    stored as ``faq~<hash of its source>``, the same on every run, and nothing is lost. A
+    document with the same text, or the same public URL (one page reached by two crawls), is
+    the document already stored and keeps its id. Returns (id, what happened) for the report.
+    """
+    renames: dict[str, str] = {}
+    notes = []
+    for doc_id, (source, url) in store.owners(d.id for d in batch.documents).items():
+        if source == batch.source:
+            continue
+        doc = next(d for d in batch.documents if d.id == doc_id)
+        if (url is not None and url == doc.url) or store.outcome(doc) == "unchanged":
+            continue
+        renames[doc_id] = suffixed(doc_id, batch.source)
+        notes.append((doc_id, f"id taken by {source}; stored as {renames[doc_id]!r}"))
+    if renames:
+        batch.documents = [replace(d, id=renames.get(d.id, d.id)) for d in batch.documents]
+        batch.pages = [
+            replace(p, doc_id=renames.get(p.doc_id, p.doc_id) if p.doc_id else None)
+            for p in batch.pages
+        ]
+    return sorted(notes)
+
+
 def store_batches(
     store: Store,
     batches: Sequence[Batch],
@@ -193,6 +223,7 @@ def store_batches(
     redactions: Counter[str] = Counter()
     for batch in batches:
         before = store.document_ids(batch.source)
+        report.renamed.extend(own_ids(store, batch))
         seen = set(batch.kept)
         for doc in batch.documents:
             if dry_run:

@@ -6,12 +6,13 @@ import html
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.extract import Page, extract
+from ingest.ids import Claim, sharing_groups, text_key, unique_ids
 from kb.errors import SourceError
 from kb.models import Document, Section
 from kb.store import PageState
@@ -69,20 +70,32 @@ def read_source(source: str) -> Batch:
 
 
 def read_folder(folder: Path) -> Batch:
-    """Read every HTML or Markdown file below ``folder``; ids are paths without extension."""
+    """Read every HTML or Markdown file below ``folder``; ids are paths without extension.
+
+    Files whose paths differ only by extension (``faq.md``, ``faq.html``) are told apart: the
+    first in path order has the path without extension, the others their whole path. Files
+    with one main text are one document, the shortest path's (the others are skipped).
+    """
     batch = Batch(source=str(folder.resolve()))
     files = sorted(p for p in folder.rglob("*") if p.is_file())
+    read: list[tuple[str, Document]] = []
     for path in files:
         rel = path.relative_to(folder).as_posix()
         if path.suffix.lower() not in HTML_SUFFIXES | MARKDOWN_SUFFIXES:
             batch.skipped.append((rel, "not an HTML or Markdown file"))
             continue
-        doc_id = rel.rsplit(".", 1)[0]
-        doc, reason = read_html_file(path, doc_id, batch.source)
+        doc, reason = read_html_file(path, rel.rsplit(".", 1)[0], batch.source)
         if doc is None:
             batch.skipped.append((rel, reason))
         else:
-            batch.documents.append(doc)
+            read.append((rel, doc))
+    groups = sharing_groups([[text_key(doc.sections)] for _, doc in read])
+    firsts = [min((read[i] for i in g), key=lambda r: (len(r[0]), r[0])) for g in groups]
+    ids = unique_ids([Claim(doc.id, rel) for rel, doc in firsts])
+    for group, (rel, doc), doc_id in zip(groups, firsts, ids, strict=True):
+        batch.documents.append(replace(doc, id=doc_id))
+        others = (read[i][0] for i in group if read[i][0] != rel)
+        batch.skipped.extend((other, f"duplicate of {rel}") for other in others)
     if not batch.documents:
         raise SourceError(f"no HTML or Markdown documents in {folder}")
     return batch
@@ -259,8 +272,13 @@ def _first_line(text: str) -> str:
 
 
 def url_doc_id(url: str) -> str:
-    """Return a readable, stable document id for a web page."""
+    """Return a readable, stable document id for a web page: host and path as slugs, then its
+    query string if it has one (``?id=2`` picks the article; tracking parameters are gone).
+
+    Readable ids can collide (letter case, extension); :func:`ingest.ids.unique_ids` settles it.
+    """
     parts = urlsplit(url)
     path = parts.path.rstrip("/") or "/index"
     stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
-    return slugify(parts.netloc, 60) + "/" + "/".join(slugify(p) for p in stem.split("/") if p)
+    doc_id = slugify(parts.netloc, 60) + "/" + "/".join(slugify(p) for p in stem.split("/") if p)
+    return f"{doc_id}?{parts.query}" if parts.query else doc_id

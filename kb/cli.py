@@ -110,7 +110,11 @@ def ingest(
     if report.redactions:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.redactions.items()))
         click.echo(f"  redacted: {counts}")
-    for label, items in (("failed", report.failed), ("skipped", report.skipped)):
+    for label, items in (
+        ("failed", report.failed),
+        ("skipped", report.skipped),
+        ("renamed", report.renamed),
+    ):
         for where, reason in items[:15]:
             click.echo(f"  {label} {where}: {reason}")
         if len(items) > 15:

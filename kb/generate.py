@@ -7,6 +7,7 @@ an OpenAI-compatible one plugs in behind the same interface.
 from __future__ import annotations
 
 import re
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 
@@ -17,6 +18,7 @@ from kb.models import Passage
 from kb.text import sentences, tokenize, words
 
 _LIST_ITEM = re.compile(r"^(\d+\.|-)\s")
+_WORDS = re.compile(r"\w+")
 
 
 class Generator(ABC):
@@ -169,13 +171,24 @@ def compose(
         picked.append(j)
         budget -= words(units[j][1])
         j += 1
-    other = [int(k) for k in np.argsort(-scores) if units[k][0] != passage]
+    # A sentence two documents share (a copy of a page, one text in two sources) is said once.
+    said = {same_words(units[k][1]) for k in picked}
+    other = [
+        int(k)
+        for k in np.argsort(-scores)
+        if units[k][0] != passage and same_words(units[k][1]) not in said
+    ]
     if other and scores[other[0]] >= 0.92 * scores[best] and words(units[other[0]][1]) <= budget:
         picked.append(other[0])
     groups: dict[int, list[str]] = {}
     for k in picked:
         groups.setdefault(units[k][0], []).append(units[k][1])
     return "\n".join(f"{_join(lines)} [{p + 1}]" for p, lines in groups.items())
+
+
+def same_words(unit: str) -> str:
+    """Return ``unit`` as compared for repeats: its words in order, case and spacing aside."""
+    return " ".join(_WORDS.findall(unicodedata.normalize("NFKC", unit).casefold()))
 
 
 def _join(lines: list[str]) -> str:

@@ -234,6 +234,17 @@ class Store:
             c.execute("DELETE FROM pages WHERE source != ?", (source,))
             return c.execute("DELETE FROM documents WHERE source != ?", (source,)).rowcount
 
+    def owners(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """Return the source and public URL of each of ``ids`` that is stored."""
+        out = {}
+        for doc_id in set(ids):
+            row = self.conn.execute(
+                "SELECT source, url FROM documents WHERE id = ?", (doc_id,)
+            ).fetchone()
+            if row:
+                out[doc_id] = (row[0], row[1])
+        return out
+
     def document_ids(self, source: str | None = None) -> set[str]:
         """Return the ids of all documents, or of those ingested from ``source``."""
         if source is None:

@@ -10,16 +10,17 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context, url_for
+from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
 from kb.editorial import log_query
 from kb.errors import InvalidInput, NotFound
+from kb.links import article_path
 from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
 from kb.service import user_context
 from kb.text import slugify
-from web.requests import get_kb
+from web.requests import get_kb, requested_id
 from web.versions import API_VERSION
 
 bp = Blueprint("api", __name__)
@@ -216,9 +217,14 @@ def feedback() -> ResponseReturnValue:
     return jsonify({"ok": True, "id": feedback_id}), 201
 
 
+@bp.get("/documents/", defaults={"doc_id": None})
 @bp.get("/documents/<path:doc_id>")
-def document(doc_id: str) -> ResponseReturnValue:
-    """Return a public document: its metadata and its sections with their anchors."""
+def document(doc_id: str | None) -> ResponseReturnValue:
+    """Return a public document: its metadata and its sections with their anchors.
+
+    The id is the path, or the ``id`` query parameter for ids a path cannot carry.
+    """
+    doc_id = requested_id(doc_id)
     doc = get_kb().public_document(doc_id)
     if doc is None:
         raise NotFound(f"no document {doc_id[:200]!r}")
@@ -226,7 +232,7 @@ def document(doc_id: str) -> ResponseReturnValue:
         {
             "id": doc.id,
             "title": doc.title,
-            "url": absolute(doc.url or url_for("pages.article", doc_id=doc.id)),
+            "url": absolute(doc.url or article_path(doc.id)),
             "kind": doc.kind,
             "lang": doc.lang,
             "version": doc.version,

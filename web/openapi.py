@@ -289,6 +289,17 @@ API: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "/documents/": {
+        "get": {
+            "summary": "A public document whose id is not a plain path (``..``, ``/a``, ``a/``)",
+            "parameters": [_query("id", STRING, "The document id", required=True)],
+            "responses": {
+                "200": _json(_ref("Document")),
+                "400": _json(_ref("Error"), "No id given"),
+                "404": _json(_ref("Error"), "No such public document"),
+            },
+        }
+    },
     "/healthz": {
         "get": {
             "summary": "Liveness, with document counts and the index version",
@@ -382,6 +393,17 @@ PAGES: dict[str, dict[str, Any]] = {
             "summary": "kb's copy of an article, each section under its anchor",
             "parameters": [{"name": "doc_id", "in": "path", "required": True, "schema": STRING}],
             "responses": {"200": _html("Article"), "404": _html("Not found")},
+        }
+    },
+    "/articles/": {
+        "get": {
+            "summary": "kb's copy of an article whose id is not a plain path (``..``, ``/a``)",
+            "parameters": [_query("id", STRING, "The document id", required=True)],
+            "responses": {
+                "200": _html("Article"),
+                "400": _html("No id given"),
+                "404": _html("Not found"),
+            },
         }
     },
     "/helpful": {

@@ -15,7 +15,7 @@ from kb.editorial import log_query
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize
-from web.requests import get_kb
+from web.requests import get_kb, requested_id
 
 bp = Blueprint("pages", __name__)
 
@@ -143,12 +143,18 @@ def widget() -> ResponseReturnValue:
     return response
 
 
+@bp.get("/articles/", defaults={"doc_id": None})
 @bp.get("/articles/<path:doc_id>")
-def article(doc_id: str) -> ResponseReturnValue:
-    """kb's copy of a document, each section under its anchor."""
+def article(doc_id: str | None) -> ResponseReturnValue:
+    """kb's copy of a document, each section under its anchor.
+
+    The id is the path, or the ``id`` query parameter for ids a path cannot carry (see
+    :func:`kb.links.article_path`).
+    """
     kb = get_kb()
+    doc_id = requested_id(doc_id)
     doc = kb.public_document(doc_id)
     if doc is None:
-        raise NotFound(f"no document {doc_id!r}")
+        raise NotFound(f"no document {doc_id[:200]!r}")
     sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]
     return page("article.html", doc=doc, sections=sections)

@@ -9,6 +9,7 @@ import uuid
 
 from flask import Flask, Response, current_app, g, request
 
+from kb.errors import InvalidInput
 from kb.service import KnowledgeBase
 from kb.telemetry import ERRORS, REQUEST_SECONDS, REQUESTS
 
@@ -20,6 +21,17 @@ def get_kb() -> KnowledgeBase:
     """Return the app's knowledge base."""
     kb: KnowledgeBase = current_app.extensions["kb"]
     return kb
+
+
+def requested_id(path_id: str | None) -> str:
+    """Return the document id a request names: its path, else its ``id`` query parameter.
+
+    Raises :class:`InvalidInput` (400) when it names none.
+    """
+    doc_id = path_id if path_id is not None else request.args.get("id", "")
+    if not doc_id:
+        raise InvalidInput("missing document id: give it in the path or as ?id=")
+    return doc_id
 
 
 def request_id() -> str:
