@@ -284,6 +284,7 @@ def test_sitemap_count_is_bounded(site, tmp_path):
     site.add("/help/", article("Help", "Welcome.").encode())
     children = [f"{site.base}/s/{i}.xml" for i in range(30)]
     for i, child in enumerate(children):
+        site.add(f"/help/p{i}.html", article(f"Page {i}", f"Text of page {i}.").encode())
         site.add(
             child.removeprefix(site.base),
             urlset(url(f"{site.base}/help/p{i}.html")),

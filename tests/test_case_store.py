@@ -85,7 +85,7 @@ def help_centre(tmp_path: Path) -> Path:
 def test_rollback_serves_the_text_its_links_cite(help_centre, tmp_path, embedder):
     home = tmp_path / "home"
     kb = KnowledgeBase(load_settings({"home": home, "reload_interval": 0}), embedder=embedder)
-    app = create_app({"home": home, "reload_interval": 0})
+    app = create_app({"home": home, "reload_interval": 0, "rate_limit": 0})
     app.extensions["kb"] = kb
     client = app.test_client()
     kb.ingest([str(help_centre)])
