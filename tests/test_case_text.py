@@ -4,12 +4,10 @@ short new questions in a conversation. The handed inputs are in fixtures/cases/.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from kb.config import load_settings
 from kb.conversation import is_follow_up, standalone
@@ -20,6 +18,7 @@ from kb.models import Answer, Passage
 from kb.service import KnowledgeBase
 from kb.text import cut, normalize, words
 from tests.openai_server import Reply, ScriptedModel, openai_server
+from tests.sites import serve_app
 from tests.test_browser import CHROMIUM
 from tests.test_stream import events
 from web import create_app
@@ -32,12 +31,16 @@ PRESS_2 = "Call the main number, then press [2] to reach the billing team."
 # Text that looks like a citation ---------------------------------------------------------
 
 
+def ingested(tmp_path_factory, embedder, source: Path) -> Path:
+    """A data directory with ``source`` ingested."""
+    home = tmp_path_factory.mktemp("case") / "home"
+    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(source)])
+    return home
+
+
 @pytest.fixture(scope="module")
 def phone_home(tmp_path_factory, embedder) -> Path:
-    home = tmp_path_factory.mktemp("phone") / "home"
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    kb.ingest([str(CASES / "bracket-number-citations" / "hc")])
-    return home
+    return ingested(tmp_path_factory, embedder, CASES / "bracket-number-citations" / "hc")
 
 
 def marks_of(text: str, citations) -> list[tuple[int, int]]:
@@ -149,14 +152,8 @@ def test_the_llm_path_keeps_a_copied_menu_key_as_text(phone_home, reply):
 
 @pytest.fixture(scope="module")
 def phone_server(phone_home) -> Iterator[str]:
-    app = create_app({"home": phone_home, "rate_limit_answer": 0})
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
+    with serve_app(create_app({"home": phone_home, "rate_limit_answer": 0})) as url:
+        yield url
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
@@ -260,10 +257,7 @@ def test_the_answer_budget_holds_within_one_long_paragraph(embedder):
 
 @pytest.fixture(scope="module")
 def zh_home(tmp_path_factory, embedder) -> Path:
-    home = tmp_path_factory.mktemp("zh") / "home"
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    kb.ingest([str(CASES / "cjk-long-paragraph" / "long_nospace.jsonl")])
-    return home
+    return ingested(tmp_path_factory, embedder, CASES / "cjk-long-paragraph" / "long_nospace.jsonl")
 
 
 @pytest.mark.parametrize(
