@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kb.models import Chunk, Section
-from kb.text import sentences, words
+from kb.text import cut, words
 
 
 def chunk_sections(doc_id: str, sections: Sequence[Section], max_words: int) -> list[Chunk]:
@@ -18,19 +18,14 @@ def chunk_sections(doc_id: str, sections: Sequence[Section], max_words: int) -> 
 
 
 def split_text(text: str, max_words: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``max_words`` words, at line, then sentence ends."""
+    """Split ``text`` into pieces of at most ``max_words`` words (see ``kb.text.words``).
+
+    Whole lines are packed together; a line over the limit is cut at its strongest breaks
+    (sentence ends, then clauses, then spaces: see ``kb.text.cut``), in every script.
+    """
     pieces: list[str] = []
     for line in text.splitlines():
-        if not line.strip():
-            continue
-        if words(line) <= max_words:
-            pieces.append(line)
-            continue
-        for sentence in sentences(line):
-            if words(sentence) <= max_words:
-                pieces.append(sentence)
-            else:
-                pieces.extend(_hard_split(sentence, max_words))
+        pieces.extend(piece.strip() for piece in cut(line, max_words) if piece.strip())
     return _pack(pieces, max_words)
 
 
@@ -51,13 +46,3 @@ def _pack(pieces: list[str], max_words: int) -> list[str]:
         while len(out[-2]) > 1 and sum(words(p) for p in out[-1]) < max_words // 4:
             out[-1].insert(0, out[-2].pop())
     return ["\n".join(group) for group in out]
-
-
-def _hard_split(text: str, max_words: int) -> list[str]:
-    """Cut a sentence with no natural break into pieces of ``max_words`` tokens."""
-    tokens = text.split()
-    if len(tokens) <= 1:
-        # A run of CJK characters without spaces: cut by characters.
-        step = max_words
-        return [text[i : i + step] for i in range(0, len(text), step)]
-    return [" ".join(tokens[i : i + max_words]) for i in range(0, len(tokens), max_words)]

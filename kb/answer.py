@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.confidence import Calibrator, features
-from kb.generate import Generator
+from kb.generate import ExtractiveGenerator, Generator
 from kb.llm import NOT_FOUND, UpstreamError
+from kb.marks import MARK as _MARK
+from kb.marks import escape, escape_copies, resolve
 from kb.models import Answer, Citation, Hit, Passage
 from kb.text import names, sentences, tokenize
-
-_MARK = re.compile(r"\[(\d{1,3})\]")
 
 REFUSAL = (
     "I couldn't find an answer to this in the help centre. "
@@ -81,9 +81,11 @@ def verify_citations(
 ) -> tuple[str, list[Citation]]:
     """Drop citations to passages that were not given; renumber the rest in order of use.
 
-    Returns the rewritten text and one citation per passage cited in it, so no citation can
-    point at a passage the answer was not given. ``duplicates`` gives, by chunk id, the URLs
-    of pages with the same text as a passage's page.
+    ``text`` has the sources' own bracketed numbers escaped (see kb/marks.py). Returns the
+    text as the customer reads it, those brackets written plainly, and one citation per
+    passage cited in it with the offsets of its marks, so no citation can point at a passage
+    the answer was not given and no text is mistaken for one. ``duplicates`` gives, by chunk
+    id, the URLs of pages with the same text as a passage's page.
     """
     numbering: dict[int, int] = {}
 
@@ -96,6 +98,7 @@ def verify_citations(
 
     cleaned = _MARK.sub(renumber, text)
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    plain, marks = resolve(cleaned)
     citations = []
     for original, number in numbering.items():
         p = passages[original - 1]
@@ -109,19 +112,29 @@ def verify_citations(
                 section=p.section,
                 quote=supporting_quote(cleaned, number, p.text),
                 duplicates=(duplicates or {}).get(p.chunk_id, ()),
+                offsets=tuple(at for at, n in marks if n == number),
             )
         )
-    return cleaned, citations
+    return plain, citations
 
 
 def supporting_quote(answer: str, number: int, passage_text: str, max_chars: int = 300) -> str:
-    """Return the passage sentences the answer repeats before citation ``[number]``."""
-    cited_spans = [
-        seg for seg in re.split(r"\[\d+\]", answer.split(f"[{number}]")[0])[-1:] if seg.strip()
-    ]
+    """Return the passage sentences the answer repeats before citation ``[number]``.
+
+    When it repeats only part of one (a clause of a long sentence), that part. ``answer`` has
+    the passage's own bracketed numbers escaped (see kb/marks.py).
+    """
+    before = _MARK.split(answer.split(f"[{number}]")[0])
+    cited_spans = [seg for seg in before[-1:] if seg.strip()]
     passage_sentences = sentences(passage_text)
-    quoted = [s for s in passage_sentences if any(s in span for span in cited_spans)]
-    quote = " ".join(quoted) or (passage_sentences[0] if passage_sentences else passage_text)
+    quoted = [s for s in passage_sentences if any(escape(s) in span for span in cited_spans)]
+    lines = [line.strip() for span in cited_spans for line in span.splitlines()]
+    parts = [line for line in lines if line and line in escape(passage_text)]
+    quote = (
+        " ".join(quoted)
+        or resolve(" ".join(parts))[0]
+        or (passage_sentences[0] if passage_sentences else passage_text)
+    )
     return quote if len(quote) <= max_chars else quote[: max_chars - 1].rstrip() + "…"
 
 
@@ -140,7 +153,9 @@ def drop_unsupported(text: str, passages: Sequence[Passage]) -> str:
     goes too.
     """
     text = re.sub(
-        r"([.!?])\s*((?:\[\d{1,3}\]\s*)+)", lambda m: f" {m.group(2).strip()}{m.group(1)} ", text
+        rf"([.!?。！？])\s*((?:{_MARK.pattern}\s*)+)",
+        lambda m: f" {m.group(2).strip()}{m.group(1)} ",
+        text,
     )
     labels = {_bare(f"{p.title} — {p.section}") for p in passages}
     labels |= {_bare(p.title) for p in passages} | {_bare(p.section) for p in passages}
@@ -220,17 +235,33 @@ def finish(
     conf = draft.probability
     if raw.strip() == NOT_FOUND:
         return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
-    text, citations = verified(raw, draft.given, draft.duplicates)
+    text, citations = verified(raw, draft.given, draft.duplicates, composed=exact_marks(mode))
     if not citations or conf < min_confidence:
         return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
     return Answer(question, text, tuple(citations), conf, False, mode, related, reason)
 
 
 def verified(
-    raw: str, given: Sequence[Passage], duplicates: Mapping[int, tuple[str, ...]] | None = None
+    raw: str,
+    given: Sequence[Passage],
+    duplicates: Mapping[int, tuple[str, ...]] | None = None,
+    *,
+    composed: bool = False,
 ) -> tuple[str, list[Citation]]:
-    """Return ``raw`` without unsupported sentences or phantom citations, and its citations."""
+    """Return ``raw`` without unsupported sentences or phantom citations, and its citations.
+
+    ``composed`` says every bare ``[n]`` in ``raw`` is a mark its generator added (the
+    extractive composer escapes the brackets it quotes); otherwise a model's copies of the
+    passages' own ``[n]`` are told from its citations first (see kb/marks.py).
+    """
+    if not composed:
+        raw = escape_copies(raw, [p.text for p in given])
     return verify_citations(drop_unsupported(raw, given), given, duplicates)
+
+
+def exact_marks(mode: str) -> bool:
+    """Whether answers of ``mode`` mark their citations themselves, unambiguously."""
+    return mode == ExtractiveGenerator.mode
 
 
 def answer_question(
@@ -327,7 +358,9 @@ def stream_answer(
             if not ends or ends[-1] <= checked:
                 continue
             checked = ends[-1]
-            text, cites = verified(raw[:checked], draft.given, draft.duplicates)
+            text, cites = verified(
+                raw[:checked], draft.given, draft.duplicates, composed=exact_marks(generator.mode)
+            )
             # Nothing goes out before the first verified citation: an answer that never cites
             # anything is refused, and its text would only have to be taken back.
             if cites and text.startswith(sent) and len(text) > len(sent):

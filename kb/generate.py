@@ -14,15 +14,21 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from index.embedding import Embedder
+from kb.marks import escape
 from kb.models import Passage
-from kb.text import sentences, tokenize, words
+from kb.text import cut, has_cjk, sentences, tokenize, words
 
 _LIST_ITEM = re.compile(r"^(\d+\.|-)\s")
 _WORDS = re.compile(r"\w+")
+_CLAUSE_END = ",;、，；､ "
 
 
 class Generator(ABC):
-    """Writes an answer to ``question`` from ``passages``, citing passage i as ``[i+1]``."""
+    """Writes an answer to ``question`` from ``passages``, citing passage i as ``[i+1]``.
+
+    A passage's own bracketed numbers ("press [2]") are written escaped, ``\\[2\\]``, when
+    quoted (see kb/marks.py), so that every bare ``[n]`` is a citation.
+    """
 
     mode: str
 
@@ -45,7 +51,7 @@ class ExtractiveGenerator(Generator):
         self.max_words = max_words
 
     def generate(self, question: str, passages: Sequence[Passage]) -> str:
-        units = answer_units(passages)
+        units = answer_units(passages, self.max_words)
         if not units:
             return ""
         q = self.embedder.embed([question], query=True)[0]
@@ -98,12 +104,15 @@ def table_sentences(lines: Sequence[str]) -> list[str]:
     return out
 
 
-def answer_units(passages: Sequence[Passage]) -> list[tuple[int, str]]:
+def answer_units(passages: Sequence[Passage], max_words: int = 90) -> list[tuple[int, str]]:
     """Return (passage index, unit) pairs: sentences, and whole lists of steps as one unit.
 
     A line introducing a list ("To reset the hub:") opens the list's unit. Questions, bare
     headings, table headers, bare cross-references and fragments cannot answer anything and
-    are left out; a table's rows become sentences naming their columns.
+    are left out; a table's rows become sentences naming their columns. A unit longer than
+    an answer may be (``max_words`` words) is cut at its clauses (see ``kb.text.cut``) into
+    pieces of about a third of that, so an answer can quote the part that answers: a
+    paragraph of Chinese run on with commas is one sentence.
     """
     units: list[tuple[int, str]] = []
     for i, p in enumerate(passages):
@@ -133,7 +142,12 @@ def answer_units(passages: Sequence[Passage]) -> list[tuple[int, str]]:
                 units.append((i, s))
         if steps and any(_LIST_ITEM.match(s) for s in steps):
             units.append((i, "\n".join(steps)))
-    return units
+    return [
+        (i, piece.strip())
+        for i, unit in units
+        for piece in (cut(unit, max(max_words // 3, 1)) if words(unit) > max_words else [unit])
+        if piece.strip()
+    ]
 
 
 def unit_scores(
@@ -156,6 +170,9 @@ def compose(
     lead: Sequence[int] | None = None,
 ) -> str:
     """Return the best unit with the ones that follow it in its passage, cited.
+
+    The units' own bracketed numbers are escaped, so the ``[n]`` marks added here are the
+    only bare ones.
 
     The best unit is chosen among ``lead`` (indexes of units) when given. A second passage
     contributes its best unit when it scores nearly as well, so an answer that draws on two
@@ -183,7 +200,10 @@ def compose(
     groups: dict[int, list[str]] = {}
     for k in picked:
         groups.setdefault(units[k][0], []).append(units[k][1])
-    return "\n".join(f"{_join(lines)} [{p + 1}]" for p, lines in groups.items())
+    # A unit cut at its clauses may end on a comma; the answer ends where the quote does.
+    return "\n".join(
+        f"{escape(_join(lines).rstrip(_CLAUSE_END))} [{p + 1}]" for p, lines in groups.items()
+    )
 
 
 def same_words(unit: str) -> str:
@@ -194,5 +214,8 @@ def same_words(unit: str) -> str:
 def _join(lines: list[str]) -> str:
     out = lines[0]
     for line in lines[1:]:
-        out += ("\n" if _LIST_ITEM.match(line) or "\n" in out[-200:] else " ") + line
+        if _LIST_ITEM.match(line) or "\n" in out[-200:]:
+            out += "\n" + line
+        else:  # CJK runs on without spaces, as the pieces of a cut unit did in the source
+            out += ("" if has_cjk(line[:1]) and has_cjk(out[-2:]) else " ") + line
     return out

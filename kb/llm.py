@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from importlib import resources
 
 from kb.generate import Generator
+from kb.marks import escape
 from kb.models import Passage
 
 NOT_FOUND = "NOT_FOUND"
@@ -30,12 +31,15 @@ class UpstreamError(Exception):
 
 
 def build_prompt(question: str, passages: Sequence[Passage]) -> str:
-    """Return the prompt: the template with the numbered, fenced passages and the question."""
+    """Return the prompt: the template with the numbered, fenced passages and the question.
+
+    The passages' own bracketed numbers are escaped, so the only bare ``[n]`` are kb's.
+    """
     template = resources.files("kb").joinpath("prompts/answer.md").read_text(encoding="utf-8")
     blocks = []
     for i, p in enumerate(passages, start=1):
-        body = fence(p.text)  # keep the fences ours
-        blocks.append(f"[{i}] {p.title} — {p.section}\n<<<\n{body}\n>>>")
+        body = escape(fence(p.text))  # keep the fences and the citation marks ours
+        blocks.append(f"[{i}] {escape(p.title)} — {escape(p.section)}\n<<<\n{body}\n>>>")
     return template.replace("{passages}", "\n\n".join(blocks)).replace("{question}", question)
 
 

@@ -142,6 +142,9 @@ class Citation:
     section: str
     quote: str
     duplicates: tuple[str, ...] = ()  # URLs of pages with the same text as the one cited
+    # Where this citation's "[n]" marks start in the answer text (Unicode code point offsets);
+    # any other "[n]" there is the source's own text ("press [2]"), not a citation.
+    offsets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

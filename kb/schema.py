@@ -35,7 +35,10 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     return {
         "question": answer.question,
         "answer": answer.text,
-        "citations": [{**asdict(c), "duplicates": list(c.duplicates)} for c in answer.citations],
+        "citations": [
+            {**asdict(c), "duplicates": list(c.duplicates), "offsets": list(c.offsets)}
+            for c in answer.citations
+        ],
         "confidence": answer.confidence,
         "refused": answer.refused,
         "mode": answer.mode,

@@ -36,7 +36,7 @@ from ingest.tickets import labelled_tickets
 from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.confidence import Calibrator, features
 from kb.config import Settings
-from kb.conversation import MAX_TURNS, faithful, is_follow_up, standalone
+from kb.conversation import MAX_TURNS, Known, faithful, is_follow_up, standalone
 from kb.errors import ConfigError, InvalidInput, KbError, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
@@ -496,7 +496,7 @@ class KnowledgeBase:
         previous = [clean_query(q, self.settings.max_query_chars, "history question")
                     for q in history[-MAX_TURNS:]]  # fmt: skip
         llm = self.llm()
-        query = self.standalone(question, previous, llm)
+        query = self.standalone(question, previous, llm, searcher.snapshot.lexical.knows)
         context = context or UserContext()
         with timed(RETRIEVAL_SECONDS):
             hits = searcher.pages(
@@ -519,9 +519,14 @@ class KnowledgeBase:
             "probability": Calibrator().probability(features(hits, known, query)),
         }
 
-    def standalone(self, question: str, previous: Sequence[str], llm: Generator | None) -> str:
-        """Return the follow-up ``question`` made standalone: by the model if any, else by rule."""
-        if not previous or not is_follow_up(question):
+    def standalone(
+        self, question: str, previous: Sequence[str], llm: Generator | None, known: Known
+    ) -> str:
+        """Return the follow-up ``question`` made standalone: by the model if any, else by rule.
+
+        ``known`` tells the terms the index has: a short question naming one is a new one.
+        """
+        if not previous or not is_follow_up(question, known):
             return question
         rewrite = getattr(llm, "rewrite", None)
         if rewrite is not None:
@@ -532,7 +537,7 @@ class KnowledgeBase:
                 log.warning("follow-up rewrite left the conversation, using the rule: %r", query)
             except (UpstreamError, InvalidInput) as e:
                 log.warning("follow-up rewrite failed, using the rule: %s", e)
-        return standalone(question, previous)
+        return standalone(question, previous, known)
 
     # routing -----------------------------------------------------------------------------
 

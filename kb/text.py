@@ -78,8 +78,12 @@ def _cjk_tokens(word: str) -> list[str]:
     return out
 
 
-# A sentence ends at . ! ? after a non-digit (so "1. Open" stays whole), before a capital.
-_SENTENCE_END = re.compile(r"(?<=[^\d\s.][.!?])\s+(?=[\"'(\[]?[A-Z0-9\u4e00-\u9fff])|(?<=[。！？])")
+# A sentence ends at . ! ? after a non-digit (so "1. Open" stays whole), before a capital or
+# a CJK character; at 。！？ (full- or half-width, as NFKC leaves them); at ! ? after CJK.
+_C = _CJK.pattern[1:-1]
+_SENTENCE_END = re.compile(
+    rf"(?<=[^\d\s.][.!?])\s+(?=[\"'(\[]?[A-Z0-9{_C}])|(?<=[。！？｡])|(?<=[{_C}][!?])(?![!?])"
+)
 
 
 def sentences(text: str) -> list[str]:
@@ -91,6 +95,70 @@ def sentences(text: str) -> list[str]:
             continue
         out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
     return out
+
+
+# Where a text too long for its purpose may be cut, strongest break first: sentence ends,
+# semicolons, commas and colons, enumeration commas (、), spaces. Full-width marks always
+# break; their half-width forms (NFKC makes "，" ",") only before a space or next to CJK, so
+# "1,000", "10:30" and "http://" stay whole.
+def _after(full: str, half: str) -> re.Pattern[str]:
+    return re.compile(rf"[{full}]\s*|[{half}]\s+|(?<=[{_C}])[{half}]|[{half}](?=[{_C}])")
+
+
+_BREAKS = (
+    re.compile(r"\n\s*"),
+    _SENTENCE_END,
+    _after("；﹔", ";"),
+    _after("，：﹐﹕", ",:"),
+    _after("、､﹑", "、"),
+    re.compile(r"\s+"),
+)
+# The last resort: a CJK character, a run of word characters, or one other character.
+_ATOM = re.compile(rf"(?:[{_C}]|[^\W{_C}]+|[^\w\s])\s*|\s+")
+
+
+def cut(text: str, max_words: int) -> list[str]:
+    """Return ``text`` in consecutive pieces of at most ``max_words`` words (see :func:`words`).
+
+    Each piece ends at the strongest break that lets the pieces fit: a line end, a sentence
+    end, then a semicolon, a comma or colon, an enumeration comma, a space, and only then
+    anywhere between two characters. Pieces are about equal in size, not full ones and a scrap, and
+    keep their own spaces: joined, they are ``text``.
+    """
+    return _cut(text, max_words, 0)
+
+
+def _cut(text: str, max_words: int, level: int) -> list[str]:
+    if words(text) <= max_words:
+        return [text]
+    if level == len(_BREAKS):
+        return _balanced(_ATOM.findall(text), max_words)
+    at = [m.end() for m in _BREAKS[level].finditer(text) if 0 < m.end() < len(text)]
+    parts = [text[i:j] for i, j in zip([0, *at], [*at, len(text)], strict=True)]
+    if len(parts) == 1:
+        return _cut(text, max_words, level + 1)
+    fitting = [piece for part in parts for piece in _cut(part, max_words, level + 1)]
+    return _balanced(fitting, max_words)
+
+
+def _balanced(parts: list[str], max_words: int) -> list[str]:
+    """Join consecutive ``parts`` (each within the limit) into pieces of about equal size.
+
+    A piece ends where the next part would cross the limit, or would end nearer the next
+    multiple of the ideal size (the total over the fewest pieces) past it than before it.
+    """
+    sizes = [words(p) for p in parts]
+    total = sum(sizes)
+    target = total / -(-total // max_words) if total else max_words
+    out: list[str] = []
+    current, size, done = "", 0, 0
+    for part, n in zip(parts, sizes, strict=True):
+        if current and (size + n > max_words or done + size + n / 2 > target * (len(out) + 1)):
+            out.append(current)
+            current, size, done = "", 0, done + size
+        current += part
+        size += n
+    return [*out, current] if current else out
 
 
 def words(text: str) -> int:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -157,6 +158,13 @@ def serve(handler: type[SimpleHTTPRequestHandler]) -> Iterator[str]:
     """Serve ``handler`` on a free port of 127.0.0.1; yield the base URL."""
     server = _QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
+    with _running(server) as url:
+        yield url
+
+
+@contextmanager
+def _running(server: Any) -> Iterator[str]:
+    """Run ``server`` (a socketserver) in a thread until the block ends; yield its base URL."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -204,3 +212,12 @@ def write_sitemap(root: Path, base: str, limit: int | None = None) -> int:
         + "</urlset>"
     )
     return len(pages)
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Serve a WSGI ``app`` (threaded) on a free port of 127.0.0.1; yield the base URL."""
+    from werkzeug.serving import make_server
+
+    with _running(make_server("127.0.0.1", 0, app, threaded=True)) as url:
+        yield url

@@ -91,6 +91,12 @@ SCHEMAS: dict[str, Any] = {
                 "items": STRING,
                 "description": "Other pages with the same text as the one cited",
             },
+            "offsets": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "description": "Where this citation's [n] marks start in the answer text "
+                "(Unicode code points); any other [n] there is the source's own text",
+            },
         },
     },
     "Escalation": {
@@ -110,7 +116,10 @@ SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "What was searched (follow-ups made standalone)",
             },  # fmt: skip
-            "answer": {"type": "string", "description": "Text with [n] marks, one per citation"},
+            "answer": {
+                "type": "string",
+                "description": "Text with [n] citation marks at the citations' offsets",
+            },
             "citations": {"type": "array", "items": _ref("Citation")},
             "confidence": {"type": "number", "minimum": 0, "maximum": 1},
             "refused": {"type": "boolean"},

@@ -22,16 +22,22 @@ bp = Blueprint("pages", __name__)
 
 @bp.app_template_filter("cite")
 def cite(text: str, citations: Sequence[Citation]) -> Markup:
-    """Return ``text`` escaped, with each ``[n]`` a link to its source."""
-    urls = {c.number: c.url for c in citations}
+    """Return ``text`` escaped, each citation mark (at its citation's offsets) a link.
 
-    def link(match: re.Match[str]) -> str:
-        n = int(match.group(1))
-        if n not in urls:
-            return ""
-        return f'<sup><a href="{escape(urls[n])}" aria-label="source {n}">[{n}]</a></sup>'
-
-    return Markup(re.sub(r"\[(\d+)\]", link, str(escape(text))))
+    Bracketed numbers elsewhere in the text are the source's own ("press [2]") and stay text.
+    """
+    marks = sorted((at, c) for c in citations for at in c.offsets)
+    out, pos = [], 0
+    for at, c in marks:
+        mark = f"[{c.number}]"
+        if at < pos or text[at : at + len(mark)] != mark:
+            continue
+        url = escape(c.url)
+        out.append(str(escape(text[pos:at])))
+        out.append(f'<sup><a href="{url}" aria-label="source {c.number}">{mark}</a></sup>')
+        pos = at + len(mark)
+    out.append(str(escape(text[pos:])))
+    return Markup("".join(out))
 
 
 @bp.app_template_filter("highlight")

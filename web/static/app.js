@@ -104,18 +104,21 @@
     slot.replaceChildren(el("p", { class: "error", role: "alert", text: message }));
   }
 
-  // "[n]" marks as links to their citations' sections.
+  // Citation marks as links to their citations' sections. The marks are where the citations'
+  // offsets say (code points, hence Array.from); any other "[2]" is the article's own text.
   function cited(text, citations) {
-    const urls = new Map(citations.map((c) => [c.number, c.url]));
+    const chars = Array.from(text);
+    const marks = citations.flatMap((c) => (c.offsets || []).map((at) => [at, c])).sort((a, b) => a[0] - b[0]);
     const out = document.createDocumentFragment();
     let last = 0;
-    for (const m of text.matchAll(/\[(\d+)\]/g)) {
-      out.append(text.slice(last, m.index));
-      const url = urls.get(Number(m[1]));
-      if (url) out.append(el("sup", {}, [el("a", { href: url, "aria-label": "source " + m[1], text: m[0] })]));
-      last = m.index + m[0].length;
+    for (const [at, c] of marks) {
+      const mark = "[" + c.number + "]";
+      if (at < last || chars.slice(at, at + mark.length).join("") !== mark) continue;
+      out.append(chars.slice(last, at).join(""));
+      out.append(el("sup", {}, [el("a", { href: c.url, "aria-label": "source " + c.number, text: mark })]));
+      last = at + mark.length;
     }
-    out.append(text.slice(last));
+    out.append(chars.slice(last).join(""));
     return out;
   }
 
