@@ -118,6 +118,9 @@ def verify_citations(
     return plain, citations
 
 
+_CLOSERS = ".,;:!?。，；：！？、 "
+
+
 def supporting_quote(answer: str, number: int, passage_text: str, max_chars: int = 300) -> str:
     """Return the passage sentences the answer repeats before citation ``[number]``.
 
@@ -128,7 +131,8 @@ def supporting_quote(answer: str, number: int, passage_text: str, max_chars: int
     cited_spans = [seg for seg in before[-1:] if seg.strip()]
     passage_sentences = sentences(passage_text)
     quoted = [s for s in passage_sentences if any(escape(s) in span for span in cited_spans)]
-    lines = [line.strip() for span in cited_spans for line in span.splitlines()]
+    # A span after an earlier mark starts with that sentence's end ("[1]. Enter …").
+    lines = [line.strip().lstrip(_CLOSERS) for span in cited_spans for line in span.splitlines()]
     parts = [line for line in lines if line and line in escape(passage_text)]
     quote = (
         " ".join(quoted)

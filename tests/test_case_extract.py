@@ -139,7 +139,7 @@ def test_block_case_end_to_end(tmp_path, embedder):
     chunks = "\n".join(stored_chunks(home))
     assert "Pro | 29 EUR per month | Every day 8:00-22:00" in chunks
     assert "1. Open Settings. Choose Billing." in chunks
-    assert "shopctl plan set --name pro\n  shopctl plan show" in chunks
+    assert "\nshopctl plan set --name pro\nshopctl plan show" in chunks.replace("\n  ", "\n")
     asked = runner.invoke(
         cli, ["--home", str(home), "ask", "How much does the Pro plan cost per month?", "--json"]
     )
