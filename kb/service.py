@@ -35,7 +35,7 @@ from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, faithful, is_follow_up, standalone
-from kb.errors import ConfigError, InvalidInput, KbError, NotReady
+from kb.errors import ConfigError, InvalidInput, KbError, NotFound, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
 from kb.jobs import ingest_lock
@@ -300,6 +300,8 @@ class KnowledgeBase:
 
     def rollback(self, version: str) -> None:
         """Serve snapshot ``version`` from now on, once it has loaded and checked out whole."""
+        if not re.fullmatch(r"v[0-9]{1,12}", version):  # a name, never a path or a novel
+            raise NotFound(f"no index snapshot {version[:40]!r}")
         directory = self.settings.index_dir / version
         if (directory / "manifest.json").is_file():
             Snapshot(directory)  # raises, naming the damage, if it cannot be served

@@ -58,7 +58,8 @@ def init_app(app: Flask) -> None:
     ]
     app.config["KB_API_PATHS"] = frozenset(rules)
     # Anything under a route with a path parameter (/documents/…) or under /admin/ is API too.
-    app.config["KB_API_PREFIXES"] = ("/admin/", *sorted({r.split("<")[0] for r in rules if "<" in r}))
+    under = sorted({r.split("<")[0] for r in rules if "<" in r})
+    app.config["KB_API_PREFIXES"] = ("/admin/", *under)
 
     @app.errorhandler(KbError)
     def handle_kb_error(e: KbError) -> Response:

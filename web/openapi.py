@@ -388,7 +388,24 @@ PAGES: dict[str, dict[str, Any]] = {
         "post": {
             "summary": "Feedback from the search page's form (no JavaScript); redirects back",
             "requestBody": {
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["rating"],
+                            "properties": {
+                                "rating": {"enum": ["up", "down"]},
+                                "target": {"enum": ["answer", "result"]},
+                                "query": STRING,
+                                "comment": STRING,
+                                "answer": STRING,
+                                "doc_id": STRING,
+                                "index_version": STRING,
+                                "cited": {"type": "array", "items": STRING},
+                            },
+                        }
+                    }
+                }
             },
             "responses": {"303": {"description": "Back to the results, with thanks"}},
         }
