@@ -66,6 +66,8 @@ def init_app(app: Flask) -> None:
         if e.status >= 500:
             log.warning("rid=%s %s", request_id(), e.message)
         response = error_response(e.message, e.status)
+        if e.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kb"'
         retry_after = getattr(e, "retry_after", None)
         if retry_after:
             response.headers["Retry-After"] = str(max(1, round(retry_after)))
