@@ -62,16 +62,17 @@ def create_key(
     """
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise InvalidInput("name must be 1 to 64 letters, digits, '.', '_' or '-'")
+    key_id = secrets.token_hex(8)
     row = {
         "name": name,
-        "key_id": secrets.token_hex(8),
+        "key_id": key_id,
         "answers_per_minute": _rate(answers_per_minute, "answers_per_minute"),
         "searches_per_minute": _rate(searches_per_minute, "searches_per_minute"),
     }
-    key = f"{PREFIX}_{row['key_id']}_{secrets.token_urlsafe(32)}"
+    key = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
     if not store.add_api_key({**row, "key_hash": hash_key(key)}):
         raise InvalidInput(f"a live key is already called {name!r}: revoke it or pick another")
-    stored = store.api_key(row["key_id"])
+    stored = store.api_key(key_id)
     assert stored is not None
     return key, ApiKey.from_row(stored)
 
