@@ -240,8 +240,8 @@ def build_request(path: str, method: str, op: dict[str, Any], where: str, name: 
              if p["in"] == "query" and p.get("required")]  # fmt: skip
     if where == "query":
         query = [(k, v) for k, v in query if k != name] + [(name, nasty)]
-    args: dict[str, Any] = {"method": method.upper(),
-                            "headers": {"Authorization": f"Bearer {KEY}"}}  # fmt: skip
+    admin = {"Authorization": f"Bearer {KEY}"} if path.startswith("/admin/") else {}
+    args: dict[str, Any] = {"method": method.upper(), "headers": admin}
     for kind, content in op.get("requestBody", {}).get("content", {}).items():
         body = sample(content["schema"])
         if where in ("json", "form"):
