@@ -26,11 +26,15 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from bench import bench_key, revoke_bench_key
+
 HELP = Path("/usr/share/libreoffice/help/en-US")
 HOME = Path(os.environ.get("KB_LOAD_HOME", Path.home() / ".cache" / "kb-bench" / "lo-home"))
 KB = str(Path(sys.executable).parent / "kb")
 CELL_REQUESTS = {"search": 600, "answer": 150}
 CELL_SECONDS = 60.0
+KEY_NAME = f"bench-load-{os.getpid()}"
+AUTH: dict[str, str] = {}  # the bench's backend API key, once start_server has made it
 
 
 def build_index() -> None:
@@ -60,10 +64,12 @@ def free_port() -> int:
 
 
 def start_server(port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "KB_HOME": str(HOME), "HF_HUB_OFFLINE": "1", "KB_RATE_LIMIT": "0",
-           "KB_RATE_LIMIT_ANSWER": "0", "KB_QUERY_LOG": "false", "KB_LOG_LEVEL": "WARNING",
+    env = {**os.environ, "KB_HOME": str(HOME), "HF_HUB_OFFLINE": "1",
+           "KB_QUERY_LOG": "false", "KB_LOG_LEVEL": "WARNING",
            "KB_WORKERS": os.environ.get("KB_WORKERS", "2"),
            "KB_THREADS": os.environ.get("KB_THREADS", "8")}  # fmt: skip
+    # The server keeps its rate limits: this client, like any backend, sends a key without.
+    AUTH.update(bench_key(env, KEY_NAME))
     proc = subprocess.Popen([KB, "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 180
@@ -82,14 +88,15 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(timeout=30)
+    revoke_bench_key({**os.environ, "KB_HOME": str(HOME)}, KEY_NAME)
 
 
 def request(conn: http.client.HTTPConnection, kind: str, q: str) -> int:
     if kind == "search":
-        conn.request("GET", "/v1/search?k=10&q=" + urllib.parse.quote(q))
+        conn.request("GET", "/v1/search?k=10&q=" + urllib.parse.quote(q), headers=AUTH)
     else:
         body = json.dumps({"question": q})
-        conn.request("POST", "/v1/answer", body, {"Content-Type": "application/json"})
+        conn.request("POST", "/v1/answer", body, {"Content-Type": "application/json", **AUTH})
     response = conn.getresponse()
     response.read()
     return response.status

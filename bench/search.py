@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import bench_key
 from index.embedding import load_embedder
 from index.snapshot import build_snapshot
 from ingest.pipeline import IngestOptions, ingest_sources
@@ -111,9 +112,12 @@ def rss_kb(pid: int) -> int:
     return total
 
 
+AUTH: dict[str, str] = {}  # the bench's backend API key (a fresh home per size: made each time)
+
+
 def get(url: str) -> float:
     t = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=AUTH), timeout=30) as response:
         response.read()
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}")
@@ -138,9 +142,9 @@ def run_size(n: int, passages: list[dict[str, str]], vectors: np.ndarray) -> Non
         )
         port = 18000 + n % 1000
         models = CACHE / "models"
-        # The bench is the only client, on loopback: no per-client rate limit applies.
         env = {**os.environ, "KB_HOME": str(home), "KB_LOG_LEVEL": "WARNING",
-               "KB_MODEL_CACHE": str(models), "KB_RATE_LIMIT": "0"}  # fmt: skip
+               "KB_MODEL_CACHE": str(models)}  # fmt: skip
+        AUTH.update(bench_key(env, "bench-search"))  # limits stay on; this client has none
         KnowledgeBase(load_settings({"home": home, "model_cache": models})).ensure_onnx_export()
         started = time.perf_counter()
         server = subprocess.Popen(

@@ -369,4 +369,5 @@ def main() -> None:
         fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")
 
 
-from kb import cli_insights  # noqa: E402,F401  (registers the editors' commands)
+# Registers the editors' commands and kb keys …
+from kb import cli_insights, cli_keys  # noqa: E402,F401

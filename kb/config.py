@@ -82,6 +82,12 @@ class Settings:
     rate_limit_answer: int = _s(
         30, "Answers and routings a client may ask for per minute (0: no limit)."
     )
+    key_rate_limit: int = _s(
+        6000, "Searches and pages a new backend API key may request per minute (0: no limit)."
+    )
+    key_rate_limit_answer: int = _s(
+        600, "Answers and routings a new backend API key may ask for per minute (0: no limit)."
+    )
     behind_proxy: bool = _s(
         False, "Trust X-Forwarded-For for the client's address (only behind your own proxy)."
     )
@@ -236,7 +242,10 @@ def _validate(s: Settings) -> None:
             not s.admin_key_hash or valid_hash(s.admin_key_hash),
             "admin_key_hash must be the line `kb admin-key` prints (scrypt$…)",
         ),
-        (s.rate_limit >= 0 and s.rate_limit_answer >= 0, "rate limits cannot be negative"),
+        (
+            min(s.rate_limit, s.rate_limit_answer, s.key_rate_limit, s.key_rate_limit_answer) >= 0,
+            "rate limits cannot be negative",
+        ),
         (
             re.fullmatch(r"#[0-9a-fA-F]{3}(?:[0-9a-fA-F]{3})?", s.brand_color) is not None,
             "brand_color must be a colour like #0b5cad",

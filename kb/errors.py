@@ -3,6 +3,7 @@
     KbError (400)
     ├── ConfigError        (500: the server is misconfigured; CLI exit 2)
     ├── InvalidInput       (400)
+    ├── Unauthorized       (401: no admin key or the wrong one; an unknown or revoked API key)
     ├── NotFound           (404)
     ├── SourceError        (400: a path, file or URL that cannot be ingested)
     └── NotReady           (503: no index yet)
@@ -32,6 +33,10 @@ class ConfigError(KbError):
 
 class InvalidInput(KbError):
     status = 400
+
+
+class Unauthorized(KbError):
+    status = 401
 
 
 class NotFound(KbError):

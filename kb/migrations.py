@@ -133,6 +133,22 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 6: backend API keys (a chatbot's server), each with its own rate limits. Only a salted
+    # scrypt hash of a key is kept; key_id, the key's public part, finds the row. A revoked
+    # key stays (who had access, and when); its name may be given to a new key.
+    """
+    CREATE TABLE api_keys (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_id TEXT NOT NULL UNIQUE,
+        key_hash TEXT NOT NULL,
+        answers_per_minute INTEGER NOT NULL CHECK (answers_per_minute >= 0),
+        searches_per_minute INTEGER NOT NULL CHECK (searches_per_minute >= 0),
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+    );
+    CREATE UNIQUE INDEX api_keys_live_name ON api_keys(name) WHERE revoked_at IS NULL;
+    """,
 ]
 
 

@@ -37,7 +37,7 @@ from kb.answer import Event, answer_question, missing_names, stream_answer
 from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, Known, faithful, is_follow_up, standalone
-from kb.errors import ConfigError, InvalidInput, KbError, NotReady
+from kb.errors import ConfigError, InvalidInput, KbError, NotFound, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
 from kb.jobs import ingest_lock
@@ -307,6 +307,8 @@ class KnowledgeBase:
         removed or changed since (kb's article pages serve them as the snapshot has them).
         Raises :class:`NotFound` for no such snapshot, :class:`KbError` (503) for a damaged one.
         """
+        if not re.fullmatch(r"v[0-9]{1,12}", version):  # a name, never a path or a novel
+            raise NotFound(f"no index snapshot {version[:40]!r}")
         directory = self.settings.index_dir / version
         snapshot = None
         if (directory / "manifest.json").is_file():

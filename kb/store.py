@@ -479,6 +479,39 @@ class Store:
         """The latest jobs, newest first (ids and statuses)."""
         return self._rows("SELECT id, status FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
 
+    # backend API keys ---------------------------------------------------------------------
+
+    def add_api_key(self, row: Mapping[str, Any]) -> bool:
+        """Store a new key (``API_KEY_FIELDS``); False if a live key already has its name."""
+        try:
+            with self.transaction() as conn:
+                conn.execute(
+                    f"INSERT INTO api_keys (created_at, {', '.join(API_KEY_FIELDS)})"
+                    f" VALUES (?, {', '.join('?' * len(API_KEY_FIELDS))})",
+                    [utcnow(), *(row[f] for f in API_KEY_FIELDS)],
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def api_key(self, key_id: str) -> dict[str, Any] | None:
+        """Return the key whose public part is ``key_id`` (revoked or not), or None."""
+        rows = self._rows("SELECT * FROM api_keys WHERE key_id = ?", (key_id,))
+        return rows[0] if rows else None
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Return every key, live ones first, each group oldest first."""
+        return self._rows("SELECT * FROM api_keys ORDER BY revoked_at IS NOT NULL, id")
+
+    def revoke_api_key(self, name: str) -> bool:
+        """Revoke the live key called ``name``; False if there is none."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+                (utcnow(), name),
+            )
+            return cursor.rowcount > 0
+
     def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Return when each of ``doc_ids`` last changed (ISO 8601, UTC)."""
         ids = list(dict.fromkeys(doc_ids))
@@ -511,6 +544,9 @@ class Store:
 
 QUERY_FIELDS = (
     "channel", "query", "refused", "confidence", "top_doc", "index_version", "conversation_id",
+)  # fmt: skip
+API_KEY_FIELDS = (
+    "name", "key_id", "key_hash", "answers_per_minute", "searches_per_minute",
 )  # fmt: skip
 FEEDBACK_FIELDS = (
     "target", "rating", "comment", "query", "answer", "citations", "doc_id", "index_version",

@@ -48,7 +48,8 @@ def test_no_request_the_schema_allows_makes_a_server_error(app):
         @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
                   database=None)  # fmt: skip
         def check(case):
-            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {KEY}"}
+            if case.path.startswith("/admin/"):  # elsewhere it is no backend key: a 401
+                case.headers = {**(case.headers or {}), "Authorization": f"Bearer {KEY}"}
             case.call_and_validate(checks=[not_a_server_error])
 
         check()

@@ -1,4 +1,4 @@
-"""The editors' API: FAQ candidates, the content-gap report, feedback review.
+"""The editors' API: FAQ candidates, the content-gap report, feedback review, backend API keys.
 
 Every route needs the admin key (``Authorization: Bearer KEY``, compared in constant time);
 with no key configured the routes are shut. Answers are JSON in the one error shape.
@@ -12,8 +12,8 @@ from typing import Any
 from flask import Blueprint, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
-from kb import editorial, jobs
-from kb.errors import InvalidInput, KbError
+from kb import editorial, jobs, keys
+from kb.errors import InvalidInput, Unauthorized
 from kb.secrets import check_key
 from kb.sentiment import sentiment
 from kb.trends import to_csv
@@ -22,12 +22,6 @@ from web.requests import get_kb
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_ID = 2**63 - 1  # ids are SQLite integers: anything larger names nothing
-
-
-class Unauthorized(KbError):
-    """No admin key, or the wrong one."""
-
-    status = 401
 
 
 @bp.before_request
@@ -162,3 +156,33 @@ def feedback() -> ResponseReturnValue:
     for row in rows:
         row["sentiment"] = sentiment(row["comment"]).to_dict() if row["comment"] else None
     return jsonify({"feedback": rows})
+
+
+@bp.get("/keys")
+def key_list() -> ResponseReturnValue:
+    """The backend API keys, live ones first (names and limits; never the keys)."""
+    return jsonify({"keys": [k.to_dict() for k in keys.list_keys(get_kb().writer())]})
+
+
+@bp.post("/keys")
+def key_create() -> ResponseReturnValue:
+    """Make a backend key (``name``, ``answers_per_minute``?, ``searches_per_minute``?).
+
+    The answer holds the key itself, shown this once; the settings ``KB_KEY_RATE_LIMIT_ANSWER``
+    and ``KB_KEY_RATE_LIMIT`` give the limits left out.
+    """
+    body, settings = json_body(), get_kb().settings
+    key, stored = keys.create_key(
+        get_kb().writer(),
+        body.get("name"),
+        body.get("answers_per_minute", settings.key_rate_limit_answer),
+        body.get("searches_per_minute", settings.key_rate_limit),
+    )
+    return jsonify({"key": key, **stored.to_dict()}), 201
+
+
+@bp.delete("/keys/<name>")
+def key_revoke(name: str) -> ResponseReturnValue:
+    """Revoke the live key called ``name``: its next request is a 401."""
+    keys.revoke_key(get_kb().writer(), name)
+    return jsonify({"ok": True, "revoked": name})

@@ -36,7 +36,9 @@ def api_headers(response: Response) -> Response:
         response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, X-Request-Id"
-        response.headers["Access-Control-Expose-Headers"] = "X-Request-Id, KB-API-Version"
+        response.headers["Access-Control-Expose-Headers"] = (
+            "X-Request-Id, KB-API-Version, Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining"
+        )
         response.headers["Access-Control-Max-Age"] = "600"
     response.vary.add("Origin")
     return response

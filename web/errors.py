@@ -1,6 +1,7 @@
 """One error shape: ``{"ok": false, "error": message, "status": code, "request_id": id}``.
 
-API routes always answer errors in JSON; pages answer JSON too when the client asks for it,
+API routes, and every path under the API (``/v1/nope``, ``/admin/nope``), always answer errors
+in JSON; pages answer JSON too when the client asks for it,
 otherwise a small HTML page. Unexpected exceptions are logged with the request id and never
 shown to the client.
 """
@@ -8,6 +9,7 @@ shown to the client.
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
@@ -18,6 +20,7 @@ from web.requests import request_id
 from web.versions import API_BLUEPRINTS
 
 log = logging.getLogger("kb.web")
+_VERSIONED = re.compile(r"^/v[0-9]+(?:/|$)")  # /v1/…, and versions that do not exist (yet)
 
 
 def error_response(message: str, status: int) -> Response:
@@ -34,8 +37,12 @@ def error_response(message: str, status: int) -> Response:
 
 
 def _wants_json() -> bool:
-    if request.blueprint in (*API_BLUEPRINTS, "admin") or (
-        request.path in current_app.config["KB_API_PATHS"]
+    path = request.path
+    if (
+        request.blueprint in (*API_BLUEPRINTS, "admin")
+        or path in current_app.config["KB_API_PATHS"]
+        or path.startswith(current_app.config["KB_API_PREFIXES"])
+        or _VERSIONED.match(path)
     ):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
@@ -44,17 +51,23 @@ def _wants_json() -> bool:
 
 def init_app(app: Flask) -> None:
     """Install the handlers that turn every error into the one shape."""
-    app.config["KB_API_PATHS"] = frozenset(
+    rules = [
         rule.rule
         for rule in app.url_map.iter_rules()
         if rule.endpoint.split(".")[0] in (*API_BLUEPRINTS, "openapi", "admin")
-    )
+    ]
+    app.config["KB_API_PATHS"] = frozenset(rules)
+    # Anything under a route with a path parameter (/documents/…) or under /admin/ is API too.
+    under = sorted({r.split("<")[0] for r in rules if "<" in r})
+    app.config["KB_API_PREFIXES"] = ("/admin/", *under)
 
     @app.errorhandler(KbError)
     def handle_kb_error(e: KbError) -> Response:
         if e.status >= 500:
             log.warning("rid=%s %s", request_id(), e.message)
         response = error_response(e.message, e.status)
+        if e.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kb"'
         retry_after = getattr(e, "retry_after", None)
         if retry_after:
             response.headers["Retry-After"] = str(max(1, round(retry_after)))

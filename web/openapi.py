@@ -30,9 +30,26 @@ def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+RATE_HEADERS = {
+    "X-RateLimit-Limit": {"description": "Requests a minute this client may make to this group",
+                          "schema": {"type": "integer"}},
+    "X-RateLimit-Remaining": {"description": "Requests it may make at once before slowing down",
+                              "schema": {"type": "integer"}},
+}  # fmt: skip
 ERRORS = {
     "400": _json(_ref("Error"), "Bad input, with a message saying what is wrong"),
+    "401": _json(
+        _ref("Error"),
+        "Authorization: Bearer carried a backend API key that is unknown or revoked",
+    ),
     "413": _json(_ref("Error"), "Request body too large"),
+    "429": {
+        **_json(_ref("Error"), "Too many requests from this client (address or API key)"),
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
+            **RATE_HEADERS,
+        },
+    },
     "503": _json(_ref("Error"), "No index loaded yet"),
 }
 
@@ -167,6 +184,17 @@ SCHEMAS: dict[str, Any] = {
             "doc_id": {"type": "string", "description": "The result rated (target=result)"},
             "index_version": STRING,
             "request_id": STRING,
+        },
+    },
+    "ApiKey": {
+        "type": "object",
+        "properties": {
+            "name": STRING,
+            "key_id": {"type": "string", "description": "The key's public part (kbk_<key_id>_…)"},
+            "answers_per_minute": {"type": "integer", "description": "/answer and /route; 0: none"},
+            "searches_per_minute": {"type": "integer", "description": "Everything else; 0: none"},
+            "created_at": STRING,
+            "revoked_at": NULLABLE_STRING,
         },
     },
     "Routed": {
@@ -389,6 +417,25 @@ ADMIN: dict[str, dict[str, Any]] = {
         "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS,
                       "404": _json(_ref("Error"), "No such snapshot"),
                       "503": _json(_ref("Error"), "The snapshot is damaged")}}},
+    "/admin/keys": {
+        "get": {
+            "summary": "Backend API keys: names, limits a minute (0: none), created, revoked",
+            "responses": {"200": _json({"type": "object", "properties": {
+                "keys": {"type": "array", "items": _ref("ApiKey")}}}), **ADMIN_ERRORS}},
+        "post": {
+            "summary": "Make a backend API key; the answer holds the key, shown this once",
+            "requestBody": {"required": True, "content": {JSON: {"schema": {"type": "object",
+                "required": ["name"], "properties": {
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+                    "answers_per_minute": {"type": "integer", "minimum": 0},
+                    "searches_per_minute": {"type": "integer", "minimum": 0}}}}}},
+            "responses": {"201": _json({"allOf": [_ref("ApiKey"), {"type": "object",
+                "properties": {"key": STRING}}]}, "Made"), **ADMIN_ERRORS}}},
+    "/admin/keys/{name}": {"delete": {
+        "summary": "Revoke the live key of this name: its next request is a 401",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": STRING}],
+        "responses": {"200": _json({"type": "object"}), **ADMIN_ERRORS,
+                      "404": _json(_ref("Error"), "No live key of this name")}}},
     "/admin/feedback": {"get": {
         "summary": "The latest feedback, newest first",
         "parameters": [_query("limit", {"type": "integer", "default": 100}, "How many")],
@@ -419,7 +466,24 @@ PAGES: dict[str, dict[str, Any]] = {
         "post": {
             "summary": "Feedback from the search page's form (no JavaScript); redirects back",
             "requestBody": {
-                "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}
+                "content": {
+                    "application/x-www-form-urlencoded": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["rating"],
+                            "properties": {
+                                "rating": {"enum": ["up", "down"]},
+                                "target": {"enum": ["answer", "result"]},
+                                "query": STRING,
+                                "comment": STRING,
+                                "answer": STRING,
+                                "doc_id": STRING,
+                                "index_version": STRING,
+                                "cited": {"type": "array", "items": STRING},
+                            },
+                        }
+                    }
+                }
             },
             "responses": {"303": {"description": "Back to the results, with thanks"}},
         }
@@ -482,7 +546,9 @@ def spec() -> dict[str, Any]:
             "version": str(API_VERSION),
             "description": "Help-centre search and grounded answers with verified citations. "
             "Every error has one shape (Error); every response carries X-Request-Id and "
-            "KB-API-Version.",
+            "KB-API-Version. A chatbot's server sends its backend API key as "
+            "Authorization: Bearer kbk_… and gets that key's rate limits instead of its "
+            "address's; limited responses carry X-RateLimit-Limit and X-RateLimit-Remaining.",
         },
         "paths": paths,
         "components": {"schemas": SCHEMAS},

@@ -1,0 +1,188 @@
+"""Backend API keys: a chatbot's server has a quota of its own, keys are revocable, and page
+visitors keep their per-address limits.
+
+Rates here are a few a minute, so no bucket refills while a test runs on a slow machine: only
+the bursts (5 requests) decide what is allowed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+import kb.keys
+from kb.cli import cli
+from kb.keys import KeyChecker, create_key
+from kb.store import Store
+from tests.test_cli import run_kb
+from web import create_app
+
+ADMIN = "keys-admin-key"
+QUESTION = {"question": "How do I reset my password?"}
+ERROR_KEYS = {"ok", "error", "status", "request_id"}
+
+
+@pytest.fixture
+def home(tmp_path, demo_home):
+    """A writable copy of the demo home (keys are stored in it)."""
+    copy = tmp_path / "home"
+    shutil.copytree(demo_home, copy)
+    return copy
+
+
+@pytest.fixture
+def app(home):
+    return create_app({"home": home, "admin_key": ADMIN, "rate_limit_answer": 1,
+                       "rate_limit": 2})  # fmt: skip
+
+
+def make_key(client, name: str, answers: int, searches: int = 3) -> str:
+    r = client.post("/admin/keys", headers={"Authorization": f"Bearer {ADMIN}"},
+                    json={"name": name, "answers_per_minute": answers,
+                          "searches_per_minute": searches})  # fmt: skip
+    assert r.status_code == 201, r.json
+    assert r.json["name"] == name and r.json["answers_per_minute"] == answers
+    return r.json["key"]
+
+
+def answer(client, key: str | None = None, address: str = "10.0.0.1"):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return client.post("/v1/answer", json=QUESTION, headers=headers,
+                       environ_base={"REMOTE_ADDR": address})  # fmt: skip
+
+
+def test_a_backend_key_has_its_own_quota_and_anonymous_limits_are_untouched(app):
+    client = app.test_client()
+    bot = make_key(client, "support-bot", answers=2)
+
+    # The bot, from 10.0.0.1: its own burst of 5, then 429 with its own limit in the headers.
+    statuses = [answer(client, bot).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    limited = answer(client, bot)
+    assert limited.json["status"] == 429 and int(limited.headers["Retry-After"]) >= 1
+    assert limited.headers["X-RateLimit-Limit"] == "2"
+
+    # A visitor from the very same address was not charged for the bot's answers.
+    visitor = [answer(client) for _ in range(6)]
+    assert [r.status_code for r in visitor] == [200] * 5 + [429]
+    assert visitor[0].headers["X-RateLimit-Limit"] == "1"
+    assert visitor[0].headers["X-RateLimit-Remaining"] == "4"
+
+    # Another backend from that address has a quota of its own too.
+    other = make_key(client, "shop-bot", answers=3)
+    r = answer(client, other)
+    assert r.status_code == 200 and r.headers["X-RateLimit-Limit"] == "3"
+
+    # Searches count against the key's search limit, not the address's.
+    s = client.get("/v1/search?q=bulb", headers={"Authorization": f"Bearer {bot}"},
+                   environ_base={"REMOTE_ADDR": "10.0.0.1"})  # fmt: skip
+    assert s.status_code == 200 and s.headers["X-RateLimit-Limit"] == "3"
+
+
+def test_a_revoked_key_is_refused_at_once_not_treated_as_a_visitor(app):
+    client = app.test_client()
+    bot = make_key(client, "support-bot", answers=2)
+    assert answer(client, bot).status_code == 200
+    r = client.delete("/admin/keys/support-bot", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert r.status_code == 200 and r.json == {"ok": True, "revoked": "support-bot"}
+    refused = answer(client, bot)
+    assert refused.status_code == 401 and set(refused.json) == ERROR_KEYS
+    assert refused.json["error"] == "API key unknown or revoked"
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+    assert answer(client).status_code == 200  # the same address without the key: a visitor
+    listed = client.get("/admin/keys", headers={"Authorization": f"Bearer {ADMIN}"}).json["keys"]
+    assert [k["name"] for k in listed] == ["support-bot"] and listed[0]["revoked_at"]
+    again = client.delete("/admin/keys/support-bot", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert again.status_code == 404 and set(again.json) == ERROR_KEYS
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer kbk_0123456789abcdef_not-a-real-secret", "Bearer nonsense", "Bearer",
+     "Basic dXNlcjpwYXNz", f"Bearer {ADMIN}"],
+)  # fmt: skip
+def test_a_wrong_key_is_a_401_in_the_error_shape(app, authorization):
+    client, headers = app.test_client(), {"Authorization": authorization}
+    for r in (client.post("/v1/answer", json=QUESTION, headers=headers),
+              client.get("/v1/search?q=bulb", headers=headers)):  # fmt: skip
+        assert r.status_code == 401 and set(r.json) == ERROR_KEYS
+
+
+def test_a_forged_secret_for_a_real_key_id_is_refused_after_the_real_key_was_used(app):
+    client = app.test_client()
+    bot = make_key(client, "support-bot", answers=2)
+    assert answer(client, bot).status_code == 200
+    forged = bot[:-4] + ("AAAA" if not bot.endswith("AAAA") else "BBBB")
+    assert answer(client, forged).status_code == 401
+    assert answer(client, bot).status_code == 200
+
+
+def test_a_checked_key_is_not_hashed_again_but_revocation_still_counts(home, monkeypatch):
+    store = Store(home / "kb.sqlite3")
+    key, _ = create_key(store, "bot", 10, 10)
+    calls = []
+    real = kb.keys.check_key
+    monkeypatch.setattr(kb.keys, "check_key", lambda g, s: calls.append(g) or real(g, s))
+    checker = KeyChecker()
+    assert checker.check(store, key).name == checker.check(store, key).name == "bot"
+    assert len(calls) == 1
+    store.revoke_api_key("bot")
+    with pytest.raises(kb.keys.Unauthorized):
+        checker.check(store, key)
+    store.close()
+
+
+def test_keys_are_stored_only_as_hashes(app, home):
+    key = make_key(app.test_client(), "support-bot", answers=2)
+    with sqlite3.connect(home / "kb.sqlite3") as conn:
+        rows = conn.execute("SELECT * FROM api_keys").fetchall()
+    assert len(rows) == 1 and key not in repr(rows) and key.split("_")[2] not in repr(rows)
+    assert any(str(v).startswith("scrypt$") for v in rows[0])
+
+
+def test_admin_key_routes_need_the_admin_key_and_valid_input(app):
+    client = app.test_client()
+    assert client.get("/admin/keys").status_code == 401
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    for body in ({"name": "has space"}, {"name": "ok", "answers_per_minute": -1},
+                 {"name": "ok", "searches_per_minute": "many"}, {}):  # fmt: skip
+        r = client.post("/admin/keys", json=body, headers=auth)
+        assert r.status_code == 400 and set(r.json) == ERROR_KEYS, body
+    made = client.post("/admin/keys", json={"name": "defaults"}, headers=auth).json
+    assert made["answers_per_minute"] == 600 and made["searches_per_minute"] == 6000
+    assert client.post("/admin/keys", json={"name": "defaults"}, headers=auth).status_code == 400
+    assert "key" not in client.get("/admin/keys", headers=auth).json["keys"][0]
+
+
+def test_the_cli_makes_lists_and_revokes_keys(home, app):
+    runner = CliRunner()
+    made = runner.invoke(cli, ["--home", str(home), "keys", "create", "--name", "bot",
+                               "--answers-per-minute", "2",
+                               "--searches-per-minute", "0"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    key = made.stdout.strip()
+    assert key.startswith("kbk_") and "\n" not in key
+    listed = runner.invoke(cli, ["--home", str(home), "keys", "list"]).output
+    assert "bot" in listed and "2 answers/min" in listed and "unlimited searches" in listed
+    assert key not in listed
+    client = app.test_client()
+    r = client.get("/v1/search?q=bulb", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200 and "X-RateLimit-Limit" not in r.headers  # searches unlimited
+    assert runner.invoke(cli, ["--home", str(home), "keys", "revoke", "bot"]).exit_code == 0
+    assert answer(client, key).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["keys", "revoke", "nobody"], "kb: error: no live API key called 'nobody'"),
+        (["keys", "create", "--name", "a b"], "kb: error: name must be 1 to 64 letters"),
+    ],
+)
+def test_key_cli_errors_are_one_line(tmp_path, args, message):
+    r = run_kb(*args, home=tmp_path / "home")
+    assert r.returncode == 1 and r.stderr.startswith(message)
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
