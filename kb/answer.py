@@ -13,7 +13,7 @@ from kb.llm import NOT_FOUND, UpstreamError
 from kb.marks import MARK as _MARK
 from kb.marks import escape, escape_copies, resolve
 from kb.models import Answer, Citation, Hit, Passage
-from kb.text import names, sentences, tokenize
+from kb.text import names, run_on, sentences, tokenize
 
 REFUSAL = (
     "I couldn't find an answer to this in the help centre. "
@@ -163,16 +163,20 @@ def drop_unsupported(text: str, passages: Sequence[Passage]) -> str:
     )
     labels = {_bare(f"{p.title} — {p.section}") for p in passages}
     labels |= {_bare(p.title) for p in passages} | {_bare(p.section) for p in passages}
-    kept = []
-    for sentence in sentences(text):
-        if _bare(sentence) in labels:
-            continue
-        cited = [int(n) for n in _MARK.findall(sentence) if 1 <= int(n) <= len(passages)]
-        sources = [passages[n - 1] for n in cited] if cited else list(passages)
-        phantom_only = not cited and _MARK.search(sentence)
-        if not phantom_only and any(supported(sentence, p.text) for p in sources):
-            kept.append(sentence)
-    return "\n".join(kept)
+    lines = []
+    for line in text.splitlines():  # a step or a code line stays a line of its own
+        kept = []
+        for sentence in sentences(line):
+            if _bare(sentence) in labels:
+                continue
+            cited = [int(n) for n in _MARK.findall(sentence) if 1 <= int(n) <= len(passages)]
+            sources = [passages[n - 1] for n in cited] if cited else list(passages)
+            phantom_only = not cited and _MARK.search(sentence)
+            if not phantom_only and any(supported(sentence, p.text) for p in sources):
+                kept.append(sentence)
+        if kept:
+            lines.append(run_on(kept))
+    return "\n".join(lines)
 
 
 def _bare(text: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from index.embedding import Embedder
 from kb.marks import escape
 from kb.models import Passage
-from kb.text import cut, has_cjk, sentences, tokenize, words
+from kb.text import cut, run_on, sentences, tokenize, words
 
 _LIST_ITEM = re.compile(r"^(\d+\.|-)\s")
 _WORDS = re.compile(r"\w+")
@@ -119,6 +119,7 @@ def answer_units(passages: Sequence[Passage], max_words: int = 90) -> list[tuple
         headings = {p.title.casefold(), p.section.casefold()}
         steps: list[str] = []
         table: list[str] = []
+        code = False
         lines = p.text.splitlines() + [""]
         for line in lines:
             if _TABLE_ROW in line:
@@ -127,6 +128,17 @@ def answer_units(passages: Sequence[Passage], max_words: int = 90) -> list[tuple
             if table:
                 units.extend((i, s) for s in table_sentences(table) if not is_fragment(s))
                 table = []
+            item = line.strip()
+            # A step is its whole line ("1. Open Settings. Choose Billing."), and the lines a
+            # step introduces ("- Run this command:") follow it up to a sentence, as code does.
+            if _LIST_ITEM.match(item):
+                steps.append(item)
+                code = item.endswith((":", "："))
+                continue
+            if code and item and not item.endswith((".", "!", "?", "。", "！", "？")):
+                steps.append(item)
+                continue
+            code = False
             for s in sentences(line):
                 if _LIST_ITEM.match(s):
                     steps.append(s)
@@ -217,5 +229,5 @@ def _join(lines: list[str]) -> str:
         if _LIST_ITEM.match(line) or "\n" in out[-200:]:
             out += "\n" + line
         else:  # CJK runs on without spaces, as the pieces of a cut unit did in the source
-            out += ("" if has_cjk(line[:1]) and has_cjk(out[-2:]) else " ") + line
+            out = run_on([out, line])
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 import Stemmer
@@ -46,6 +47,19 @@ def _stemmer() -> Stemmer.Stemmer:
 def has_cjk(text: str) -> bool:
     """Return whether ``text`` contains characters of a script written without spaces."""
     return _CJK.search(text) is not None
+
+
+def run_on(pieces: Sequence[str]) -> str:
+    """Join sentences of one line: with a space, but none between two pieces of CJK text.
+
+    ``["Open Settings.", "Choose Billing."]`` → ``"Open Settings. Choose Billing."``;
+    ``["更新期间请不要断电,", "固件更新通常需要五分钟"]`` → one run without a space.
+    """
+    out = ""
+    for piece in pieces:
+        gap = "" if not out or (has_cjk(piece[:1]) and has_cjk(out[-2:])) else " "
+        out += gap + piece
+    return out
 
 
 def tokenize(text: str) -> list[str]:

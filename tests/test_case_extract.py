@@ -145,6 +145,10 @@ def test_block_case_end_to_end(tmp_path, embedder):
     )
     answer = json.loads(asked.output)["answer"]
     assert "29 EUR per month" in answer and "EURper" not in answer
+    # The steps are quoted from the first, each a line of its own with its sentences together.
+    asked = runner.invoke(cli, ["--home", str(home), "ask", "How do I switch plan?", "--json"])
+    answer = json.loads(asked.output)["answer"]
+    assert answer.startswith("1. Open Settings. Choose Billing.\n2. Pick the new plan.")
 
 
 # Text hidden from visitors --------------------------------------------------------------------

@@ -318,3 +318,28 @@ def test_a_new_short_chinese_question_is_answered_on_its_own_topic(zh_home, embe
     assert answer.question == normalize("退款？") and answer.citations[0].doc_id == "zh-refund"
     follow_up = kb.answer("那退款呢？", history=history).question
     assert follow_up == normalize(f"{history[0]} 那退款呢？")
+
+
+def test_a_step_is_its_whole_line_and_what_it_introduces_follows_it():
+    from kb.generate import answer_units
+
+    steps = "1. Open Settings. Choose Billing.\n- Run this command:\nshopctl a\nshopctl b"
+    text = steps + "\nThe new plan starts today."
+    passage = Passage(1, "d", 1, "T", "/d", "S", text, "article", "en")
+    units = [u for _, u in answer_units([passage])]
+    assert units == ["1. Open Settings. Choose Billing.\n- Run this command:\nshopctl a\nshopctl b",
+                     "The new plan starts today."]  # fmt: skip
+
+
+def test_checking_an_answer_keeps_its_lines():
+    from kb.answer import drop_unsupported
+
+    steps = "1. Open Settings. Choose Billing.\n2. Pick a plan."
+    passage = Passage(1, "d", 1, "T", "/d", "S", steps, "article", "en")
+    text = "1. Open Settings. Choose Billing.\n2. Pick a plan [1]."
+    assert drop_unsupported(text, [passage]) == text
+    text = "更新期间请不要断电,固件更新通常需要五分钟左右。"
+    cjk = Passage(2, "z", 1, "T", "/z", "S", text, "article", "zh")
+    assert drop_unsupported("更新期间请不要断电,固件更新通常需要五分钟左右 [1]。", [cjk]) == (
+        "更新期间请不要断电,固件更新通常需要五分钟左右 [1]。"
+    )
