@@ -19,14 +19,21 @@ from collections.abc import Sequence
 # A citation mark: a bracketed number that no backslash makes literal.
 MARK = re.compile(r"(?<!\\)\[(\d{1,3})\]")
 _LITERAL = re.compile(r"\\\[(\d{1,3})\\?\]")  # the source's own "[2]", escaped
+_NUMBER = re.compile(r"\[(\d{1,3})\]")
+# Read left to right: an escaped backslash, an escaped bracket, or a mark.
+_TOKEN = re.compile(rf"(\\\\)|{_LITERAL.pattern}|{_NUMBER.pattern}")
 _BEFORE = re.compile(r"(\w*)\s*$")
 _AFTER = re.compile(r"^\s*(\w*)")
 _CONTEXT = 8  # characters of the neighbouring words compared (CJK words run long)
 
 
 def escape(text: str) -> str:
-    """Return source ``text`` with its own ``[n]`` written ``\\[n\\]``, so none reads as a mark."""
-    return MARK.sub(r"\\[\1\\]", text)
+    """Return source ``text`` with its own ``[n]`` written ``\\[n\\]``, so none reads as a mark.
+
+    Its backslashes are doubled first, as in CommonMark, so a source's own ``\\[2\\]`` (a
+    ``grep`` pattern, a Windows path) comes back from :func:`resolve` as written.
+    """
+    return _NUMBER.sub(r"\\[\1\\]", text.replace("\\", "\\\\"))
 
 
 def resolve(text: str) -> tuple[str, list[tuple[int, int]]]:
@@ -38,13 +45,13 @@ def resolve(text: str) -> tuple[str, list[tuple[int, int]]]:
     out: list[str] = []
     marks: list[tuple[int, int]] = []
     size = pos = 0
-    for m in re.finditer(rf"{_LITERAL.pattern}|{MARK.pattern}", text):
+    for m in _TOKEN.finditer(text):
         out.append(text[pos : m.start()])
         size += m.start() - pos
-        literal, number = m.group(1), m.group(2)
+        backslash, literal, number = m.group(1), m.group(2), m.group(3)
         if number is not None:
             marks.append((size, int(number)))
-        piece = f"[{literal or number}]"
+        piece = "\\" if backslash else f"[{literal or number}]"
         out.append(piece)
         size += len(piece)
         pos = m.end()

@@ -343,3 +343,12 @@ def test_checking_an_answer_keeps_its_lines():
     assert drop_unsupported("更新期间请不要断电,固件更新通常需要五分钟左右 [1]。", [cjk]) == (
         "更新期间请不要断电,固件更新通常需要五分钟左右 [1]。"
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [r"run grep '\[2\]' on the log", r"open C:\data\[1] first", "a \\ b [3] c", "x \\\\[4]"],
+)
+def test_backslashes_and_brackets_of_the_source_come_back_as_written(source):
+    text, marks = resolve(escape(source) + " [1]")
+    assert text == source + " [1]" and marks == [(len(source) + 1, 1)]
