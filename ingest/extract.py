@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag, XMLParsedAsHTMLWarning
 from bs4.element import Comment, ProcessingInstruction
 
 from ingest.charsets import decode_html
-from ingest.visibility import is_hidden
+from ingest.visibility import hides_own_text, is_hidden
 from kb.models import Section
 from kb.text import normalize, words
 
@@ -194,6 +194,9 @@ def _strip_hidden(soup: BeautifulSoup) -> None:
     for tag in body.find_all(is_hidden):
         if not tag.decomposed:
             tag.decompose()
+    for tag in body.find_all(hides_own_text):  # font-size:0 around children that undo it
+        for text in tag.find_all(string=True, recursive=False):
+            text.replace_with(" ")
 
 
 def _strip_chrome(main: Tag) -> None:

@@ -2,8 +2,10 @@
 
 Text a sighted visitor never sees must not become the help centre's answer: a page (or a
 crawled third-party page) can plant instructions in it. An element is hidden when its
-``hidden`` attribute, ``aria-hidden="true"``, its inline ``style`` or a screen-reader-only
-class of the common CSS frameworks hides it (see :func:`is_hidden`).
+``hidden`` attribute, its inline ``style`` or a screen-reader-only class of the common CSS
+frameworks hides it (see :func:`is_hidden`). ``aria-hidden="true"`` does not: it hides an
+element from screen readers only, and sighted visitors read it (a price shown as "$29" beside
+a screen-reader-only "29 dollars").
 """
 
 from __future__ import annotations
@@ -29,25 +31,41 @@ _PX_PER = {"": 1.0, "px": 1.0, "em": 16.0, "rem": 16.0, "pt": 4 / 3, "pc": 16.0,
 
 
 def is_hidden(tag: Tag) -> bool:
-    """Return whether a visitor cannot see ``tag``: hidden, aria-hidden, styled or classed so.
+    """Return whether a visitor cannot see ``tag`` or anything in it: hidden, styled or classed so.
 
     ``hidden="until-found"`` is collapsed content a visitor opens (or finds), so it is shown.
+    A ``font-size:0`` container whose children set a size of their own (the inline-block
+    whitespace trick) is not hidden: its children are seen (see :func:`hides_own_text`).
     """
     if tag.attrs is None:
         return False
     hidden = tag.get("hidden")
     if hidden is not None and str(hidden).strip().lower() != "until-found":
         return True
-    if str(tag.get("aria-hidden", "")).strip().lower() == "true":
-        return True
     classes = tag.get_attribute_list("class")
     if any(str(c or "").lower() in SCREEN_READER_CLASSES for c in classes):
         return True
     style = tag.get("style")
-    return bool(style) and style_hides(str(style))
+    return bool(style) and style_hides(str(style)) and not hides_own_text(tag)
 
 
-def style_hides(style: str) -> bool:
+def hides_own_text(tag: Tag) -> bool:
+    """Return whether ``tag`` hides only its own text: a zero font size a descendant undoes.
+
+    ``<ul style="font-size:0"><li style="font-size:16px">…`` shows the items; only text
+    directly in the ``<ul>`` is unseen.
+    """
+    css = _declarations(str(tag.get("style") or ""))
+    if not _tiny_font(css) or style_hides(str(tag.get("style")), font=False):
+        return False
+    return any(
+        not _tiny_font(_declarations(str(d.get("style"))))
+        for d in tag.find_all(style=re.compile(r"font", re.I))
+        if d.attrs is not None
+    )
+
+
+def style_hides(style: str, *, font: bool = True) -> bool:
     """Return whether the inline CSS declarations ``style`` keep their text from being seen.
 
     Hiding: ``display:none``, ``visibility:hidden|collapse``, ``content-visibility:hidden``,
@@ -56,8 +74,9 @@ def style_hides(style: str) -> bool:
     500px away, a zero-area ``clip`` or ``clip-path``, a height or width under 2px with
     ``overflow:hidden|clip``, and a ``text-indent``, a margin or a positioned ``left``/``top``/
     ``right`` offset at least 500px out of view. Case, spaces, ``!important`` and unit
-    spellings (``0``, ``0px``, ``0.0em``, ``0%``) do not matter; of a property given twice
-    the last (or the ``!important``) one wins, as in CSS.
+    spellings (``0``, ``0px``, ``0.0em``, ``0%``, ``calc(0px)``) and colour notations
+    (``rgb(0 0 0 / 0)``, ``#0000``) do not matter; of a property given twice the last (or the
+    ``!important``) one wins, as in CSS. ``font=False`` leaves the font size out.
     """
     css = _declarations(style)
     get = css.get
@@ -70,10 +89,10 @@ def style_hides(style: str) -> bool:
     for alpha in (opacity, _number(faded.group(1)) if faded else None):
         if alpha is not None and alpha <= 0.05:
             return True
-    if _under(get("font-size") or _font_size(get("font", "")), 2.0):
+    if font and _tiny_font(css):
         return True
     color = get("color")
-    if color in ("transparent", "rgba(0,0,0,0)") or (
+    if _transparent(color) or (
         color not in _KEYWORDS and color in (get("background-color"), get("background"))
     ):
         return True
@@ -88,6 +107,33 @@ def style_hides(style: str) -> bool:
     if get("position") in ("absolute", "fixed", "relative"):
         return any(_far_off(get(side)) for side in ("left", "top", "right"))
     return False
+
+
+def _tiny_font(css: dict[str, str]) -> bool:
+    """Whether declarations ``css`` set a font size under 2px (``font-size`` or ``font``)."""
+    return _under(css.get("font-size") or _font_size(css.get("font", "")), 2.0)
+
+
+def _transparent(color: str | None) -> bool:
+    """Whether CSS ``color`` has (nearly) no alpha: ``transparent``, ``rgba(…,0)``, ``#0000``…"""
+    if not color:
+        return False
+    if color == "transparent":
+        return True
+    hexa = re.fullmatch(r"#([0-9a-f]{4}|[0-9a-f]{8})", color)
+    if hexa:
+        digits = hexa.group(1)
+        return int(digits[-1] if len(digits) == 4 else digits[-2:], 16) == 0
+    args = re.fullmatch(r"(?:rgb|hsl|hwb|lab|lch|oklab|oklch)a?\((.*)\)", color)
+    if not args:
+        return False
+    parts = re.split(r"\s*/\s*", args.group(1))
+    alpha = parts[1] if len(parts) == 2 else None
+    if alpha is None:
+        values = re.split(r"[,\s]+", args.group(1).strip())
+        alpha = values[3] if len(values) == 4 else None
+    level = _number(alpha)
+    return level is not None and level <= 0.05
 
 
 def _font_size(font: str) -> str | None:
@@ -127,8 +173,14 @@ def _number(value: str | None) -> float | None:
 
 
 def _pixels(value: str | None) -> float | None:
-    """Return a CSS length in approximate pixels (a viewport unit as 10px, % as 5px), or None."""
-    match = _LENGTH.match(value or "")
+    """Return a CSS length in approximate pixels (a viewport unit as 10px, % as 5px), or None.
+
+    ``calc()``, ``min()``, ``max()`` and ``clamp()`` of one length are that length.
+    """
+    value = value or ""
+    while (inner := re.fullmatch(r"(?:calc|min|max|clamp)\(([^(),]*)\)", value)) is not None:
+        value = inner.group(1).strip()
+    match = _LENGTH.match(value)
     if not match or match.group(2) not in _PX_PER:
         return None
     return float(match.group(1)) * _PX_PER[match.group(2)]
@@ -160,8 +212,10 @@ def _clipped(clip: str, clip_path: str) -> bool:
 
 def _transformed_away(transform: str) -> bool:
     """Return whether ``transform`` scales to nothing or translates far out of view."""
-    if re.search(r"scale[xy]?\(0*\.?0*[,)]", transform):
-        return True
+    for args in re.findall(r"scale(?:[xyz]|3d)?\(([^)]*)\)", transform):
+        factors = [_number(v) for v in re.split(r"[,\s]+", args.strip()) if v]
+        if any(f is not None and abs(f) <= 0.05 for f in factors):
+            return True
     # A percentage is of the element's own size: translate(-50%,-50%) centres, it does not hide.
     shifts = re.findall(r"translate(?:[xy]|3d)?\(([^,)]+)", transform)
     return any(_far_off(v) for v in shifts if not v.endswith("%"))

@@ -171,7 +171,10 @@ HIDING = [
     'style="filter: opacity(0)"', 'style="font: 0/0 a"', 'style="font:bold 0px serif"',
     'style="margin-left:-9999px"', 'style="position:relative;left:-9999px"',
     'style="transform: translate3d(-10000px, 0, 0)"', 'style="color:#fff;background-color:#FFF"',
-    "hidden", 'hidden="hidden"', 'aria-hidden="true"', 'aria-hidden="TRUE"',
+    "hidden", 'hidden="hidden"', 'style="color:rgba(255,255,255,0)"',
+    'style="color: rgba(0, 0, 0, 0.0)"', 'style="color:rgb(0 0 0 / 0)"', 'style="color:#0000"',
+    'style="color:#FFFFFF00"', 'style="color:hsla(0,0%,0%,0)"', 'style="transform:scale(0.001)"',
+    'style="transform: scale(1, 0)"', 'style="font-size:calc(0px)"', 'style="font-size:max(0px)"',
     'class="sr-only"', 'class="note visually-hidden"', 'class="screen-reader-text"',
 ]  # fmt: skip
 SHOWING = [
@@ -179,7 +182,9 @@ SHOWING = [
     'style="position:absolute;left:10px"', 'style="text-indent:2em"', 'style="height:0"',
     'style="transform:translate(-50%,-50%)"', 'style="display:block"',
     'style="visibility:visible"', 'style="line-height:0"', 'class="hidden md:block"',
-    'class="hidden-xs"', 'hidden="until-found"', 'aria-hidden="false"',
+    'class="hidden-xs"', 'hidden="until-found"', 'aria-hidden="false"', 'aria-hidden="true"',
+    'style="color:rgba(0,0,0,0.6)"', 'style="color:#0008"', 'style="transform:scale(1.05)"',
+    'style="color:rgb(0 0 0 / 80%)"',
     'style="font-size:0 ; font-size: 16px"', 'style="background: url(x.png) -9999px 0"',
     'style="display:none;display:block"', 'style="font: 12px/1.5 Arial"',
     'style="font: 700 1em serif"', 'style="color:inherit;background:inherit"',
@@ -205,6 +210,20 @@ def test_visible_text_is_kept(attrs):
 def test_hidden_parent_hides_its_visible_children():
     html = page("<div style='opacity:0'><p style='opacity:1'>SECRET child</p></div><p>Ok.</p>")
     assert "SECRET" not in text_of(html)
+
+
+def test_a_zero_font_size_undone_by_the_children_hides_only_its_own_text():
+    html = page(
+        "<ul style='font-size:0'>SECRET<li style='font-size:16px'>First item</li>"
+        "<li style='font-size:1rem'>Second item</li></ul>"
+    )
+    assert text_of(html) == "- First item\n- Second item"
+
+
+def test_a_visible_price_beside_its_screen_reader_twin_is_read_once():
+    html = page("<p><span aria-hidden='true'>$29</span><span class='sr-only'>29 dollars</span>"
+                " per month</p>")  # fmt: skip
+    assert text_of(html) == "$29 per month"
 
 
 def test_hidden_text_in_cells_and_list_items_is_dropped():

@@ -14,7 +14,7 @@ PAGE = """<!doctype html><html lang="en-GB"><head><title>Reset your password –
 <ol><li>Open <em>Settings</em>.</li>
 <li>Tap <strong>Reset</strong>.<ul><li>nested note</li></ul></li></ol>
 <h2>Without an id</h2>
-<p>Plain text.</p><span hidden>HIDDEN TEXT</span><span aria-hidden="true">ARIA HIDDEN</span>
+<p>Plain text.</p><span hidden>HIDDEN TEXT</span><span aria-hidden="true">Seen by eye.</span>
 <div style="display: none">STYLE HIDDEN</div>
 <h3 id="limits">Limits</h3>
 <table><tr><th>Plan</th><th>Resets</th></tr><tr><td>Free</td><td>3 a day</td></tr></table>
