@@ -17,9 +17,18 @@ from kb.text import STOPWORDS, has_cjk, tokenize
 
 MAX_TURNS = 3  # prior turns that count; older ones are dropped
 _OPENERS = re.compile(
-    r"^(and|also|but|or|what about|how about|what if|same for|and if|in that case|then|so"
-    r"|by|via|on|in|for|with|without|using|through|over|from)\b"
+    r"^(and|also|but|or|what about|how about|what if|same for|and if|in that case)\b"
     r"|^(那|那么|还有|另外|还是|也|和|以及|而且|但是|可是|如果|要是|换成|至于|然后)",
+    re.I,
+)
+# A preposition opens a follow-up ("By phone?", "For business accounts?") only when nothing
+# asks a question of its own: "In which cases can I get a refund?" is a new question.
+_FRAGMENT_OPENERS = re.compile(
+    r"^(then|so|by|via|on|in|for|with|without|using|through|over|from|at|after|before)\b", re.I
+)
+_ASKS = re.compile(
+    r"\b(who|what|which|when|where|why|how|can|could|do|does|did|is|are|was|were|will|would"
+    r"|should|shall|may|might|must|have|has|need|i|we)\b",
     re.I,
 )
 _PRONOUNS = re.compile(
@@ -59,6 +68,7 @@ def is_follow_up(question: str, known: Known | None = None) -> bool:
         leans = bool(_PRONOUNS.search(text)) and len(content_words) <= 4
     return (
         bool(_OPENERS.match(text))
+        or (bool(_FRAGMENT_OPENERS.match(text)) and not _ASKS.search(text))
         or bool(_ELLIPSIS.search(text))
         or leans
         or (len(content_words) <= 1 and not names_topic(text, known))

@@ -273,6 +273,11 @@ def zh_home(tmp_path_factory, embedder) -> Path:
         ("How do I reset my password?", "On the web?", True),
         ("How long does shipping take?", "Why?", True),
         ("How long does shipping take?", "Really?", True),
+        ("How long does delivery take?", "In which cases can I get a refund?", False),
+        ("How long does delivery take?", "For a refund, who do I call?", False),
+        ("How long does delivery take?", "So how do I get a refund?", False),
+        ("How do I pay?", "With a gift card?", True),
+        ("How do I reset my password?", "For business accounts?", True),
     ],
 )
 def test_english_short_questions_naming_a_topic_are_new(demo_kb, previous, question, follow_up):
