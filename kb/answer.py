@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kb.confidence import Calibrator, features
-from kb.locales import _, text_language, translate
 from kb.generate import ExtractiveGenerator, Generator
 from kb.llm import NOT_FOUND, UpstreamError
+from kb.locales import _, text_language, translate
 from kb.marks import MARK as _MARK
 from kb.marks import escape, escape_copies, resolve
 from kb.models import Answer, Citation, Hit, Passage
@@ -246,9 +246,8 @@ def prepare(
     elif missing:
         known_share = 1 - len(missing) / max(len(names(question)), len(missing))
         conf = round(probability * known_share, 3)
-        refusal = Answer(
-            question, refusal_text(missing, question), (), conf, True, mode, related, missing=tuple(missing)
-        )
+        text = refusal_text(missing, question)
+        refusal = Answer(question, text, (), conf, True, mode, related, missing=tuple(missing))
     elif probability < min_confidence:
         refusal = Answer(question, refusal_text((), question), (), probability, True, mode, related)
     return Draft(question, chosen, related, probability, refusal, duplicates)
