@@ -40,8 +40,8 @@ translations: $(MO)
 messages: $(STAMP)
 	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -c NOTE --no-location \
 		--sort-output --project kb --msgid-bugs-address "" -o kb/translations/messages.pot .
-	$(BIN)/pybabel -q update -i kb/translations/messages.pot -d kb/translations --no-location \
-		--width 100
+	$(BIN)/pybabel -q update -i kb/translations/messages.pot -d kb/translations --width 100 \
+		--ignore-obsolete --ignore-pot-creation-date
 
 run: $(STAMP) translations
 	$(BIN)/kb ingest demo/helpcentre

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from kb.answer import escalation_text, refusal_text
 from kb.config import load_settings
 from kb.locales import LOCALES, TRANSLATIONS, text_language, translations
 from kb.service import KnowledgeBase
+from tests.sites import serve
 from tests.test_browser import CHROMIUM
 from web import create_app
 
@@ -159,7 +161,32 @@ def test_an_operators_escalation_text_is_kept_as_given(demo_home):
 
 
 @pytest.fixture(scope="module")
-def zh_server(tmp_path_factory, embedder) -> Iterator[str]:
+def shop() -> Iterator[dict[str, str]]:
+    """Another origin: a shop page in Chinese that embeds the widget with one script tag."""
+    holder: dict[str, str] = {}
+
+    class Page(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = (
+                "<!doctype html><html lang=zh-CN><title>商店</title><h1>Lumio 商店</h1>"
+                f'<script src="{holder["kb"]}/widget.js" defer></script>'
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve(Page) as base:  # type: ignore[arg-type]
+        holder["origin"] = base
+        yield holder
+
+
+@pytest.fixture(scope="module")
+def zh_server(tmp_path_factory, embedder, shop) -> Iterator[str]:
     """kb over the tiny Chinese help centre, on a real HTTP server on 127.0.0.1."""
     root = tmp_path_factory.mktemp("zh-helpcentre")
     for name, (title, body) in ARTICLES.items():
@@ -168,17 +195,19 @@ def zh_server(tmp_path_factory, embedder) -> Iterator[str]:
         )
     home = root / "home"
     KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(root)])
-    app = create_app({"home": home, "escalation_contact": CONTACT, "rate_limit_answer": 0})
+    app = create_app({"home": home, "escalation_contact": CONTACT, "rate_limit_answer": 0,
+                      "cors_origins": shop["origin"]})  # fmt: skip
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    shop["kb"] = f"http://127.0.0.1:{httpd.server_port}"
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
+        yield shop["kb"]
     finally:
         httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
-def zh_page(zh_server) -> Iterator:
+def browser() -> Iterator:
     if CHROMIUM is None:
         pytest.skip("needs Debian's chromium (make test installs it as root)")
     from playwright.sync_api import sync_playwright
@@ -187,15 +216,22 @@ def zh_page(zh_server) -> Iterator:
         browser = p.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
         )
-        context = browser.new_context(locale="zh-CN")  # Accept-Language: zh-CN
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        yield page
+        yield browser
         browser.close()
-        assert errors == [], errors
+
+
+@pytest.fixture(scope="module")
+def zh_page(browser) -> Iterator:
+    """A page in a browser whose language is Chinese (Accept-Language: zh-CN)."""
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield page
+    context.close()
+    assert errors == [], errors
 
 
 def test_in_chinese_a_cited_answer_and_a_refusal_with_its_escalation(zh_page, zh_server):
@@ -235,3 +271,17 @@ def test_in_chinese_the_server_rendered_refusal_is_in_chinese(zh_page, zh_server
     assert refusal.locator("#answer-h").inner_text() == "没有找到答案"
     assert refusal.locator(".contact").inner_text() == f"仍未解决？请联系客服：{CONTACT}。"
     assert page.locator("footer").inner_text().startswith("回答来自本帮助中心的文章")
+
+
+def test_the_widget_on_a_chinese_page_speaks_chinese(browser, zh_server, shop):
+    context = browser.new_context(locale="en-GB")  # the host page's language wins
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(shop["origin"] + "/")
+    page.get_by_role("button", name="帮助").click()
+    page.get_by_label("向 Lumio Help Centre 提问").fill(OFF_TOPIC_ZH)
+    page.get_by_role("button", name="提问").click()
+    contact = page.locator("[data-kb-widget] .contact")
+    contact.wait_for()
+    assert contact.inner_text() == f"仍未解决？请联系客服：{CONTACT}。"
+    context.close()
