@@ -105,9 +105,10 @@ def widget_messages() -> dict[str, dict[str, str]]:
 
 
 def _template_values() -> dict[str, Any]:
+    """The page's language for ``<html lang>``, and ``lang`` to carry on when it was asked for."""
     locale = current_locale()
-    return {"locale": locale, "html_lang": HTML_LANG[locale], "lang_param": supported(
-        request.args.get("lang"))}  # fmt: skip
+    explicit = supported(request.args.get("lang"))
+    return {"locale": locale, "html_lang": HTML_LANG[locale], "lang_param": explicit}
 
 
 def init_app(app: Flask) -> None:
