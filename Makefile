@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps run test lint format bench bench-ingest bench-tickets llm-smoke load soak audit clean
+.PHONY: install system-deps translations messages run test lint format bench bench-ingest bench-tickets llm-smoke load soak audit clean
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
 # (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline).
@@ -24,9 +24,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) translations
 
-run: $(STAMP)
+# Message catalogues: the .po files are the source, kept in git; the .mo files gettext reads are
+# built from them here (as gettext projects do), so a compiled copy can never lag its source.
+# `make messages` re-extracts the strings from the code and merges them into every .po.
+PO := $(wildcard kb/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+translations: $(MO)
+
+messages: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -c NOTE --no-location \
+		--sort-output --project kb --msgid-bugs-address "" -o kb/translations/messages.pot .
+	$(BIN)/pybabel -q update -i kb/translations/messages.pot -d kb/translations --width 100 \
+		--ignore-obsolete --ignore-pot-creation-date
+
+run: $(STAMP) translations
 	$(BIN)/kb ingest demo/helpcentre
 	$(BIN)/kb serve --host $(HOST) --port $(PORT)
 
@@ -37,7 +54,7 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps translations
 	$(BIN)/pytest -W error -q
 
 bench: $(STAMP) system-deps

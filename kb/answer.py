@@ -10,28 +10,47 @@ from typing import Any
 from kb.confidence import Calibrator, features
 from kb.generate import ExtractiveGenerator, Generator
 from kb.llm import NOT_FOUND, UpstreamError
+from kb.locales import _, text_language, translate
 from kb.marks import MARK as _MARK
 from kb.marks import escape, escape_copies, resolve
 from kb.models import Answer, Citation, Hit, Passage
 from kb.text import names, run_on, sentences, tokenize
 
-REFUSAL = (
+REFUSAL = _(
     "I couldn't find an answer to this in the help centre. "
     "The articles below are the closest matches; if they don't help, please contact support."
 )
-MISSING = (
-    "I couldn't find anything about {names} in the help centre. "
+MISSING = _(
+    "I couldn't find anything about %(names)s in the help centre. "
     "The articles below are the closest matches; if they don't help, please contact support."
 )
 
 
-def refusal_text(missing: Sequence[str] = ()) -> str:
-    """Return the refusal, naming what the help centre never mentions when that is known."""
+def refusal_text(missing: Sequence[str] = (), question: str = "") -> str:
+    """Return the refusal in ``question``'s language, naming what the help centre never
+    mentions when that is known."""
+    lang = text_language(question)
     if not missing:
-        return REFUSAL
+        return translate(lang, REFUSAL)
     quoted = [f"“{name}”" for name in missing]
-    names = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-    return MISSING.format(names=names)
+    # NOTE: the separator between names the help centre never mentions, before the last
+    comma = translate(lang, _(", "))
+    first = comma.join(quoted[:-1])
+    names = quoted[0] if len(quoted) == 1 else translate(lang, _("%(first)s or %(last)s"),
+                                                        first=first, last=quoted[-1])  # fmt: skip
+    return translate(lang, MISSING, names=names)
+
+
+def escalation_text(department: str | None, contact: str, question: str = "") -> str:
+    """Return where a refusal sends the customer, in ``question``'s language."""
+    lang = text_language(question)
+    if department and contact:
+        message = _("Still stuck? Contact our %(department)s team: %(contact)s.")
+    elif department:
+        message = _("Still stuck? Contact our %(department)s team.")
+    else:
+        message = _("Still stuck? Contact support: %(contact)s.")
+    return translate(lang, message, department=department or "", contact=contact)
 
 
 def missing_names(question: str, known: Callable[[str], bool]) -> list[str]:
@@ -223,15 +242,14 @@ def prepare(
     duplicates = {p.chunk_id: h.duplicates for h in hits if h.duplicates
                   for p in (h.passage, *h.support)}  # fmt: skip
     if not chosen:
-        refusal = Answer(question, refusal_text(missing), (), 0.0, True, mode, related)
+        refusal = Answer(question, refusal_text(missing, question), (), 0.0, True, mode, related)
     elif missing:
         known_share = 1 - len(missing) / max(len(names(question)), len(missing))
         conf = round(probability * known_share, 3)
-        refusal = Answer(
-            question, refusal_text(missing), (), conf, True, mode, related, missing=tuple(missing)
-        )
+        text = refusal_text(missing, question)
+        refusal = Answer(question, text, (), conf, True, mode, related, missing=tuple(missing))
     elif probability < min_confidence:
-        refusal = Answer(question, REFUSAL, (), probability, True, mode, related)
+        refusal = Answer(question, refusal_text((), question), (), probability, True, mode, related)
     return Draft(question, chosen, related, probability, refusal, duplicates)
 
 
@@ -242,10 +260,10 @@ def finish(
     question, related = draft.question, draft.related
     conf = draft.probability
     if raw.strip() == NOT_FOUND:
-        return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
+        return Answer(question, refusal_text((), question), (), conf, True, mode, related, reason)
     text, citations = verified(raw, draft.given, draft.duplicates, composed=exact_marks(mode))
     if not citations or conf < min_confidence:
-        return Answer(question, REFUSAL, (), conf, True, mode, related, reason)
+        return Answer(question, refusal_text((), question), (), conf, True, mode, related, reason)
     return Answer(question, text, tuple(citations), conf, False, mode, related, reason)
 
 

@@ -103,6 +103,11 @@ class Settings:
     escalation_contact: str = _s(
         "", "Where a refusal sends customers: a contact page URL or support e-mail address."
     )
+    escalation_text: str = _s(
+        "",
+        "What a refusal tells customers about where to go next, shown as written; empty: kb's"
+        " sentence naming the department and contact, in the question's language.",
+    )
     max_query_chars: int = _s(1000, "Longest accepted query or question, in characters.")
     max_request_bytes: int = _s(65536, "Largest accepted request body, in bytes.")
     max_k: int = _s(50, "Largest `k` accepted by /search.")

@@ -79,6 +79,7 @@ class Escalation:
     department: str | None
     confidence: float
     contact: str
+    text: str = ""  # what to tell the customer: the operator's, or kb's in the question's language
 
 
 @dataclass(frozen=True)

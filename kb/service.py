@@ -33,7 +33,7 @@ from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from ingest.tickets import labelled_tickets
-from kb.answer import Event, answer_question, missing_names, stream_answer
+from kb.answer import Event, answer_question, escalation_text, missing_names, stream_answer
 from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, Known, faithful, is_follow_up, standalone
@@ -477,10 +477,11 @@ class KnowledgeBase:
                                       where=Filter(kinds=frozenset({"ticket"})))  # fmt: skip
             chunk_ids = [h.passage.chunk_id for h in tickets]
             department, share = vote(tickets, searcher.snapshot.field_values(chunk_ids, "queue"))
-        contact = self.settings.escalation_contact
-        if department is None and not contact:
+        contact, given = self.settings.escalation_contact, self.settings.escalation_text
+        if department is None and not contact and not given:
             return answer
-        return replace(answer, escalation=Escalation(department, share, contact))
+        text = given or escalation_text(department, contact, answer.question)
+        return replace(answer, escalation=Escalation(department, share, contact, text))
 
     def _plan(
         self,

@@ -22,10 +22,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.extensions["kb"] = KnowledgeBase(settings)
     configure_logs(settings.log_level, settings.log_format)
 
-    from web import admin, api, errors, inputs, metrics, openapi, pages, requests, security
+    from web import admin, api, errors, inputs, locale, metrics, openapi, pages, requests, security
     from web.versions import API_VERSION
 
     requests.init_app(app)
+    locale.init_app(app)
     security.init_app(app)
     inputs.init_app(app)
     app.register_blueprint(api.bp, url_prefix=f"/v{API_VERSION}", name=f"v{API_VERSION}")

@@ -122,6 +122,10 @@ SCHEMAS: dict[str, Any] = {
             "department": NULLABLE_STRING,
             "confidence": {"type": "number"},
             "contact": STRING,
+            "text": {
+                "type": "string",
+                "description": "Where to go next, in the question's language (or the operator's)",
+            },
         },
     },
     "Answer": {

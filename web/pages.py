@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from index.snapshot import current_version
@@ -15,6 +16,7 @@ from kb.editorial import log_query
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize
+from web.locale import editor_messages, page_messages, widget_messages
 from web.requests import get_kb, requested_id
 
 bp = Blueprint("pages", __name__)
@@ -34,7 +36,8 @@ def cite(text: str, citations: Sequence[Citation]) -> Markup:
             continue
         url = escape(c.url)
         out.append(str(escape(text[pos:at])))
-        out.append(f'<sup><a href="{url}" aria-label="source {c.number}">{mark}</a></sup>')
+        label = escape(gettext("source %(number)s", number=c.number))
+        out.append(f'<sup><a href="{url}" aria-label="{label}">{mark}</a></sup>')
         pos = at + len(mark)
     out.append(str(escape(text[pos:])))
     return Markup("".join(out))
@@ -64,6 +67,17 @@ def highlight(text: str, query: str, width: int = 260) -> Markup:
 
 
 _WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+@bp.app_template_filter("contact_link")
+def contact_link(text: str, contact: str) -> Markup:
+    """Return ``text`` escaped, its first mention of ``contact`` a link (mail or web)."""
+    at = text.find(contact) if contact else -1
+    if at < 0:
+        return escape(text)
+    href = contact if contact.startswith(("http://", "https://")) else f"mailto:{contact}"
+    link = Markup('<a href="{}">{}</a>').format(href, contact)
+    return escape(text[:at]) + link + escape(text[at + len(contact) :])
 
 
 def page(template: str, **values: Any) -> str:
@@ -100,6 +114,7 @@ def home() -> ResponseReturnValue:
         updated=updated,
         thanks=request.args.get("thanks") == "1",
         index_version=version,
+        messages=page_messages(),
     )
 
 
@@ -124,7 +139,7 @@ def helpful() -> ResponseReturnValue:
 @bp.get("/editor")
 def editor() -> ResponseReturnValue:
     """The editors' page: a shell that loads everything from the admin API with the key."""
-    return page("editor.html")
+    return page("editor.html", messages=editor_messages())
 
 
 @bp.get("/theme.css")
@@ -142,7 +157,9 @@ def widget() -> ResponseReturnValue:
     """The embeddable ask box: ``<script src="https://help.example/widget.js" defer>``."""
     s = get_kb().settings
     response = make_response(
-        render_template("widget.js", product=s.product_name, colour=s.brand_color)
+        render_template(
+            "widget.js", product=s.product_name, colour=s.brand_color, messages=widget_messages()
+        )
     )
     response.mimetype = "text/javascript"
     response.headers["Cache-Control"] = "public, max-age=300"

@@ -9,6 +9,11 @@
   const slot = document.getElementById("answer-slot");
   const results = document.getElementById("results");
   const API = "/v1";
+  // The page's messages, in its locale, rendered by the server from the catalogue.
+  const MESSAGES = JSON.parse(document.body.dataset.messages || "{}");
+  function t(key, values) {
+    return (MESSAGES[key] || key).replace(/%\((\w+)\)[sd]/g, (_, name) => String(values[name])).replace("%%", "%");
+  }
   let searchTimer = null;
   let searchSeq = 0;
   let askController = null;
@@ -50,15 +55,15 @@
     const f = el("form", { class: "helpful", action: "/helpful", method: "post", "data-target": target });
     f._kb = Object.assign({ target: target, query: query }, extra);
     f.append(
-      el("span", { class: "helpful-q", id: id, text: "Was this helpful?" }),
-      el("button", { type: "submit", name: "rating", value: "up", "aria-describedby": id }, ["Yes"]),
-      el("button", { type: "submit", name: "rating", value: "down", "aria-describedby": id }, ["No"]),
+      el("span", { class: "helpful-q", id: id, text: t("helpful") }),
+      el("button", { type: "submit", name: "rating", value: "up", "aria-describedby": id }, [t("yes")]),
+      el("button", { type: "submit", name: "rating", value: "down", "aria-describedby": id }, [t("no")]),
     );
     if (target === "answer") {
       const cid = "comment-answer";
       f.append(el("details", { class: "comment" }, [
-        el("summary", { text: "Add a comment" }),
-        el("label", { for: cid, text: "What was missing or wrong?" }),
+        el("summary", { text: t("add_comment") }),
+        el("label", { for: cid, text: t("what_missing") }),
         el("textarea", { id: cid, name: "comment", maxlength: "2000", rows: "2" }),
       ]));
     }
@@ -70,9 +75,9 @@
     for (const h of data.hits) {
       const crumbs = h.section && h.section !== h.title ? h.title + " › " + h.section : h.title;
       const facts = el("p", { class: "facts" }, [el("span", { class: "kind", text: h.kind })]);
-      if (h.updated_at) facts.append(" · updated ", el("time", { datetime: h.updated_at, text: h.updated_at.slice(0, 10) }));
+      if (h.updated_at) facts.append(" · " + t("updated") + " ", el("time", { datetime: h.updated_at, text: h.updated_at.slice(0, 10) }));
       if (h.duplicates && h.duplicates.length) {
-        facts.append(" · also at ");
+        facts.append(" · " + t("also_at") + " ");
         h.duplicates.forEach((url, i) => facts.append(i ? ", " : "", el("a", { class: "duplicate", href: url, text: String(i + 1) })));
       }
       list.append(el("li", { class: "hit" }, [
@@ -83,9 +88,9 @@
         helpful("result", query, { doc_id: h.doc_id, index_version: data.index_version }),
       ]));
     }
-    if (!data.hits.length) list.append(el("li", { text: "No articles match. Try other words." }));
+    if (!data.hits.length) list.append(el("li", { text: t("no_match") }));
     const n = data.hits.length;
-    results.replaceChildren(el("h2", { id: "results-h", text: n + " article" + (n === 1 ? "" : "s") }), list);
+    results.replaceChildren(el("h2", { id: "results-h", text: t(n === 1 ? "articles_one" : "articles_other", { num: n }) }), list);
     results.hidden = false;
   }
 
@@ -115,7 +120,7 @@
       const mark = "[" + c.number + "]";
       if (at < last || chars.slice(at, at + mark.length).join("") !== mark) continue;
       out.append(chars.slice(last, at).join(""));
-      out.append(el("sup", {}, [el("a", { href: c.url, "aria-label": "source " + c.number, text: mark })]));
+      out.append(el("sup", {}, [el("a", { href: c.url, "aria-label": t("source", { number: c.number }), text: mark })]));
       last = at + mark.length;
     }
     out.append(chars.slice(last).join(""));
@@ -124,21 +129,22 @@
 
   function renderAnswer(a) {
     const section = el("section", { class: "answer" + (a.refused ? " refused" : ""), id: "answer", "aria-labelledby": "answer-h" });
-    section.append(el("h2", { id: "answer-h", text: a.refused ? "We couldn't find an answer" : "Answer" }));
+    section.append(el("h2", { id: "answer-h", text: a.refused ? t("not_found") : t("answer") }));
     if (a.refused) {
       section.append(el("p", { class: "answer-text", text: a.answer }));
       if (a.related.length) {
         section.append(el("ul", { class: "related" }, a.related.map((h) => el("li", {}, [el("a", { href: h.url, text: h.title })]))));
       }
       const esc = a.escalation;
-      if (esc) {
-        const p = el("p", { class: "contact" }, ["Still stuck? Contact "]);
-        p.append(esc.department ? el("span", {}, ["our ", el("strong", { text: esc.department }), " team"]) : "support");
-        if (esc.contact) {
-          const href = esc.contact.startsWith("http") ? esc.contact : "mailto:" + esc.contact;
-          p.append(": ", el("a", { href: href, text: esc.contact }));
+      if (esc && esc.text) {
+        // The escalation's text is in the question's language; its contact becomes a link.
+        const p = el("p", { class: "contact" });
+        const at = esc.contact ? esc.text.indexOf(esc.contact) : -1;
+        if (at < 0) p.append(esc.text);
+        else {
+          const href = /^https?:\/\//.test(esc.contact) ? esc.contact : "mailto:" + esc.contact;
+          p.append(esc.text.slice(0, at), el("a", { href: href, text: esc.contact }), esc.text.slice(at + esc.contact.length));
         }
-        p.append(".");
         section.append(p);
       }
     } else {
@@ -147,7 +153,7 @@
         el("a", { href: c.url, text: c.section && c.section !== c.title ? c.title + " › " + c.section : c.title }),
         el("blockquote", { text: c.quote }),
       ]))));
-      section.append(el("p", { class: "confidence", text: "Confidence " + Math.round(a.confidence * 100) + "%" }));
+      section.append(el("p", { class: "confidence", text: t("confidence", { percent: Math.round(a.confidence * 100) }) }));
     }
     section.append(helpful("answer", a.question, {
       answer: a.answer, citations: a.citations.map((c) => ({ number: c.number, doc_id: c.doc_id, doc_version: c.doc_version })),
@@ -161,7 +167,7 @@
     askController = new AbortController();
     const text = el("div", { class: "answer-text" });
     slot.replaceChildren(el("section", { class: "answer pending", id: "answer", "aria-busy": "true" }, [
-      el("h2", { id: "answer-h", text: "Answer" }), text,
+      el("h2", { id: "answer-h", text: t("answer") }), text,
     ]));
     try {
       const response = await fetch(API + "/answer", {
@@ -191,7 +197,7 @@
         }
       }
     } catch (e) {
-      if (e.name !== "AbortError") showError("Something went wrong. Please try again.");
+      if (e.name !== "AbortError") showError(t("went_wrong"));
     }
   }
 
@@ -231,7 +237,7 @@
       const response = await fetch(API + "/feedback", {
         method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
       });
-      const thanks = el("p", { class: "thanks", role: "status", tabindex: "-1", text: response.ok ? "Thanks for your feedback." : "Sorry, we couldn't save that." });
+      const thanks = el("p", { class: "thanks", role: "status", tabindex: "-1", text: response.ok ? t("thanks") : t("not_saved") });
       f.replaceWith(thanks);
       thanks.focus();
     } catch (e) { f.submit(); }

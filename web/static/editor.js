@@ -5,6 +5,9 @@
   const $ = (id) => document.getElementById(id);
   const status = $("editor-status");
   let key = sessionStorage.getItem("kb-admin-key") || "";
+  // The page's messages, in its locale, rendered by the server from the catalogue.
+  const MESSAGES = JSON.parse(document.body.dataset.messages || "{}");
+  const t = (name, values) => (MESSAGES[name] || name).replace(/%\((\w+)\)s/g, (_, v) => String(values[v]));
 
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
@@ -21,9 +24,9 @@
       headers: Object.assign({ Authorization: "Bearer " + key, Accept: "application/json" },
         (options || {}).body ? { "Content-Type": "application/json" } : {}),
     }));
-    if (response.status === 401) { $("editor").hidden = true; throw new Error("That key is not right."); }
+    if (response.status === 401) { $("editor").hidden = true; throw new Error(t("bad_key")); }
     const data = await response.json();
-    if (!response.ok) throw new Error(data.error || "request failed");
+    if (!response.ok) throw new Error(data.error || t("failed"));
     return data;
   }
 
@@ -31,27 +34,27 @@
     const li = el("li", { class: "candidate " + c.status, "data-id": String(c.id) });
     const qid = "q-" + c.id, aid = "a-" + c.id;
     const where = c.article && c.coverage >= 0.5
-      ? el("span", {}, ["covered by ", el("a", { href: c.article.url, text: c.article.title })])
-      : el("strong", { text: "not covered" });
+      ? el("span", {}, [t("covered_by") + " ", el("a", { href: c.article.url, text: c.article.title })])
+      : el("strong", { text: t("not_covered") });
     li.append(el("p", { class: "meta" }, [
-      c.size + " tickets · " + (c.queue || "?") + " · " + (c.lang || "?") + " · coverage " + c.coverage.toFixed(2) + " · ", where,
+      t("tickets", { count: c.size }) + " · " + (c.queue || "?") + " · " + (c.lang || "?") + " · " + t("coverage", { value: c.coverage.toFixed(2) }) + " · ", where,
       " · ", el("span", { class: "status", text: c.status }),
     ]));
     if (c.status === "pending") {
       li.append(
-        el("label", { for: qid, text: "Question" }), el("textarea", { id: qid, rows: "2" }),
-        el("label", { for: aid, text: "Answer" }), el("textarea", { id: aid, rows: "4" }),
+        el("label", { for: qid, text: t("question") }), el("textarea", { id: qid, rows: "2" }),
+        el("label", { for: aid, text: t("answer") }), el("textarea", { id: aid, rows: "4" }),
       );
       li.querySelector("#" + qid).value = c.question;
       li.querySelector("#" + aid).value = c.answer;
-      const accept = el("button", { type: "button", class: "accept", text: "Accept" });
-      const reject = el("button", { type: "button", class: "reject", text: "Reject" });
+      const accept = el("button", { type: "button", class: "accept", text: t("accept") });
+      const reject = el("button", { type: "button", class: "reject", text: t("reject") });
       accept.addEventListener("click", () => decide(c.id, "accept", li));
       reject.addEventListener("click", () => decide(c.id, "reject", li));
       li.append(el("div", { class: "row" }, [accept, reject]));
     } else {
       li.append(el("p", { class: "q", text: c.question }), el("p", { class: "a", text: c.answer }));
-      if (c.doc_id) li.append(el("p", { class: "help", text: "Published as " + c.doc_id }));
+      if (c.doc_id) li.append(el("p", { class: "help", text: t("published_as", { doc_id: c.doc_id }) }));
     }
     return li;
   }
@@ -62,7 +65,7 @@
     try {
       const data = await api("/admin/faq/" + id + "/" + action, { method: "POST", body: JSON.stringify(body) });
       li.replaceWith(candidate(data.candidate));
-      status.textContent = action === "accept" ? "Accepted: it is published at the next ingest." : "Rejected.";
+      status.textContent = action === "accept" ? t("accepted") : t("rejected");
     } catch (e) { status.textContent = e.message; }
   }
 
@@ -84,15 +87,15 @@
       line.setAttribute("stroke-width", "2");
       svg.append(line);
     });
-    const label = weeks.length ? weeks[0] + " to " + weeks[weeks.length - 1] : "no data";
-    svg.setAttribute("aria-label", "Tickets per week, " + label);
+    const label = weeks.length ? t("weeks", { first: weeks[0], last: weeks[weeks.length - 1] }) : t("no_data");
+    svg.setAttribute("aria-label", t("chart", { weeks: label }));
     const legend = el("ul", { class: "legend" }, names.map((n, k) =>
       el("li", {}, [el("span", { class: "swatch swatch-" + k }), n + " (" + series[n].reduce((a, b) => a + b, 0) + ")"])));
     return [svg, legend];
   }
 
   async function load() {
-    status.textContent = "Loading…";
+    status.textContent = t("loading");
     try {
       const [faq, gaps, trends, feedback, kpis] = await Promise.all([
         api("/admin/faq"), api("/admin/gaps"), api("/admin/trends"), api("/admin/feedback?limit=50"),
@@ -101,32 +104,32 @@
       $("editor").hidden = false;
       const pct = (v) => (v === null ? "–" : Math.round(v * 100) + "%");
       $("kpis").replaceChildren(...[
-        ["Questions", String(kpis.questions)], ["Answered", String(kpis.answered)],
-        ["Refused", String(kpis.refused)], ["Helpful", pct(kpis.helpfulness)],
-        ["Deflection (proxy)", pct(kpis.deflection)],
+        [t("questions"), String(kpis.questions)], [t("answered"), String(kpis.answered)],
+        [t("refused"), String(kpis.refused)], [t("helpful"), pct(kpis.helpfulness)],
+        [t("deflection"), pct(kpis.deflection)],
       ].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
       $("kpi-chart").replaceChildren(...chart(kpis.per_day.map((d) => d.day), {
         answered: kpis.per_day.map((d) => d.answered), refused: kpis.per_day.map((d) => d.refused),
       }));
       $("unanswered").replaceChildren(...kpis.top_unanswered.map((u) => el("li", { text: u.query + " (" + u.count + ")" })));
       $("candidates").replaceChildren(...faq.candidates.map(candidate));
-      if (!faq.candidates.length) $("candidates").append(el("li", { text: "No candidates yet: mine the tickets." }));
+      if (!faq.candidates.length) $("candidates").append(el("li", { text: t("no_candidates") }));
       $("gaps").replaceChildren(...gaps.gaps.map((g) => el("li", { class: "gap" }, [
         el("p", { class: "q", text: g.question }),
-        el("p", { class: "meta", text: g.count + " questions · " + Object.entries(g.reasons).map(([k, v]) => k.replace("_", " ") + " " + v).join(", ") + " · last " + g.last_seen.slice(0, 10) }),
-        g.closest ? el("p", { class: "meta" }, ["closest article: ", el("a", { href: g.closest.url, text: g.closest.title })]) : null,
+        el("p", { class: "meta", text: t("gap_meta", { count: g.count, reasons: Object.entries(g.reasons).map(([k, v]) => k.replace("_", " ") + " " + v).join(", "), date: g.last_seen.slice(0, 10) }) }),
+        g.closest ? el("p", { class: "meta" }, [t("closest") + " ", el("a", { href: g.closest.url, text: g.closest.title })]) : null,
       ])));
-      if (!gaps.gaps.length) $("gaps").append(el("li", { text: "No gaps: every question was answered with confidence." }));
+      if (!gaps.gaps.length) $("gaps").append(el("li", { text: t("no_gaps") }));
       const blocks = [];
       for (const [dimension, series] of Object.entries(trends.series)) {
         blocks.push(el("h3", { text: dimension }), ...chart(trends.weeks, series));
       }
       for (const r of trends.rising) {
-        blocks.push(el("p", { class: "rising", text: "Rising " + r.dimension + ": " + r.value + " (" + r.recent_per_week.toFixed(1) + " a week, " + r.before_per_week.toFixed(1) + " before)" }));
+        blocks.push(el("p", { class: "rising", text: t("rising", { dimension: r.dimension, value: r.value, recent: r.recent_per_week.toFixed(1), before: r.before_per_week.toFixed(1) }) }));
       }
       $("trends").replaceChildren(...blocks);
       $("feedback").replaceChildren(...feedback.feedback.map((f) => el("li", { class: f.rating > 0 ? "up" : "down" }, [
-        el("strong", { text: f.rating > 0 ? "Helpful" : "Not helpful" }), " · " + f.target + " · " + f.created_at.slice(0, 10) + " · ",
+        el("strong", { text: f.rating > 0 ? t("helpful") : t("not_helpful") }), " · " + f.target + " · " + f.created_at.slice(0, 10) + " · ",
         el("q", { text: f.query }), f.comment ? el("p", { text: f.comment }) : null,
       ])));
       status.textContent = "";
@@ -140,7 +143,7 @@
     load();
   });
   $("mine").addEventListener("click", async () => {
-    status.textContent = "Mining tickets…";
+    status.textContent = t("mining");
     try { await api("/admin/faq/mine", { method: "POST" }); await load(); } catch (e) { status.textContent = e.message; }
   });
   $("trends-csv").addEventListener("click", async (event) => {
@@ -153,8 +156,8 @@
   async function follow(id) {
     for (;;) {
       const { job } = await api("/admin/jobs/" + id);
-      const summary = job.report ? job.report.summary : job.error || (job.progress || 0) + " documents read";
-      $("job").textContent = "Ingest #" + job.id + ": " + job.status + " – " + summary;
+      const summary = job.report ? job.report.summary : job.error || t("documents_read", { count: job.progress || 0 });
+      $("job").textContent = t("job", { id: job.id, status: job.status, summary: summary });
       if (job.status === "done" || job.status === "failed") { if (job.status === "done") load(); return; }
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -1,6 +1,8 @@
 // kb's embeddable ask box. Put it on any page whose origin KB_CORS_ORIGINS allows:
 //   <script src="https://help.example.com/widget.js" defer></script>
 // It talks to the same public API as the help page; there is no secret in it.
+// It speaks the language of its lang attribute (<script lang="zh" ...>), else of the host page,
+// else of the browser; answers come in the language of the question.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -9,6 +11,9 @@
   var base = new URL(script.src).origin;
   var product = {{ product | tojson }};
   var colour = {{ colour | tojson }};
+  var catalogue = {{ messages | tojson }};
+  var wanted = (script.getAttribute("lang") || document.documentElement.lang || navigator.language || "en");
+  var t = catalogue[wanted.toLowerCase().split(/[-_]/)[0]] || catalogue.en;
 
   var host = document.createElement("div");
   host.setAttribute("data-kb-widget", "");
@@ -27,12 +32,13 @@
   panel.hidden = true;
   panel.innerHTML =
     '<form><label for="kbq"></label><div class="row"><input id="kbq" type="text" maxlength="1000" autocomplete="off">' +
-    '<button type="submit">Ask</button></div></form><div class="out" aria-live="polite"></div>';
-  panel.querySelector("label").textContent = "Ask " + product;
+    '<button type="submit"></button></div></form><div class="out" aria-live="polite"></div>';
+  panel.querySelector("button").textContent = t.ask;
+  panel.querySelector("label").textContent = t.ask_product.replace("%(product)s", product);
   var toggle = document.createElement("button");
   toggle.type = "button";
   toggle.setAttribute("aria-expanded", "false");
-  toggle.textContent = "Help";
+  toggle.textContent = t.help;
   root.append(style, panel, toggle);
 
   toggle.addEventListener("click", function () {
@@ -70,8 +76,14 @@
           list.append(li);
         });
         if (list.children.length) out.append(list);
+        if (a.refused && a.escalation && a.escalation.text) {
+          var contact = document.createElement("p");
+          contact.className = "contact";
+          contact.textContent = a.escalation.text;
+          out.append(contact);
+        }
       })
-      .catch(function () { out.textContent = "Sorry, help is unavailable right now."; });
+      .catch(function () { out.textContent = t.unavailable; });
   });
 
   document.body.append(host);
