@@ -42,20 +42,22 @@ def choose_model(
 ) -> ModelChoice:
     """Return the model for passages counted by language tag (``{"zh-Hant": 830, "en": 170}``).
 
+    The reason names languages by primary subtag: ``chosen: 83% of passages are zh``.
+
     ``setting`` is ``KB_EMBED_MODEL``: any value but ``auto`` is used as it is. Without the
     multilingual model installed, auto keeps MiniLM and says what to install.
     """
     if setting.strip().lower() != AUTO:
         return ModelChoice(setting, "set by KB_EMBED_MODEL")
     readable = languages_of(DEFAULT_MODEL)
-    by_primary: Counter[str] = Counter()
+    by_primary: Counter[str] = Counter()  # zh-Hant and zh-Hans are zh to a model
     for tag, count in languages.items():
         if tag:
-            by_primary[tag] += count
+            by_primary[_primary(tag)] += count
     known = sum(by_primary.values())
     if not known:
         return ModelChoice(DEFAULT_MODEL, "chosen: no passage's language is known")
-    unreadable = Counter({t: n for t, n in by_primary.items() if _primary(t) not in readable})
+    unreadable = Counter({t: n for t, n in by_primary.items() if t not in readable})
     share = sum(unreadable.values()) / known
     if share < MULTILINGUAL_SHARE:
         named = " and ".join(sorted(readable))
@@ -80,7 +82,7 @@ def _primary(tag: str) -> str:
 
 
 def _languages(counts: Counter[str], most: int = 3) -> str:
-    """``zh-Hant``, ``zh-Hant and ja``, ``zh-Hant, ja, ko and 2 more``."""
+    """``zh``, ``zh and ja``, ``zh, ja, ko and 2 more``."""
     names = [t for t, _ in counts.most_common()]
     if len(names) > most:
         names = [*names[:most], f"{len(names) - most} more"]

@@ -106,18 +106,25 @@ def detect_language(text: str) -> str | None:
     """
     sample = text[:SAMPLE_CHARS]
     if cjk_share(sample) >= CJK_SHARE:
-        if _HANGUL.search(sample):
-            return "ko"
-        if len(_KANA.findall(sample)) >= 0.05 * len(_HAN.findall(sample)) + 1:
-            return "ja"
-        script = chinese_script(sample)
-        return f"zh-{script}" if script else "zh"
+        return _cjk_language(sample)
     if _letters(sample) < MIN_LETTERS:
         return None
     language, confidence = _identifier().classify(sample)
     if confidence < MIN_CONFIDENCE:
         return None
-    return language_tag(language)
+    # py3langid tells Chinese, Japanese and Korean apart less well than their scripts do (it
+    # calls formal Traditional Chinese Cantonese, yue).
+    return _cjk_language(sample) if language in CJK_LANGUAGES else language_tag(language)
+
+
+def _cjk_language(text: str) -> str:
+    """Hangul makes Korean, kana Japanese, Han alone Chinese (with its script when it shows)."""
+    if _HANGUL.search(text):
+        return "ko"
+    if len(_KANA.findall(text)) >= 0.05 * len(_HAN.findall(text)) + 1:
+        return "ja"
+    script = chinese_script(text)
+    return f"zh-{script}" if script else "zh"
 
 
 @lru_cache(maxsize=1)

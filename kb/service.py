@@ -321,7 +321,10 @@ class KnowledgeBase:
             report.embed_model, report.embed_model_reason = manifest.model, manifest.model_reason
             store.prune_embeddings(self.model)
             self.ensure_onnx_export()
-            report.chunks_embedded = embedded_while_reading + embedded
+            # Passages embedded while reading by a model that was not chosen are not in the index.
+            report.chunks_embedded = embedded + (
+                embedded_while_reading if guess == self.model else 0
+            )
             report.index_version = manifest.version
             report.seconds = time.perf_counter() - started
             store.finish_run(run, report.to_dict())
