@@ -13,10 +13,12 @@ from index.snapshot import current_manifest
 from ingest.extract import extract
 from ingest.language import detect_language, document_language, language_tag
 from ingest.sources import markdown_html, read_jsonl
+from kb.answer import missing_names
 from kb.cli import cli
 from kb.config import load_settings
 from kb.models import Document, Section
 from kb.service import KnowledgeBase
+from kb.text import names, tokenize
 
 
 def doc(text: str, lang: str | None = None, kind: str = "article") -> Document:
@@ -176,3 +178,19 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
     again = CliRunner().invoke(cli, ["ingest", str(folder)], env=env)
     assert "embedding model: all-MiniLM-L6-v2 (set by KB_EMBED_MODEL)" in again.output
     assert current_manifest(home / "index").model == DEFAULT_MODEL  # type: ignore[union-attr]
+
+
+def test_latin_names_inside_chinese_questions_are_names_wherever_they_stand():
+    assert names("HomeKit可以用吗？") == ["HomeKit"]
+    assert names("支持Alexa吗") == ["Alexa"]
+    assert names("怎么用 iPhone 连接") == ["iPhone"]
+    assert names("How do I pair it with HomeKit? 我的设备") == ["HomeKit"]  # "How" opens
+    assert names("wifi连不上") == [] and names("我要怎麼申請信用卡?") == []
+    # English questions read as before.
+    assert names("Alexa works? Does it work with Apple HomeKit?") == ["Apple", "HomeKit"]
+
+
+def test_a_chinese_question_naming_what_the_index_never_mentions_is_missing_it():
+    known = set(tokenize("在 App 中用 PayPal 付款，提领到玉山银行")).__contains__
+    assert missing_names("支持Zigbee吗？", known) == ["Zigbee"]
+    assert missing_names("PayPal怎么提领？", known) == []
