@@ -12,12 +12,15 @@ accurate on short texts but ships about 100 MB of models; a whole document is no
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 from kb.models import Document
+
+log = logging.getLogger("kb")
 
 _TAG = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z0-9]{1,8}))*$")
 _HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -109,7 +112,10 @@ def detect_language(text: str) -> str | None:
         return _cjk_language(sample)
     if _letters(sample) < MIN_LETTERS:
         return None
-    language, confidence = _identifier().classify(sample)
+    identifier = _identifier()
+    if identifier is None:
+        return None
+    language, confidence = identifier.classify(sample)
     if confidence < MIN_CONFIDENCE:
         return None
     # py3langid tells Chinese, Japanese and Korean apart less well than their scripts do (it
@@ -129,8 +135,12 @@ def _cjk_language(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
+    """py3langid's identifier (loaded once, about a second), or None if it is not installed."""
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError:  # a dependency, but an install that lacks it still ingests
+        log.warning("py3langid is not installed: languages not declared stay unknown")
+        return None
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
