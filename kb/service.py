@@ -318,7 +318,10 @@ class KnowledgeBase:
             self._use_model(choice.model)
             manifest, embedded = self.build_index(store, progress=progress, reason=choice.reason)
             report.index_changed = manifest.version != served
-            report.embed_model, report.embed_model_reason = manifest.model, manifest.model_reason
+            report.embed_model = manifest.model
+            # A snapshot kept because nothing changed may predate the reasons (or a rollback's).
+            same = manifest.model == choice.model
+            report.embed_model_reason = choice.reason if same else manifest.model_reason
             store.prune_embeddings(self.model)
             self.ensure_onnx_export()
             # Passages embedded while reading by a model that was not chosen are not in the index.

@@ -168,7 +168,7 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
         result.output
     )
     # A fresh process (a restart, a `kb serve` worker) embeds queries with the same model.
-    served = KnowledgeBase(load_settings({"home": home}, environ={}))
+    served = KnowledgeBase(load_settings({"home": home, "reload_interval": 0}, environ={}))
     assert served.model == MULTILINGUAL_MODEL
     assert served.search("怎么退款", k=1)[0].passage.doc_id == "refund"
     assert served.search("多久能送到", k=1)[0].passage.doc_id == "shipping"
@@ -178,6 +178,9 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
     again = CliRunner().invoke(cli, ["ingest", str(folder)], env=env)
     assert "embedding model: all-MiniLM-L6-v2 (set by KB_EMBED_MODEL)" in again.output
     assert current_manifest(home / "index").model == DEFAULT_MODEL  # type: ignore[union-attr]
+    # A running server switches to the new snapshot's model with the snapshot.
+    assert served.search("how do I create an API key", k=1)[0].passage.doc_id == "api"
+    assert served.model == DEFAULT_MODEL and served.query_embedder.name == DEFAULT_MODEL
 
 
 def test_latin_names_inside_chinese_questions_are_names_wherever_they_stand():
