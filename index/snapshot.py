@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -61,6 +62,7 @@ class Manifest:
     fingerprint: str
     format: int = 1
     files: dict[str, str] = field(default_factory=dict)  # relative path → blake2b of its bytes
+    model_reason: str = ""  # why this model: "chosen: 83% of passages are zh", "set by …"
 
 
 def primary_language(tag: str | None) -> str:
@@ -131,6 +133,17 @@ def current_version(index_dir: Path) -> str | None:
         return None
 
 
+def current_manifest(index_dir: Path) -> Manifest | None:
+    """Return the manifest of the snapshot being served, or None (no snapshot, or unreadable)."""
+    version = current_version(index_dir)
+    if version is None or not re.fullmatch(r"v[0-9]+", version):
+        return None
+    try:
+        return Manifest(**json.loads((index_dir / version / "manifest.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 def list_versions(index_dir: Path) -> list[Manifest]:
     """Return the manifests of every complete snapshot, oldest first."""
     manifests = []
@@ -198,10 +211,12 @@ def build_snapshot(
     batch_size: int = 64,
     keep: int = 5,
     hnsw_threshold: int = 50_000,
+    model_reason: str = "",
 ) -> tuple[Manifest, int]:
     """Build a snapshot from the store unless the current one is identical.
 
-    The embedding model is loaded when a snapshot is built (to embed what the cache lacks).
+    The embedding model is loaded when a snapshot is built (to embed what the cache lacks);
+    its name and ``model_reason`` go into the manifest, so queries are embedded alike.
     Returns the served manifest and how many passages had to be embedded.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -242,6 +257,7 @@ def build_snapshot(
             fingerprint=digest,
             format=FORMAT,
             files=checksums(tmp),
+            model_reason=model_reason,
         )
         (tmp / "manifest.json").write_text(json.dumps(asdict(manifest), indent=2))
         _fsync_tree(tmp)

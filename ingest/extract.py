@@ -80,7 +80,9 @@ def extract(html: str | bytes, url: str | None = None, encoding: str | None = No
         warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
         soup = BeautifulSoup(html, "lxml")
     root = soup.find("html")
-    lang = root.get("lang") if isinstance(root, Tag) else None
+    # The page's declared language: <html lang>, XHTML's xml:lang, else the old http-equiv.
+    lang = (root.get("lang") or root.get("xml:lang")) if isinstance(root, Tag) else None
+    lang = lang or _http_equiv(soup, "content-language")
     canonical = _link(soup, "canonical")
     description = _meta(soup, "description")
     robots = (_meta(soup, "robots") or "").lower()
@@ -165,6 +167,14 @@ def _labels(soup: BeautifulSoup) -> tuple[tuple[str, str], ...]:
         if name.lower().startswith("kb:") and len(name) > 3 and content:
             out.append((name[3:].strip().lower(), content))
     return tuple(out)
+
+
+def _http_equiv(soup: BeautifulSoup, name: str) -> str | None:
+    for tag in soup.find_all("meta", attrs={"http-equiv": True}):
+        if isinstance(tag, Tag) and str(tag.get("http-equiv", "")).lower() == name:
+            content = tag.get("content")
+            return str(content).split(",")[0].strip() if content else None
+    return None
 
 
 def _meta(soup: BeautifulSoup, name: str) -> str | None:

@@ -14,6 +14,7 @@ from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
 from ingest.ids import suffixed
+from ingest.language import with_language
 from ingest.sources import Batch, is_url, read_source
 from kb.errors import SourceError
 from kb.models import Document
@@ -48,6 +49,8 @@ class IngestReport:
     renamed: list[tuple[str, str]] = field(default_factory=list)  # ids another source holds
     redactions: dict[str, int] = field(default_factory=dict)
     chunks_embedded: int = 0
+    embed_model: str | None = None  # the model the index was built with
+    embed_model_reason: str = ""  # why that model: "chosen: 83% of passages are zh", …
     index_version: str | None = None
     index_changed: bool = False
     dry_run: bool = False
@@ -77,6 +80,13 @@ class IngestReport:
             line += f"; index {self.index_version}"
         return line + f" ({self.seconds:.1f}s)"
 
+    def model_line(self) -> str | None:
+        """Return the line naming the embedding model and why it was used, or None (dry run)."""
+        if self.embed_model is None:
+            return None
+        reason = f" ({self.embed_model_reason})" if self.embed_model_reason else ""
+        return f"embedding model: {self.embed_model}{reason}"
+
 
 def read(
     source: str,
@@ -89,7 +99,21 @@ def read(
     """Read one source: crawl a URL, import a ticket export, or read files.
 
     ``on_document`` sees each document as soon as it is read (a crawl reads for a while).
+    Every document comes back with its language (see :func:`ingest.language.document_language`).
     """
+    batch = _read(source, store, options, fetcher=fetcher, on_document=on_document)
+    batch.documents = [with_language(doc) for doc in batch.documents]
+    return batch
+
+
+def _read(
+    source: str,
+    store: Store,
+    options: IngestOptions,
+    *,
+    fetcher: Fetcher | None = None,
+    on_document: Callable[[Document], None] | None = None,
+) -> Batch:
     if is_url(source):
         fetcher = fetcher or HttpFetcher(
             timeout=options.timeout, max_bytes=options.max_bytes, user_agent=options.user_agent

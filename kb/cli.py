@@ -107,6 +107,8 @@ def ingest(
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
     click.echo(f"Ingested {', '.join(sources)}: {report.summary()}")
+    if model_line := report.model_line():
+        click.echo(f"  {model_line}")
     if report.redactions:
         counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.redactions.items()))
         click.echo(f"  redacted: {counts}")

@@ -187,7 +187,7 @@ def eval_router(
     if not tickets and not banking77:
         raise click.UsageError("give --tickets DIR, --banking77 DIR, or both")
     kb = _kb(ctx)
-    embedder, model = kb.query_embedder, kb.settings.embed_model
+    embedder, model = kb.query_embedder, kb.model
     results: dict[str, dict[str, float]] = {}
     if tickets:
         train, test = stratified_split(tickets)

@@ -32,9 +32,10 @@ class Settings:
         None, "TOML file of settings (default: `$KB_HOME/kb.toml` if present)."
     )
     embed_model: str = _s(
-        "all-MiniLM-L6-v2",
-        "Embedding model: `all-MiniLM-L6-v2` (bundled), `multilingual-e5-small` (extra"
-        " `multilingual`) or a local sentence-transformers folder.",
+        "auto",
+        "Embedding model: `auto` (chosen at ingest from the content's languages),"
+        " `all-MiniLM-L6-v2` (bundled, English), `multilingual-e5-small` (extra `multilingual`)"
+        " or a local sentence-transformers folder.",
     )
     query_backend: str = _s(
         "auto",

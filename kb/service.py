@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from index.background import BackgroundEmbedder
+from index.choice import AUTO, DEFAULT_MODEL, MULTILINGUAL_MODEL, ModelChoice, choose_model
 from index.embedding import Embedder, languages_of, load_embedder, model_path
 from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
@@ -22,6 +23,7 @@ from index.snapshot import (
     Manifest,
     Snapshot,
     build_snapshot,
+    current_manifest,
     current_version,
     drift,
     list_versions,
@@ -117,6 +119,8 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
+        self._given = embedder  # an embedder handed in is used whatever the content
+        self._model: str | None = None
         self._query_embedder: Embedder | None = None
         self._llm: Generator | None = None
         self._searcher: Searcher | None = None
@@ -127,12 +131,50 @@ class KnowledgeBase:
         self._writer_lock = threading.Lock()
 
     @property
+    def model(self) -> str:
+        """The name of the embedding model in use.
+
+        The one the served snapshot was built with (queries must be embedded alike), else the
+        ``embed_model`` setting, else (``auto`` before any ingest) the default. An ingest may
+        change it (see :meth:`choose_model`).
+        """
+        if self._given is not None:
+            return self._given.name
+        if self._model is None:
+            served = current_manifest(self.settings.index_dir)
+            setting = self.settings.embed_model
+            self._model = served.model if served else _explicit(setting) or DEFAULT_MODEL
+        return self._model
+
+    def _use_model(self, name: str) -> None:
+        """Embed with model ``name`` from now on (a given embedder stays)."""
+        if self._given is None and name != self.model:
+            self._model = name
+            self._embedder = self._query_embedder = None
+
+    def choose_model(self, store: Store) -> ModelChoice:
+        """Return the embedding model for what ``store`` holds, and why.
+
+        ``KB_EMBED_MODEL`` decides when set; with ``auto`` the languages of the stored passages
+        do (see :func:`index.choice.choose_model`). An embedder handed to this object is used
+        whatever they are.
+        """
+        if self._given is not None:
+            return ModelChoice(self._given.name, "given to the knowledge base")
+        languages = store.passage_languages()
+        choice = choose_model(languages, self.settings.embed_model)
+        if choice.model == MULTILINGUAL_MODEL and _explicit(self.settings.embed_model) is None:
+            try:
+                load_embedder(MULTILINGUAL_MODEL, self.settings.embed_batch_size)
+            except ConfigError:
+                return choose_model(languages, AUTO, multilingual_installed=False)
+        return choice
+
+    @property
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
         if self._embedder is None:
-            self._embedder = load_embedder(
-                self.settings.embed_model, self.settings.embed_batch_size
-            )
+            self._embedder = load_embedder(self.model, self.settings.embed_batch_size)
         return self._embedder
 
     @property
@@ -141,7 +183,7 @@ class KnowledgeBase:
         if self._query_embedder is None:
             export = self._onnx_path()
             if self.settings.query_backend != "torch" and export is not None and export.exists():
-                name = self.settings.embed_model
+                name = self.model
                 self._query_embedder = OnnxEmbedder(
                     name, export, model_path(name), languages_of(name)
                 )
@@ -153,7 +195,7 @@ class KnowledgeBase:
 
     def _onnx_path(self) -> Path | None:
         try:
-            name = self.settings.embed_model
+            name = self.model
             return export_path(self.settings.models_dir, name, model_path(name))
         except ConfigError:
             return None
@@ -164,7 +206,7 @@ class KnowledgeBase:
         if self.settings.query_backend == "torch" or export is None or export.exists():
             return
         try:
-            onnx_export(model_path(self.settings.embed_model), export)
+            onnx_export(model_path(self.model), export)
         except Exception as e:  # serving falls back to torch; say why once
             log.warning("could not export the model to ONNX (%s); queries will use torch", e)
 
@@ -241,12 +283,18 @@ class KnowledgeBase:
                 report.seconds = time.perf_counter() - started
                 return report
             run = store.start_run(sources)
+            # Passages are embedded while the sources are read, before their languages are all
+            # known: with the model set, or the one in use (the previous choice, or MiniLM on
+            # a first ingest, fast enough that its work is little loss if e5 is chosen).
+            guess = (
+                self.model if self._given else _explicit(self.settings.embed_model) or self.model
+            )
             with (
                 Progress("Reading", enabled=progress) as bar,
                 BackgroundEmbedder(
                     self.settings.store_path,
-                    self.settings.embed_model,
-                    lambda: self.embedder,
+                    guess,
+                    lambda: self._given or load_embedder(guess, self.settings.embed_batch_size),
                     batch_size=self.settings.embed_batch_size,
                 ) as background,
             ):
@@ -266,11 +314,20 @@ class KnowledgeBase:
                 )
                 embedded_while_reading = background.close()
             served = current_version(self.settings.index_dir)
-            manifest, embedded = self.build_index(store, progress=progress)
+            choice = self.choose_model(store)
+            self._use_model(choice.model)
+            manifest, embedded = self.build_index(store, progress=progress, reason=choice.reason)
             report.index_changed = manifest.version != served
-            store.prune_embeddings(self.settings.embed_model)
+            report.embed_model = manifest.model
+            # A snapshot kept because nothing changed may predate the reasons (or a rollback's).
+            same = manifest.model == choice.model
+            report.embed_model_reason = choice.reason if same else manifest.model_reason
+            store.prune_embeddings(self.model)
             self.ensure_onnx_export()
-            report.chunks_embedded = embedded_while_reading + embedded
+            # Passages embedded while reading by a model that was not chosen are not in the index.
+            report.chunks_embedded = embedded + (
+                embedded_while_reading if guess == self.model else 0
+            )
             report.index_version = manifest.version
             report.seconds = time.perf_counter() - started
             store.finish_run(run, report.to_dict())
@@ -279,18 +336,24 @@ class KnowledgeBase:
         self._searcher = None
         return report
 
-    def build_index(self, store: Store, *, progress: bool = False) -> tuple[Manifest, int]:
-        """Build a snapshot from the store if anything changed; return it and the embed count."""
+    def build_index(
+        self, store: Store, *, progress: bool = False, reason: str = ""
+    ) -> tuple[Manifest, int]:
+        """Build a snapshot from the store if anything changed; return it and the embed count.
+
+        It is built with :attr:`model`; ``reason`` says why that model, in its manifest.
+        """
         with Progress("Embedding", enabled=progress) as bar:
             return build_snapshot(
                 store,
-                self.settings.embed_model,
+                self.model,
                 lambda: self.embedder,
                 self.settings.index_dir,
                 progress=bar.step,
                 batch_size=self.settings.embed_batch_size,
                 keep=self.settings.index_keep,
                 hnsw_threshold=self.settings.hnsw_threshold,
+                model_reason=reason,
             )
 
     # index versions ----------------------------------------------------------------------
@@ -352,6 +415,7 @@ class KnowledgeBase:
                 log.error("index %s not loaded, still serving %s: %s",
                           version, self._searcher.snapshot.version, e.message)  # fmt: skip
                 return self._searcher
+            self._use_model(snapshot.manifest.model)  # its passages' model embeds the queries
             self._searcher = Searcher(
                 snapshot,
                 self.query_embedder,
@@ -578,7 +642,7 @@ class KnowledgeBase:
         examples = [e for p in paths for e in labelled_tickets(p, fields, mapping)]
         texts = [e.text for e in examples]
         labels = {f: [e.labels[f] for e in examples] for f in fields}
-        router = Router.train(texts, labels, self.query_embedder, self.settings.embed_model)
+        router = Router.train(texts, labels, self.query_embedder, self.model)
         version = router.save(self.router_dir)
         self._router = None
         return version, len(texts)
@@ -662,3 +726,8 @@ class KnowledgeBase:
             finally:
                 store.close()
         return {**counts, "index_version": current_version(self.settings.index_dir)}
+
+
+def _explicit(setting: str) -> str | None:
+    """Return the model ``setting`` names, or None for ``auto``."""
+    return None if setting.strip().lower() == AUTO else setting

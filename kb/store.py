@@ -271,6 +271,14 @@ class Store:
         chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return {"documents": docs, "chunks": chunks}
 
+    def passage_languages(self) -> dict[str | None, int]:
+        """Return how many chunks are stored per document language (None: not known)."""
+        rows = self.conn.execute(
+            "SELECT NULLIF(d.lang, ''), count(*) FROM chunks c JOIN documents d ON d.id = c.doc_id"
+            " GROUP BY 1"
+        )
+        return {lang: n for lang, n in rows}
+
     def index_rows(self) -> list[IndexRow]:
         """Return every chunk with its document's fields, in a stable order."""
         rows = self.conn.execute(

@@ -195,11 +195,31 @@ def names(text: str) -> list[str]:
     """Return the words of ``text`` written as names: "HomeKit", "API", "Alexa" mid-sentence.
 
     A capital that only opens a sentence does not make a name, and text written mostly in
-    capitals has none. Scripts without case have none either.
+    capitals has none. Chinese, Japanese and Korean have no capitals, but the Latin words a
+    question in them carries are names when capitalised, wherever they stand ("HomeKit可以用吗",
+    "支持 Alexa 吗"): only the English phrases among them have sentences to open.
     """
     letters = [c for c in text if c.isalpha()]
     if letters and sum(c.isupper() for c in letters) > len(letters) / 2:
         return []
+    if not has_cjk(text):
+        return _latin_names(text)
+    out: list[str] = []
+    for segment in _NOT_CJK.findall(text):
+        words = _WORD.findall(segment)
+        if len(words) == 1:
+            word = words[0]
+            if len(word) > 1 and any(c.isupper() for c in word) and word.lower() not in _NOT_NAMES:
+                out.append(word)
+        else:
+            out.extend(_latin_names(segment))
+    return list(dict.fromkeys(out))
+
+
+_NOT_CJK = re.compile(rf"[^{_C}]+")
+
+
+def _latin_names(text: str) -> list[str]:
     out: list[str] = []
     for sentence in re.split(r"(?<=[.!?;:])\s+|\n", text):
         for i, match in enumerate(_NAME.finditer(sentence.strip())):

@@ -31,9 +31,7 @@ def test_onnx_export_matches_sentence_transformers(tmp_path, embedder, shared_mo
 
 def test_ingest_exports_once_and_queries_use_onnx(kb, settings):
     kb.ingest([str(__import__("tests.conftest").conftest.DEMO)])
-    assert export_path(
-        settings.models_dir, settings.embed_model, model_path(settings.embed_model)
-    ).exists()
+    assert export_path(settings.models_dir, kb.model, model_path(kb.model)).exists()
     served = KnowledgeBase(settings)
     assert isinstance(served.query_embedder, OnnxEmbedder)
     assert served.search("reset password", k=1)[0].passage.doc_id == "reset-password"
