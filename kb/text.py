@@ -26,8 +26,13 @@ STOPWORDS = frozenset(_STOP_LIST.split())
 
 
 def normalize(text: str) -> str:
-    """Return ``text`` in NFKC form with runs of whitespace folded to one space."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """Return ``text`` in NFC form with runs of whitespace folded to one space.
+
+    Text is kept as written: full-width punctuation ("，", "（"), "…" and the like are what a
+    Chinese or Japanese reader expects quoted back. Matching folds them (NFKC) in
+    :func:`tokenize`, so "Ｗｉ－Ｆｉ" still finds "Wi-Fi".
+    """
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
 def content_hash(*parts: str) -> str:

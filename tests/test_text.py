@@ -23,3 +23,8 @@ def test_normalize_and_words_and_hash():
     assert words("two words 中文") == 4
     assert content_hash("a", "b") != content_hash("ab")
     assert slugify("Reset from the App!") == "reset-from-the-app"
+
+
+def test_text_is_kept_as_written_and_matched_folded():
+    assert normalize("设置，然后（可选）重启…") == "设置，然后（可选）重启…"
+    assert tokenize("Ｗｉ－Ｆｉ") == tokenize("Wi-Fi")
