@@ -128,6 +128,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._router: tuple[str, Router] | None = None
         self._writer: Store | None = None
+        self._reader: Store | None = None
         self._writer_lock = threading.Lock()
 
     @property
@@ -224,6 +225,20 @@ class KnowledgeBase:
             if self._writer is None:
                 self._writer = Store(self.settings.store_path)
             return self._writer
+
+    def reader(self) -> Store:
+        """A read-only connection kept open for the small reads every request makes (API keys).
+
+        It has a lock of its own, so these reads never wait for the writer's lock; in WAL mode
+        each read sees every write committed before it (a revoked key is refused at once).
+        """
+        with self._writer_lock:
+            if self._reader is None:
+                if self._writer is None:  # the writer creates and migrates the store first
+                    self._writer = Store(self.settings.store_path)
+                self._reader = Store.reader(self.settings.store_path)
+            assert self._reader is not None
+            return self._reader
 
     # ingestion ---------------------------------------------------------------------------
 

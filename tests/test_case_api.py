@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from kb.config import load_settings
+from kb.errors import InvalidInput
 from kb.service import KnowledgeBase
 from tests.conftest import DEMO, FIXTURES
 from tests.test_api import openapi_path
 from web import create_app
-from web.inputs import usable
+from web.inputs import MAX_JSON_DEPTH, check_json, json_depth, usable
 from web.openapi import spec
 
 CASE = FIXTURES / "cases" / "lone-surrogate-500"
@@ -88,6 +89,116 @@ def test_unknown_api_paths_answer_in_the_error_shape(case_client, path):
     r = case_client.get(path, headers={"Accept": "text/html"})
     assert r.status_code == 404 and r.mimetype == "application/json"
     assert set(r.json) == ERROR_KEYS and r.json["status"] == 404
+
+
+def api_first_segments(app) -> set[str]:
+    """The first path segment of every rule of the JSON API (both mounts), openapi and admin."""
+    surfaces = ("api", "v1", "openapi", "admin")
+    return {rule.rule.split("/")[1].split("<")[0] for rule in app.url_map.iter_rules()
+            if rule.endpoint.split(".")[0] in surfaces}  # fmt: skip
+
+
+def test_every_path_under_an_api_route_answers_in_the_error_shape(fuzz_app):
+    """/answer/, /search/x, /admin (with or without the admin key): JSON, whatever Accept says."""
+    segments = api_first_segments(fuzz_app)
+    assert {"v1", "search", "answer", "route", "feedback", "documents", "healthz", "admin"} <= (
+        segments
+    )
+    client, checked = fuzz_app.test_client(), 0
+    for segment in sorted(segments):
+        for suffix in ("", "/", "/x", "/x/", "/x/y", "//"):
+            for auth in ({}, {"Authorization": f"Bearer {KEY}"}):
+                path = f"/{segment}{suffix}"
+                r = client.get(path, headers={"Accept": "text/html", **auth})
+                if r.status_code < 400:
+                    continue  # a real route (/healthz, /openapi.json, /admin/keys …)
+                checked += 1
+                assert r.mimetype == JSON_TYPE, (path, auth, r.status_code)
+                assert set(r.json) == ERROR_KEYS and r.json["status"] == r.status_code, path
+    assert checked > 4 * len(segments)
+
+
+def test_pages_keep_html_errors_under_their_own_paths(fuzz_app):
+    client = fuzz_app.test_client()
+    for path in ("/articles/no-such-page", "/articles/x/y", "/nope", "/nope/", "/helpful/x",
+                 "/editor/x"):  # fmt: skip
+        r = client.get(path, headers={"Accept": "text/html"})
+        assert r.status_code == 404 and r.mimetype == "text/html", path
+
+
+# --- JSON nested too deeply -----------------------------------------------------------------
+
+
+def nested(depth: int, opener: str = "[") -> str:
+    """A JSON document ``depth`` levels deep: ``[[[…]]]`` or ``{"a":{"a":…}}``."""
+    if opener == "[":
+        return "[" * depth + "]" * depth
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+DEEP_REQUESTS = [
+    ("GET", "/search?q=refund"), ("GET", "/v1/search?q=refund"), ("POST", "/answer"),
+    ("POST", "/v1/answer"), ("POST", "/v1/route"), ("POST", "/feedback"), ("POST", "/helpful"),
+    ("GET", "/?q=refund"), ("POST", "/admin/keys"), ("POST", "/admin/ingest"),
+    ("GET", "/healthz"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 100, 990, 5000, 10_000])  # 60 KB at most
+@pytest.mark.parametrize("opener", ["[", "{"])
+def test_a_json_body_nested_too_deeply_is_a_400_on_every_route(fuzz_app, depth, opener):
+    client, body = fuzz_app.test_client(), nested(depth, opener)
+    auth = {"Authorization": f"Bearer {KEY}"}
+    for method, path in DEEP_REQUESTS:
+        for content_type in (JSON_TYPE, "text/plain"):  # routes parse bodies whatever the type
+            r = client.open(path, method=method, data=body, content_type=content_type,
+                            headers={"Accept": JSON_TYPE, **auth})  # fmt: skip
+            assert r.status_code == 400, (method, path, content_type, r.status_code, r.text[:200])
+            assert set(r.json) == ERROR_KEYS
+            assert r.json["error"].startswith("the JSON body is nested too deeply"), r.json
+
+
+def test_json_as_deep_as_the_limit_is_still_read(fuzz_app):
+    client = fuzz_app.test_client()
+    r = client.open("/v1/search?q=refund", method="GET", data=nested(MAX_JSON_DEPTH),
+                    content_type=JSON_TYPE)  # fmt: skip
+    assert r.status_code == 200, r.text[:200]
+    deep_context = json.loads(nested(MAX_JSON_DEPTH - 1, "{"))
+    r = client.post("/v1/answer", json={"question": "refund", "extra": deep_context})
+    assert r.status_code == 200, r.text[:200]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:\u00e9', max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(alphabet='[]{}"\\a',
+                                                                         max_size=4),
+                                                                 inner, max_size=3),
+    max_leaves=30,
+)  # fmt: skip
+
+
+def depth_of(value: Any) -> int:
+    """The reference: depth measured on the parsed value (recursive, for small values)."""
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@given(value=json_values, indent=st.sampled_from([None, 1]), ascii_only=st.booleans())
+def test_the_depth_counted_without_parsing_is_the_parsed_depth(value, indent, ascii_only):
+    assert json_depth(json.dumps(value, indent=indent, ensure_ascii=ascii_only)) == depth_of(value)
+
+
+def test_checking_parsed_json_needs_no_recursion():
+    value: Any = "bad \ud800"
+    for _ in range(50_000):  # deeper than Python's recursion limit
+        value = [value]
+    with pytest.raises(InvalidInput, match=r"^request body\[0\]\[0\].*must be valid Unicode"):
+        check_json(value)
+    check_json(json.loads(nested(MAX_JSON_DEPTH, "{")))
 
 
 def test_a_wrong_method_on_the_api_answers_in_the_error_shape(case_client):

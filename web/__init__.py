@@ -10,6 +10,7 @@ from flask import Flask
 from kb.config import Settings, load_settings
 from kb.logs import configure as configure_logs
 from kb.service import KnowledgeBase
+from web import inputs
 
 
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
@@ -17,12 +18,13 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load_settings(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    app.json = inputs.JSONProvider(app)  # refuses a body nested too deeply before parsing it
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["kb"] = KnowledgeBase(settings)
     configure_logs(settings.log_level, settings.log_format)
 
-    from web import admin, api, errors, inputs, locale, metrics, openapi, pages, requests, security
+    from web import admin, api, errors, locale, metrics, openapi, pages, requests, security
     from web.versions import API_VERSION
 
     requests.init_app(app)

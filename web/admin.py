@@ -1,24 +1,24 @@
 """The editors' API: FAQ candidates, the content-gap report, feedback review, backend API keys.
 
 Every route needs the admin key (``Authorization: Bearer KEY``, compared in constant time);
-with no key configured the routes are shut. Answers are JSON in the one error shape.
+with no key configured the routes are shut. Answers are JSON in the one error shape, and never
+cached (``Cache-Control: no-store``, set with the security headers: one answer holds a new key).
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
 from kb import editorial, jobs, keys
-from kb.errors import InvalidInput, Unauthorized
-from kb.secrets import check_key
+from kb.errors import InvalidInput
 from kb.sentiment import sentiment
 from kb.trends import to_csv
 from web.api import json_body
 from web.requests import get_kb
+from web.security import credentials
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_ID = 2**63 - 1  # ids are SQLite integers: anything larger names nothing
@@ -27,16 +27,7 @@ MAX_ID = 2**63 - 1  # ids are SQLite integers: anything larger names nothing
 @bp.before_request
 def require_key() -> None:
     """Let through only requests carrying the configured admin key."""
-    settings = get_kb().settings
-    if not settings.admin_key_hash and not settings.admin_key:
-        raise Unauthorized("the admin API is shut: set KB_ADMIN_KEY_HASH (see kb admin-key)")
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if settings.admin_key_hash:
-        ok = bool(given) and check_key(given, settings.admin_key_hash)
-    else:
-        ok = hmac.compare_digest(given.encode(), settings.admin_key.encode())
-    if not ok:
-        raise Unauthorized("admin key missing or wrong (send Authorization: Bearer KEY)")
+    credentials().require_admin()
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:

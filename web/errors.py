@@ -1,8 +1,9 @@
 """One error shape: ``{"ok": false, "error": message, "status": code, "request_id": id}``.
 
-API routes, and every path under the API (``/v1/nope``, ``/admin/nope``), always answer errors
-in JSON; pages answer JSON too when the client asks for it,
-otherwise a small HTML page. Unexpected exceptions are logged with the request id and never
+API routes, and every path under an API route's first segment (``/v1/nope``, ``/answer/``,
+``/search/x``, ``/admin``, ``/admin/nope``: the segments come from the app's url_map), always
+answer errors in JSON; pages answer JSON too when the client asks for it, otherwise a small
+HTML page. Unexpected exceptions are logged with the request id and never
 shown to the client.
 """
 
@@ -14,12 +15,14 @@ import sqlite3
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
 
 from kb.errors import KbError
 from web.requests import request_id
 from web.versions import API_BLUEPRINTS
 
 log = logging.getLogger("kb.web")
+API_SURFACES = (*API_BLUEPRINTS, "openapi", "admin")  # blueprints that answer only JSON
 _VERSIONED = re.compile(r"^/v[0-9]+(?:/|$)")  # /v1/…, and versions that do not exist (yet)
 
 
@@ -39,9 +42,8 @@ def error_response(message: str, status: int) -> Response:
 def _wants_json() -> bool:
     path = request.path
     if (
-        request.blueprint in (*API_BLUEPRINTS, "admin")
-        or path in current_app.config["KB_API_PATHS"]
-        or path.startswith(current_app.config["KB_API_PREFIXES"])
+        request.blueprint in API_SURFACES
+        or path.split("/")[1] in current_app.config["KB_API_SEGMENTS"]
         or _VERSIONED.match(path)
     ):
         return True
@@ -49,17 +51,24 @@ def _wants_json() -> bool:
     return best == "application/json" or request.is_json
 
 
+def api_segments(app: Flask) -> frozenset[str]:
+    """Return the first path segments of the API's routes (``v1``, ``answer``, ``admin``, …).
+
+    A segment a page route also starts with is left out: that page keeps its HTML errors.
+    """
+
+    def first(rule: Rule) -> str:
+        return rule.rule.split("/")[1].split("<")[0]
+
+    rules = list(app.url_map.iter_rules())
+    api = {first(r) for r in rules if r.endpoint.split(".")[0] in API_SURFACES}
+    pages = {first(r) for r in rules if r.endpoint.split(".")[0] not in API_SURFACES}
+    return frozenset(api - pages - {""})
+
+
 def init_app(app: Flask) -> None:
     """Install the handlers that turn every error into the one shape."""
-    rules = [
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if rule.endpoint.split(".")[0] in (*API_BLUEPRINTS, "openapi", "admin")
-    ]
-    app.config["KB_API_PATHS"] = frozenset(rules)
-    # Anything under a route with a path parameter (/documents/…) or under /admin/ is API too.
-    under = sorted({r.split("<")[0] for r in rules if "<" in r})
-    app.config["KB_API_PREFIXES"] = ("/admin/", *under)
+    app.config["KB_API_SEGMENTS"] = api_segments(app)
 
     @app.errorhandler(KbError)
     def handle_kb_error(e: KbError) -> Response:
