@@ -153,7 +153,7 @@ class Crawler:
             if not in_scope(item.url, self.scopes) or not looks_like_page(item.url):
                 return
             if item.depth > self.limits.max_depth:
-                self.batch.complete = False  # unseen pages may still exist: remove nothing
+                self.batch.incomplete("pages deeper than the depth limit")  # unseen, not gone
                 return
             trap = trap_reason(item.url)
             if trap:
@@ -169,10 +169,10 @@ class Crawler:
         if urlsplit(item.url).netloc not in self.hosts:
             return "sitemap on another host"
         if item.depth > self.limits.max_sitemap_depth:
-            self.batch.complete = False
+            self.batch.incomplete("sitemaps nested too deep")
             return f"sitemap nested more than {self.limits.max_sitemap_depth} deep"
         if self.sitemap_budget <= 0:
-            self.batch.complete = False
+            self.batch.incomplete("sitemap limit reached")
             return f"more than {self.limits.max_sitemaps} sitemaps"
         self.sitemap_budget -= 1
         return None
@@ -182,23 +182,32 @@ class Crawler:
         host = parts.netloc
         if host not in self.robots:
             robots_url = f"{parts.scheme}://{host}/robots.txt"
+            failure = ""
             try:
                 response = self.fetcher.get(robots_url)
-                if response.status >= 500:
-                    self.batch.failed.append((robots_url, f"HTTP {response.status}: host skipped"))
-                    self.robots[host] = Robots.unavailable(self.user_agent)
-                elif response.status == 200:
-                    text = response.body.decode("utf-8", errors="replace")
-                    self.robots[host] = Robots(text, self.user_agent)
-                    for loc in self.robots[host].sitemaps():
-                        sitemap = normalize_url(loc, robots_url)
-                        if sitemap:
-                            self._enqueue(_Item(sitemap, 0, sitemap=True))
-                else:
-                    self.robots[host] = Robots(None, self.user_agent)
             except FetchError as e:
-                self.batch.failed.append((robots_url, str(e)))
-                self.robots[host] = Robots(None, self.user_agent)
+                response = None
+                failure = str(e)
+            if response is not None and response.status == 200:
+                text = response.body.decode("utf-8", errors="replace")
+                self.robots[host] = Robots(text, self.user_agent)
+                for loc in self.robots[host].sitemaps():
+                    sitemap = normalize_url(loc, robots_url)
+                    if sitemap:
+                        self._enqueue(_Item(sitemap, 0, sitemap=True))
+            elif response is not None and response.status < 500 and response.status != 429:
+                self.robots[host] = Robots(None, self.user_agent)  # no robots.txt: no rules
+            else:
+                # The rules and the sitemaps it lists are unknown: what they led to is kept.
+                if response is not None:
+                    failure = f"HTTP {response.status}: host skipped"
+                self.batch.failed.append((robots_url, failure))
+                self.batch.incomplete("robots.txt failed")
+                self.robots[host] = (
+                    Robots(None, self.user_agent)
+                    if response is None
+                    else Robots.unavailable(self.user_agent)
+                )
         return self.robots[host]
 
     def _delay(self, host: str) -> float:
@@ -229,7 +238,7 @@ class Crawler:
                     continue
                 if not item.sitemap:
                     if self.page_budget <= 0:
-                        self.batch.complete = False
+                        self.batch.incomplete("page limit reached")
                         queue.clear()
                         self.batch.skipped.append((item.url, "page limit reached"))
                         break
@@ -330,17 +339,25 @@ class Crawler:
         self._page(item, response)
 
     def _failed(self, item: _Item, reason: str, state: PageState | None) -> None:
+        """A passing failure deletes nothing: not what we had, nor what it led to.
+
+        A page keeps its document and its links are followed as last time (as on a 304); what
+        a sitemap listed is not known, so the crawl is incomplete and removes nothing unseen.
+        """
         self.batch.failed.append((item.url, reason))
-        if state:  # a passing failure must not delete what we had
+        if item.sitemap:
+            self.batch.incomplete("a sitemap failed")
+        if state:
             if state.doc_id:
                 self.batch.kept.add(state.doc_id)
             self.batch.pages.append(state)
+            self._follow(state.links, item.depth)
 
     def _sitemap(self, item: _Item, response: Response) -> None:
         try:
             sitemap = parse_sitemap(response.body)
         except ValueError as e:
-            self.batch.failed.append((item.url, str(e)))
+            self._failed(replace(item, sitemap=True), str(e), None)
             return
         for loc in sitemap.sitemaps:
             url = normalize_url(loc, response.url)

@@ -43,6 +43,8 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    held: int = 0  # documents not seen but kept: their source was not seen whole
+    held_because: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # ids another source holds
@@ -71,6 +73,8 @@ class IngestReport:
         )
         if self.fetched:
             line = f"{self.fetched} pages fetched; " + line
+        if self.held:
+            line += f"; {self.held} kept: {', '.join(self.held_because)}"
         if not self.dry_run:
             line += f"; {self.chunks_embedded} chunks embedded"
         if self.index_version:
@@ -216,8 +220,9 @@ def store_batches(
 ) -> IngestReport:
     """Upsert the documents of ``batches``; remove documents their sources no longer have.
 
-    A crawl that did not see its whole site (a limit was hit) removes only pages that answered
-    404 or 410; pages that failed for a passing reason keep their documents.
+    A crawl that did not see its whole site (a limit was hit, a sitemap or robots.txt failed)
+    removes only pages that answered 404 or 410, and the report says how many it kept and why;
+    pages that failed for a passing reason keep their documents, and what they linked to.
     """
     report = IngestReport(sources=[b.source for b in batches], dry_run=dry_run)
     redactions: Counter[str] = Counter()
@@ -236,6 +241,12 @@ def store_batches(
             seen.add(doc.id)
         report.unchanged += len(batch.kept - {d.id for d in batch.documents})
         doomed = (before - seen) if batch.complete else (batch.gone & before) - seen
+        held = len(before - seen - doomed)
+        if held:
+            report.held += held
+            report.held_because.extend(
+                r for r in batch.incomplete_because if r not in report.held_because
+            )
         report.removed += len(doomed) if dry_run else store.remove_documents(doomed)
         if not dry_run and batch.pages:
             store.save_pages(batch.source, batch.pages, complete=batch.complete)

@@ -33,13 +33,20 @@ class Batch:
     redactions: Counter[str] = field(default_factory=Counter)
     # Crawls only: documents seen but not re-read (unchanged, or a passing failure), documents
     # whose pages are gone, fetch failures, pages fetched, and whether the crawl saw everything
-    # (only then may documents it did not see be removed).
+    # (only then may documents it did not see be removed), and if not, why not.
     kept: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
     failed: list[tuple[str, str]] = field(default_factory=list)
     fetched: int = 0
     complete: bool = True
+    incomplete_because: list[str] = field(default_factory=list)
     pages: list[PageState] = field(default_factory=list)
+
+    def incomplete(self, reason: str) -> None:
+        """Record that the source was not seen whole (``reason``): nothing unseen is removed."""
+        self.complete = False
+        if reason not in self.incomplete_because:
+            self.incomplete_because.append(reason)
 
 
 def is_url(source: str) -> bool:
