@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
@@ -37,7 +37,10 @@ from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap
 from kb.errors import SourceError
 from kb.links import ALSO_AT
 from kb.models import Document
-from kb.store import PageState, StoredDocument
+from kb.store import PageState
+
+# Stored documents' ids → (text key, public URL), in one call (Store.text_keys).
+TextKeys = Callable[[Iterable[str]], dict[str, tuple[str, str | None]]]
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 
@@ -97,10 +100,10 @@ class Crawler:
         *,
         user_agent: str,
         on_document: Callable[[Document], None] | None = None,
-        stored: Callable[[str], StoredDocument | None] | None = None,
+        text_keys: TextKeys | None = None,
     ) -> None:
         self.fetcher = fetcher
-        self.stored = stored  # the stored document of an id, to tell copies of unchanged pages
+        self.text_keys = text_keys  # of stored documents, to tell copies of unchanged pages
         self.limits = limits
         self.known = known
         self.user_agent = user_agent
@@ -448,13 +451,11 @@ class Crawler:
         page did not change and so was not read again: it is that document, not a new one.
         """
         new = [g for g in groups if not any(self._held_id(self.read[i]) for i in g)]
-        if not new or not self.batch.kept or self.stored is None:
+        if not new or not self.batch.kept or self.text_keys is None:
             return {}
         texts: dict[str, str] = {}
-        for doc_id in sorted(self.batch.kept):
-            doc = self.stored(doc_id)
-            if doc is not None:
-                texts.setdefault(text_key(doc.sections), doc.url or doc_id)
+        for doc_id, (key, url) in sorted(self.text_keys(self.batch.kept).items()):
+            texts.setdefault(key, url or doc_id)
         copies = {}
         for group in new:
             original = texts.get(self.read[group[0]].text)
@@ -484,14 +485,14 @@ def crawl(
     user_agent: str,
     source: str,
     on_document: Callable[[Document], None] | None = None,
-    stored: Callable[[str], StoredDocument | None] | None = None,
+    text_keys: TextKeys | None = None,
 ) -> Batch:
     """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped).
 
-    ``stored`` returns a stored document by id: with it, a new page that copies an unchanged
-    one (not read again) is known as its duplicate.
+    ``text_keys`` returns the text key and URL of stored documents by id, in one call: with
+    it, a new page that copies an unchanged one (not read again) is known as its duplicate.
     """
     crawler = Crawler(
-        fetcher, limits, known, user_agent=user_agent, on_document=on_document, stored=stored
+        fetcher, limits, known, user_agent=user_agent, on_document=on_document, text_keys=text_keys
     )
     return crawler.crawl(starts, source)
