@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -298,6 +298,7 @@ class Store:
         """Return the text key (:func:`kb.text.text_key`) and public URL of each of ``ids``."""
         ids = sorted(set(ids))
         out: dict[str, tuple[str, str | None]] = {}
+        missing: list[tuple[str, str]] = []
         for start in range(0, len(ids), 500):
             part = ids[start : start + 500]
             marks = ",".join("?" * len(part))
@@ -308,7 +309,11 @@ class Store:
                 if key is None:  # stored before text keys were: read it back, once
                     doc = self.get_document(doc_id)
                     key = text_key(doc.sections) if doc else ""
+                    missing.append((key, doc_id))
                 out[doc_id] = (key, url)
+        if missing:
+            with suppress(sqlite3.OperationalError), self.transaction() as c:  # a reader: next time
+                c.executemany("UPDATE documents SET text_key = ? WHERE id = ?", missing)
         return out
 
     def document_ids(self, source: str | None = None) -> set[str]:

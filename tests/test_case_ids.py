@@ -374,6 +374,12 @@ class MutableSite:
                 if path not in site.links:
                     self.send_error(404)
                     return
+                etag = f'"{hash(tuple(site.links[path]))}"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
                 items = "".join(f"<li><a href='{h}'>{h}</a></li>" for h in site.links[path])
                 title = path.strip("/").replace("/", " ") or "home"
                 body = (
@@ -384,6 +390,7 @@ class MutableSite:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
+                self.send_header("ETag", etag)
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -497,6 +504,72 @@ def test_a_page_keeps_its_id_when_a_variant_of_its_address_appears(
         again = {url: i for i, url in urls(store).items()}
         assert again[f"{base}{first}"] == ids[f"{base}{first}"]
         assert no_op(ingest_into(store, f"{base}/help/"))
+
+
+# Reading by id is a lookup, not a scan -----------------------------------------------------
+
+
+def statements(store: Store) -> list[str]:
+    """Record every SQL statement ``store`` runs from now on; return the (growing) list."""
+    seen: list[str] = []
+    store.conn.set_trace_callback(seen.append)
+    return seen
+
+
+def test_a_new_page_among_many_unchanged_reads_no_stored_document_back(tmp_path: Path):
+    site = MutableSite()
+    pages = [f"/help/p{i}.html" for i in range(30)]
+    site.page("/help/", *pages)
+    for path in pages:
+        site.page(path)
+    store = Store(tmp_path / "kb.sqlite3")
+    with serve(site.handler()) as base:
+        assert ingest_into(store, f"{base}/help/").added == 31
+        with store.transaction() as c:  # as if stored before text keys were
+            if "text_key" in {r[1] for r in c.execute("PRAGMA table_info(documents)")}:
+                c.execute("UPDATE documents SET text_key = NULL")
+        for new in ("/help/new.html", "/help/newer.html"):
+            # The articles answer 304 (kept, not read again) and a new page appears.
+            site.page("/help/", *site.links["/help/"], new)
+            site.page(new)
+            run = statements(store)
+            assert ingest_into(store, f"{base}/help/").added == 1
+        # Read back once at most, to learn the text keys; never again.
+        assert not [s for s in run if "FROM chunks" in s]
+
+
+def test_ids_another_source_holds_are_found_in_one_query(tmp_path: Path):
+    rows = [(f"faq-{i}", f"Answer number {i} about lamps.") for i in range(40)]
+    a = jsonl(tmp_path / "a.jsonl", *rows)
+    c = jsonl(tmp_path / "c.jsonl", *((i, f"Another answer: {t}") for i, t in rows))
+    store = Store(tmp_path / "kb.sqlite3")
+    ingest_into(store, a)
+    run = statements(store)
+    assert len(ingest_into(store, c).renamed) == 40
+    # Before the first document is written: the source's ids, their owners, the first upsert.
+    first_write = next(i for i, s in enumerate(run) if s.lstrip().startswith("INSERT"))
+    reads = [s for s in run[:first_write] if s.lstrip().startswith("SELECT")]
+    assert len(reads) <= 3, reads
+
+
+def test_a_snapshot_finds_a_document_s_passages_by_index(tmp_path: Path, embedder):
+    import sqlite3
+
+    kb = fresh_kb(tmp_path, embedder)
+    kb.ingest([jsonl(tmp_path / "a.jsonl", FAQ, OTHER)])
+    (path,) = (tmp_path / "home").rglob("passages.sqlite3")
+    conn = sqlite3.connect(path)
+    plan = " ".join(
+        str(r[-1])
+        for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT section, anchor, text FROM passages WHERE doc_id = ?"
+            " ORDER BY row",
+            ("faq",),
+        )
+    )
+    conn.close()
+    assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 # Kind 2: ids that are paths ----------------------------------------------------------------
