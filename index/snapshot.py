@@ -373,6 +373,8 @@ def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page])
                 for i, r in enumerate(rows)
             ],
         )
+        # Snapshot.document reads one document's passages in order: an index, not a scan.
+        conn.execute("CREATE INDEX passages_doc ON passages(doc_id, row)")
         conn.execute(
             "CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT, kind TEXT, title TEXT,"
             " url TEXT, lang TEXT, meta TEXT, version INTEGER, updated_at TEXT)"

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
@@ -37,7 +37,10 @@ from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap
 from kb.errors import SourceError
 from kb.links import ALSO_AT
 from kb.models import Document
-from kb.store import PageState, StoredDocument
+from kb.store import PageState
+
+# Stored documents' ids → (text key, public URL), in one call (Store.text_keys).
+TextKeys = Callable[[Iterable[str]], dict[str, tuple[str, str | None]]]
 
 HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 
@@ -97,10 +100,10 @@ class Crawler:
         *,
         user_agent: str,
         on_document: Callable[[Document], None] | None = None,
-        stored: Callable[[str], StoredDocument | None] | None = None,
+        text_keys: TextKeys | None = None,
     ) -> None:
         self.fetcher = fetcher
-        self.stored = stored  # the stored document of an id, to tell copies of unchanged pages
+        self.text_keys = text_keys  # of stored documents, to tell copies of unchanged pages
         self.limits = limits
         self.known = known
         self.user_agent = user_agent
@@ -153,7 +156,7 @@ class Crawler:
             if not in_scope(item.url, self.scopes) or not looks_like_page(item.url):
                 return
             if item.depth > self.limits.max_depth:
-                self.batch.complete = False  # unseen pages may still exist: remove nothing
+                self.batch.incomplete("pages deeper than the depth limit")  # unseen, not gone
                 return
             trap = trap_reason(item.url)
             if trap:
@@ -169,10 +172,10 @@ class Crawler:
         if urlsplit(item.url).netloc not in self.hosts:
             return "sitemap on another host"
         if item.depth > self.limits.max_sitemap_depth:
-            self.batch.complete = False
+            self.batch.incomplete("sitemaps nested too deep")
             return f"sitemap nested more than {self.limits.max_sitemap_depth} deep"
         if self.sitemap_budget <= 0:
-            self.batch.complete = False
+            self.batch.incomplete("sitemap limit reached")
             return f"more than {self.limits.max_sitemaps} sitemaps"
         self.sitemap_budget -= 1
         return None
@@ -182,23 +185,32 @@ class Crawler:
         host = parts.netloc
         if host not in self.robots:
             robots_url = f"{parts.scheme}://{host}/robots.txt"
+            failure = ""
             try:
                 response = self.fetcher.get(robots_url)
-                if response.status >= 500:
-                    self.batch.failed.append((robots_url, f"HTTP {response.status}: host skipped"))
-                    self.robots[host] = Robots.unavailable(self.user_agent)
-                elif response.status == 200:
-                    text = response.body.decode("utf-8", errors="replace")
-                    self.robots[host] = Robots(text, self.user_agent)
-                    for loc in self.robots[host].sitemaps():
-                        sitemap = normalize_url(loc, robots_url)
-                        if sitemap:
-                            self._enqueue(_Item(sitemap, 0, sitemap=True))
-                else:
-                    self.robots[host] = Robots(None, self.user_agent)
             except FetchError as e:
-                self.batch.failed.append((robots_url, str(e)))
-                self.robots[host] = Robots(None, self.user_agent)
+                response = None
+                failure = str(e)
+            if response is not None and response.status == 200:
+                text = response.body.decode("utf-8", errors="replace")
+                self.robots[host] = Robots(text, self.user_agent)
+                for loc in self.robots[host].sitemaps():
+                    sitemap = normalize_url(loc, robots_url)
+                    if sitemap:
+                        self._enqueue(_Item(sitemap, 0, sitemap=True))
+            elif response is not None and response.status < 500 and response.status != 429:
+                self.robots[host] = Robots(None, self.user_agent)  # no robots.txt: no rules
+            else:
+                # The rules and the sitemaps it lists are unknown: what they led to is kept.
+                if response is not None:
+                    failure = f"HTTP {response.status}: host skipped"
+                self.batch.failed.append((robots_url, failure))
+                self.batch.incomplete("robots.txt failed")
+                self.robots[host] = (
+                    Robots(None, self.user_agent)
+                    if response is None
+                    else Robots.unavailable(self.user_agent)
+                )
         return self.robots[host]
 
     def _delay(self, host: str) -> float:
@@ -229,7 +241,7 @@ class Crawler:
                     continue
                 if not item.sitemap:
                     if self.page_budget <= 0:
-                        self.batch.complete = False
+                        self.batch.incomplete("page limit reached")
                         queue.clear()
                         self.batch.skipped.append((item.url, "page limit reached"))
                         break
@@ -330,17 +342,25 @@ class Crawler:
         self._page(item, response)
 
     def _failed(self, item: _Item, reason: str, state: PageState | None) -> None:
+        """A passing failure deletes nothing: not what we had, nor what it led to.
+
+        A page keeps its document and its links are followed as last time (as on a 304); what
+        a sitemap listed is not known, so the crawl is incomplete and removes nothing unseen.
+        """
         self.batch.failed.append((item.url, reason))
-        if state:  # a passing failure must not delete what we had
+        if item.sitemap:
+            self.batch.incomplete("a sitemap failed")
+        if state:
             if state.doc_id:
                 self.batch.kept.add(state.doc_id)
             self.batch.pages.append(state)
+            self._follow(state.links, item.depth)
 
     def _sitemap(self, item: _Item, response: Response) -> None:
         try:
             sitemap = parse_sitemap(response.body)
         except ValueError as e:
-            self.batch.failed.append((item.url, str(e)))
+            self._failed(replace(item, sitemap=True), str(e), None)
             return
         for loc in sitemap.sitemaps:
             url = normalize_url(loc, response.url)
@@ -431,13 +451,11 @@ class Crawler:
         page did not change and so was not read again: it is that document, not a new one.
         """
         new = [g for g in groups if not any(self._held_id(self.read[i]) for i in g)]
-        if not new or not self.batch.kept or self.stored is None:
+        if not new or not self.batch.kept or self.text_keys is None:
             return {}
         texts: dict[str, str] = {}
-        for doc_id in sorted(self.batch.kept):
-            doc = self.stored(doc_id)
-            if doc is not None:
-                texts.setdefault(text_key(doc.sections), doc.url or doc_id)
+        for doc_id, (key, url) in sorted(self.text_keys(self.batch.kept).items()):
+            texts.setdefault(key, url or doc_id)
         copies = {}
         for group in new:
             original = texts.get(self.read[group[0]].text)
@@ -467,14 +485,14 @@ def crawl(
     user_agent: str,
     source: str,
     on_document: Callable[[Document], None] | None = None,
-    stored: Callable[[str], StoredDocument | None] | None = None,
+    text_keys: TextKeys | None = None,
 ) -> Batch:
     """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped).
 
-    ``stored`` returns a stored document by id: with it, a new page that copies an unchanged
-    one (not read again) is known as its duplicate.
+    ``text_keys`` returns the text key and URL of stored documents by id, in one call: with
+    it, a new page that copies an unchanged one (not read again) is known as its duplicate.
     """
     crawler = Crawler(
-        fetcher, limits, known, user_agent=user_agent, on_document=on_document, stored=stored
+        fetcher, limits, known, user_agent=user_agent, on_document=on_document, text_keys=text_keys
     )
     return crawler.crawl(starts, source)

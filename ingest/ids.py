@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ingest.dedupe import connected_groups
-from kb.models import Section
-from kb.text import content_hash, normalize
+from kb.text import text_key
+
+__all__ = ["Claim", "also_at", "sharing_groups", "suffixed", "text_key", "unique_ids"]
 
 
 @dataclass(frozen=True)
@@ -58,16 +59,6 @@ def unique_ids(claims: Sequence[Claim], taken: Iterable[str] = ()) -> list[str]:
         ids[i] = chosen
         used.add(chosen)
     return [i for i in ids if i is not None]
-
-
-def text_key(sections: Sequence[Section]) -> str:
-    """Return what makes a document's main content itself: its sections' headings and text.
-
-    Two pages with equal keys show the same article (a print copy, a URL with a menu
-    parameter), whatever their titles, URLs or anchors. Spacing aside, so a document rebuilt
-    from its stored chunks has the key it was read with.
-    """
-    return content_hash(*(f"{normalize(s.heading)}\x1f{normalize(s.text)}" for s in sections))
 
 
 def url_preference(url: str) -> tuple[bool, int, int, str]:

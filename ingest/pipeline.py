@@ -44,6 +44,8 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     removed: int = 0
+    held: int = 0  # documents not seen but kept: their source was not seen whole
+    held_because: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)  # ids another source holds
@@ -74,6 +76,8 @@ class IngestReport:
         )
         if self.fetched:
             line = f"{self.fetched} pages fetched; " + line
+        if self.held:
+            line += f"; {self.held} kept: {', '.join(self.held_because)}"
         if not self.dry_run:
             line += f"; {self.chunks_embedded} chunks embedded"
         if self.index_version:
@@ -126,7 +130,7 @@ def _read(
             user_agent=options.user_agent,
             source=source,
             on_document=on_document,
-            stored=store.get_document,
+            text_keys=store.text_keys,
         )
     path = Path(source).expanduser()
     if is_ticket_export(path):
@@ -134,7 +138,7 @@ def _read(
 
         batch = read_tickets(path, options.mapping)
     else:
-        batch = read_source(source)
+        batch = read_source(source, held=lambda resolved: held_ids(store, resolved))
     if on_document:
         for doc in batch.documents:
             on_document(doc)
@@ -204,24 +208,47 @@ def nothing_to_ingest(batch: Batch) -> str:
     return f"nothing to ingest from {batch.source}: {', '.join(parts) or 'no page found'}"
 
 
-def own_ids(store: Store, batch: Batch) -> list[tuple[str, str]]:
+def held_ids(store: Store, source: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the ids a file source holds by file path, and by text key for documents of no
+    recorded path (stored before paths were): an id a file held stays that file's."""
+    by_path = {path: p.doc_id for path, p in store.pages(source).items() if p.doc_id}
+    rest = store.document_ids(source) - set(by_path.values())
+    by_text = {key: doc_id for doc_id, (key, _) in sorted(store.text_keys(rest).items())}
+    return by_path, by_text
+
+
+def own_ids(store: Store, batch: Batch, held: set[str]) -> list[tuple[str, str]]:
     """Give the documents of ``batch`` whose ids another source holds ids of their own.
 
-    Two sources may name different documents alike (``faq`` in two exports): the newcomer is
-    stored as ``faq~<hash of its source>``, the same on every run, and nothing is lost. A
-    document with the same text, or the same public URL (one page reached by two crawls), is
-    the document already stored and keeps its id. Returns (id, what happened) for the report.
+    Each source holds its own documents, so that one dropping a document never takes it from
+    another: a document whose id another source holds is stored as ``id~<hash of its source>``,
+    even with the same text (ranking groups identical pages, and an answer never says a
+    sentence twice), and keeps that id while ``batch.source`` holds it (``held``), on every run.
+    One exception: a page at one public URL reached by two crawls is one document, held by
+    both, and stays while either reaches it. Returns (id, what happened) for the report.
     """
+    docs = {d.id: d for d in batch.documents}
+    owners = store.owners(docs)
     renames: dict[str, str] = {}
     notes = []
-    for doc_id, (source, url) in store.owners(d.id for d in batch.documents).items():
-        if source == batch.source:
+    for doc_id, doc in docs.items():
+        sources, url = owners.get(doc_id, (frozenset(), None))
+        own = suffixed(doc_id, batch.source)
+        if batch.source in sources:
             continue
-        doc = next(d for d in batch.documents if d.id == doc_id)
-        if (url is not None and url == doc.url) or store.outcome(doc) == "unchanged":
+        if not sources:
+            if own in held:  # renamed once: the id stays, even if the first holder let go
+                renames[doc_id] = own
             continue
-        renames[doc_id] = suffixed(doc_id, batch.source)
-        notes.append((doc_id, f"id taken by {source}; stored as {renames[doc_id]!r}"))
+        if (
+            url is not None
+            and url == doc.url
+            and is_url(batch.source)
+            and any(map(is_url, sources))
+        ):
+            continue  # one page, two crawls: one document held by both
+        renames[doc_id] = own
+        notes.append((doc_id, f"id taken by {', '.join(sorted(sources))}; stored as {own!r}"))
     if renames:
         batch.documents = [replace(d, id=renames.get(d.id, d.id)) for d in batch.documents]
         batch.pages = [
@@ -240,14 +267,15 @@ def store_batches(
 ) -> IngestReport:
     """Upsert the documents of ``batches``; remove documents their sources no longer have.
 
-    A crawl that did not see its whole site (a limit was hit) removes only pages that answered
-    404 or 410; pages that failed for a passing reason keep their documents.
+    A crawl that did not see its whole site (a limit was hit, a sitemap or robots.txt failed)
+    removes only pages that answered 404 or 410, and the report says how many it kept and why;
+    pages that failed for a passing reason keep their documents, and what they linked to.
     """
     report = IngestReport(sources=[b.source for b in batches], dry_run=dry_run)
     redactions: Counter[str] = Counter()
     for batch in batches:
         before = store.document_ids(batch.source)
-        report.renamed.extend(own_ids(store, batch))
+        report.renamed.extend(own_ids(store, batch, before))
         seen = set(batch.kept)
         for doc in batch.documents:
             if dry_run:
@@ -260,7 +288,13 @@ def store_batches(
             seen.add(doc.id)
         report.unchanged += len(batch.kept - {d.id for d in batch.documents})
         doomed = (before - seen) if batch.complete else (batch.gone & before) - seen
-        report.removed += len(doomed) if dry_run else store.remove_documents(doomed)
+        held = len(before - seen - doomed)
+        if held:
+            report.held += held
+            report.held_because.extend(
+                r for r in batch.incomplete_because if r not in report.held_because
+            )
+        report.removed += store.release(batch.source, doomed, dry_run=dry_run)
         if not dry_run and batch.pages:
             store.save_pages(batch.source, batch.pages, complete=batch.complete)
         report.fetched += batch.fetched

@@ -6,6 +6,7 @@ import html
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,13 +34,20 @@ class Batch:
     redactions: Counter[str] = field(default_factory=Counter)
     # Crawls only: documents seen but not re-read (unchanged, or a passing failure), documents
     # whose pages are gone, fetch failures, pages fetched, and whether the crawl saw everything
-    # (only then may documents it did not see be removed).
+    # (only then may documents it did not see be removed), and if not, why not.
     kept: set[str] = field(default_factory=set)
     gone: set[str] = field(default_factory=set)
     failed: list[tuple[str, str]] = field(default_factory=list)
     fetched: int = 0
     complete: bool = True
+    incomplete_because: list[str] = field(default_factory=list)
     pages: list[PageState] = field(default_factory=list)
+
+    def incomplete(self, reason: str) -> None:
+        """Record that the source was not seen whole (``reason``): nothing unseen is removed."""
+        self.complete = False
+        if reason not in self.incomplete_because:
+            self.incomplete_because.append(reason)
 
 
 def is_url(source: str) -> bool:
@@ -47,13 +55,21 @@ def is_url(source: str) -> bool:
     return urlsplit(source).scheme in ("http", "https")
 
 
-def read_source(source: str) -> Batch:
-    """Read every document of a file or folder; raise :class:`SourceError` if none can be read."""
+# A folder's ids held last time: (by file path, by text key), given the folder's source name.
+HeldIds = Callable[[str], tuple[Mapping[str, str], Mapping[str, str]]]
+
+
+def read_source(source: str, held: HeldIds | None = None) -> Batch:
+    """Read every document of a file or folder; raise :class:`SourceError` if none can be read.
+
+    ``held`` gives the ids a folder's files held last time, which they keep.
+    """
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(f"no such file or folder: {source}")
     if path.is_dir():
-        return read_folder(path)
+        by_path, by_text = held(str(path.resolve())) if held else ({}, {})
+        return read_folder(path, by_path, by_text)
     if path.suffix.lower() == ".jsonl":
         return read_jsonl(path)
     if path.suffix.lower() in HTML_SUFFIXES | MARKDOWN_SUFFIXES:
@@ -69,13 +85,18 @@ def read_source(source: str) -> Batch:
     )
 
 
-def read_folder(folder: Path) -> Batch:
+def read_folder(
+    folder: Path, by_path: Mapping[str, str] | None = None, by_text: Mapping[str, str] | None = None
+) -> Batch:
     """Read every HTML or Markdown file below ``folder``; ids are paths without extension.
 
-    Files whose paths differ only by extension (``faq.md``, ``faq.html``) are told apart: the
-    first in path order has the path without extension, the others their whole path. Files
-    with one main text are one document, the shortest path's (the others are skipped).
+    Files whose paths differ only by extension (``faq.md``, ``faq.html``) are told apart: a
+    file keeps the id it held last time (``by_path``: path → id; else ``by_text``: text key →
+    id, for ids stored before paths were), the others in path order take the path without
+    extension if free, else their whole path. Files with one main text are one document, the
+    shortest path's (the others are skipped). The batch's pages record each file's id.
     """
+    by_path, by_text = by_path or {}, by_text or {}
     batch = Batch(source=str(folder.resolve()))
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     read: list[tuple[str, Document]] = []
@@ -89,11 +110,17 @@ def read_folder(folder: Path) -> Batch:
             batch.skipped.append((rel, reason))
         else:
             read.append((rel, doc))
-    groups = sharing_groups([[text_key(doc.sections)] for _, doc in read])
-    firsts = [min((read[i] for i in g), key=lambda r: (len(r[0]), r[0])) for g in groups]
-    ids = unique_ids([Claim(doc.id, rel) for rel, doc in firsts])
-    for group, (rel, doc), doc_id in zip(groups, firsts, ids, strict=True):
+    keys = [text_key(doc.sections) for _, doc in read]
+    groups = sharing_groups([[key] for key in keys])
+    first = [min(g, key=lambda i: (len(read[i][0]), read[i][0])) for g in groups]
+    claims = [
+        Claim(read[i][1].id, read[i][0], by_path.get(read[i][0]) or by_text.get(keys[i]))
+        for i in first
+    ]
+    ids = unique_ids(claims)
+    for group, (rel, doc), doc_id in zip(groups, (read[i] for i in first), ids, strict=True):
         batch.documents.append(replace(doc, id=doc_id))
+        batch.pages.append(PageState(url=rel, doc_id=doc_id))
         others = (read[i][0] for i in group if read[i][0] != rel)
         batch.skipped.extend((other, f"duplicate of {rel}") for other in others)
     if not batch.documents:

@@ -149,6 +149,35 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX api_keys_live_name ON api_keys(name) WHERE revoked_at IS NULL;
     """,
+    # 7: document identity across sources. A document may be reached by several sources (one
+    # page, two overlapping crawls): each holds it until none does; documents.source stays the
+    # one shown. Crawl state is per source (two crawls of one page keep their own), and a
+    # folder's state is its files' ids by path. text_key (kb.text.text_key) tells copies of a
+    # stored article without reading it back; NULL until the document is stored again.
+    """
+    CREATE TABLE document_sources (
+        doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        PRIMARY KEY (doc_id, source)
+    );
+    CREATE INDEX document_sources_source ON document_sources(source);
+    INSERT INTO document_sources SELECT id, source FROM documents;
+    ALTER TABLE documents ADD COLUMN text_key TEXT;
+    CREATE TABLE pages_by_source (
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        doc_id TEXT,
+        etag TEXT,
+        last_modified TEXT,
+        lastmod TEXT,
+        links TEXT NOT NULL DEFAULT '[]',
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (source, url)
+    );
+    INSERT INTO pages_by_source SELECT * FROM pages;
+    DROP TABLE pages;
+    ALTER TABLE pages_by_source RENAME TO pages;
+    """,
 ]
 
 

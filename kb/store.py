@@ -10,7 +10,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ import numpy as np
 from kb.errors import KbError
 from kb.migrations import migrate
 from kb.models import Chunk, Document, Section
-from kb.text import content_hash
+from kb.text import content_hash, text_key
 
 
 def utcnow() -> str:
@@ -170,30 +170,44 @@ class Store:
     # documents ------------------------------------------------------------------------------
 
     def upsert_document(self, doc: Document, chunks: Sequence[Chunk]) -> str:
-        """Store ``doc`` and its chunks; return ``added``, ``updated`` or ``unchanged``."""
+        """Store ``doc`` and its chunks; return ``added``, ``updated`` or ``unchanged``.
+
+        ``doc.source`` holds the document from now on, besides any source holding it already.
+        """
         digest = document_hash(doc)
         now = utcnow()
         with self.transaction() as c:
             row = c.execute(
-                "SELECT content_hash, version FROM documents WHERE id = ?", (doc.id,)
+                "SELECT content_hash, version, text_key FROM documents WHERE id = ?", (doc.id,)
             ).fetchone()
+            holder = (doc.id, doc.source)
+            if row:
+                c.execute("INSERT OR IGNORE INTO document_sources VALUES (?,?)", holder)
             if row and row[0] == digest:
+                if row[2] is None:  # stored before text keys were
+                    c.execute(
+                        "UPDATE documents SET text_key = ? WHERE id = ?",
+                        (text_key(doc.sections), doc.id),
+                    )
                 return "unchanged"
             version = row[1] + 1 if row else 1
-            fields = (doc.source, doc.kind, doc.title, doc.url, doc.lang, json.dumps(doc.meta))
+            fields = (doc.kind, doc.title, doc.url, doc.lang, json.dumps(doc.meta))
             if row:
                 c.execute(
-                    "UPDATE documents SET source=?, kind=?, title=?, url=?, lang=?, meta=?,"
-                    " content_hash=?, version=?, updated_at=? WHERE id=?",
-                    (*fields, digest, version, now, doc.id),
+                    "UPDATE documents SET kind=?, title=?, url=?, lang=?, meta=?,"
+                    " content_hash=?, text_key=?, version=?, updated_at=? WHERE id=?",
+                    (*fields, digest, text_key(doc.sections), version, now, doc.id),
                 )
                 c.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
             else:
                 c.execute(
-                    "INSERT INTO documents (source, kind, title, url, lang, meta, content_hash,"
-                    " version, created_at, updated_at, id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                    (*fields, digest, version, now, now, doc.id),
-                )
+                    "INSERT INTO documents (kind, title, url, lang, meta, content_hash, text_key,"
+                    " version, created_at, updated_at, source, id)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*fields, digest, text_key(doc.sections), version, now, now, doc.source,
+                     doc.id),
+                )  # fmt: skip
+                c.execute("INSERT INTO document_sources VALUES (?,?)", holder)
             c.execute(
                 "INSERT OR REPLACE INTO document_versions VALUES (?,?,?,?,?)",
                 (doc.id, version, digest, doc.title, now),
@@ -217,7 +231,8 @@ class Store:
         return "unchanged" if found[0] == document_hash(doc) else "updated"
 
     def remove_documents(self, ids: Iterable[str]) -> int:
-        """Delete the documents ``ids`` and their chunks; return how many existed."""
+        """Delete the documents ``ids`` and their chunks, whatever holds them; return how many
+        existed."""
         ids = list(ids)
         with self.transaction() as c:
             removed = 0
@@ -225,24 +240,80 @@ class Store:
                 removed += c.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount
         return removed
 
+    def release(self, source: str, ids: Iterable[str], *, dry_run: bool = False) -> int:
+        """Let ``source`` stop holding the documents ``ids``; delete those no source holds.
+
+        Returns how many documents are deleted (or would be, in a dry run). A document another
+        source still holds stays, shown as that source's.
+        """
+        ids = sorted(set(ids))
+        owners = self.owners(ids)
+        gone = [i for i in ids if i in owners and owners[i][0] <= {source}]
+        if dry_run or not ids:
+            return len(gone)
+        with self.transaction() as c:
+            c.executemany(
+                "DELETE FROM document_sources WHERE doc_id = ? AND source = ?",
+                [(i, source) for i in ids],
+            )
+            c.executemany("DELETE FROM documents WHERE id = ?", [(i,) for i in gone])
+            c.executemany(
+                "UPDATE documents SET source = (SELECT min(source) FROM document_sources"
+                " WHERE doc_id = documents.id) WHERE id = ? AND source = ?",
+                [(i, source) for i in ids],
+            )
+        return len(gone)
+
     def forget_sources_except(self, source: str) -> int:
         """Delete every document and crawl state of sources other than ``source``.
 
-        Returns how many documents went.
+        Returns how many documents went; a document ``source`` holds too stays, as its.
         """
         with self.transaction() as c:
             c.execute("DELETE FROM pages WHERE source != ?", (source,))
+            c.execute("DELETE FROM document_sources WHERE source != ?", (source,))
+            c.execute("UPDATE documents SET source = ? WHERE id IN"
+                      " (SELECT doc_id FROM document_sources)", (source,))  # fmt: skip
             return c.execute("DELETE FROM documents WHERE source != ?", (source,)).rowcount
 
-    def owners(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
-        """Return the source and public URL of each of ``ids`` that is stored."""
-        out = {}
-        for doc_id in set(ids):
-            row = self.conn.execute(
-                "SELECT source, url FROM documents WHERE id = ?", (doc_id,)
-            ).fetchone()
-            if row:
-                out[doc_id] = (row[0], row[1])
+    def owners(self, ids: Iterable[str]) -> dict[str, tuple[frozenset[str], str | None]]:
+        """Return the sources holding each of ``ids`` that is stored, and its public URL."""
+        ids = list(set(ids))
+        found: dict[str, tuple[set[str], str | None]] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            rows = self.conn.execute(
+                "SELECT d.id, d.url, s.source FROM documents d"
+                " LEFT JOIN document_sources s ON s.doc_id = d.id"
+                f" WHERE d.id IN ({','.join('?' * len(part))})",
+                part,
+            )
+            for doc_id, url, source in rows:
+                sources, _ = found.setdefault(doc_id, (set(), url))
+                if source is not None:
+                    sources.add(source)
+        return {i: (frozenset(sources), url) for i, (sources, url) in found.items()}
+
+    def text_keys(self, ids: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+        """Return the text key (:func:`kb.text.text_key`) and public URL of each of ``ids``."""
+        ids = sorted(set(ids))
+        out: dict[str, tuple[str, str | None]] = {}
+        missing: list[tuple[str, str]] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                f"SELECT id, text_key, url FROM documents WHERE id IN ({marks})", part
+            ).fetchall()
+            for doc_id, key, url in rows:
+                if key is None:  # stored before text keys were: read it back, once
+                    doc = self.get_document(doc_id)
+                    key = text_key(doc.sections) if doc else ""
+                    missing.append((key, doc_id))
+                out[doc_id] = (key, url)
+        if missing:
+            with suppress(sqlite3.OperationalError), self.transaction() as c:  # a reader: next time
+                c.executemany("UPDATE documents SET text_key = ? WHERE id = ?", missing)
         return out
 
     def document_ids(self, source: str | None = None) -> set[str]:
@@ -250,7 +321,9 @@ class Store:
         if source is None:
             rows = self.conn.execute("SELECT id FROM documents")
         else:
-            rows = self.conn.execute("SELECT id FROM documents WHERE source = ?", (source,))
+            rows = self.conn.execute(
+                "SELECT doc_id FROM document_sources WHERE source = ?", (source,)
+            )
         return {r[0] for r in rows}
 
     def get_document(self, doc_id: str) -> StoredDocument | None:

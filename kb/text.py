@@ -7,8 +7,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import Stemmer
+
+if TYPE_CHECKING:
+    from kb.models import Section
 
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -233,3 +237,13 @@ def _latin_names(text: str) -> list[str]:
             if not opens and len(word) > 1 and word.lower() not in _NOT_NAMES | STOPWORDS:
                 out.append(word)
     return list(dict.fromkeys(out))
+
+
+def text_key(sections: Sequence[Section]) -> str:
+    """Return what makes a document's main content itself: its sections' headings and text.
+
+    Two pages with equal keys show the same article (a print copy, a URL with a menu
+    parameter), whatever their titles, URLs or anchors. Spacing aside, so a document rebuilt
+    from its stored chunks has the key it was read with.
+    """
+    return content_hash(*(f"{normalize(s.heading)}\x1f{normalize(s.text)}" for s in sections))

@@ -19,6 +19,7 @@ from ingest.pipeline import IngestOptions, ingest_sources
 from ingest.robots import Robots
 from ingest.sitemap import MAX_SITEMAP_BYTES, is_sitemap, parse_sitemap
 from kb.cli import cli
+from kb.errors import SourceError
 from kb.store import Store
 from tests.sites import article, serve
 
@@ -155,6 +156,9 @@ def test_robots_sitemap_lines():
 # Real servers --------------------------------------------------------------------------------
 
 
+HANG_UP = -1  # a route's status for a server that hangs up without answering
+
+
 class Site:
     """A host whose paths answer fixed bodies; every request is recorded."""
 
@@ -166,6 +170,10 @@ class Site:
     def add(self, path: str, body: bytes, content_type: str = "text/html", **headers: str):
         self.routes[path] = (200, {"Content-Type": content_type, **headers}, body)
 
+    def fail(self, path: str, status: int, body: bytes = b"oops") -> None:
+        """Make ``path`` answer ``status`` (or hang up) from now on."""
+        self.routes[path] = (status, {"Content-Type": "text/html"}, body)
+
     def handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
@@ -176,6 +184,9 @@ class Site:
             def do_GET(self) -> None:  # noqa: N802
                 site.requests.append(self.path)
                 status, headers, body = site.routes.get(self.path, (404, {}, b"not found"))
+                if status == HANG_UP:  # a network error: the connection closes, no answer
+                    self.close_connection = True
+                    return
                 if self.path.startswith("/chain/"):  # an endless chain of nested indexes
                     n = int(self.path.split("/")[2].split(".")[0])
                     status, headers = 200, {"Content-Type": "application/xml"}
@@ -334,3 +345,92 @@ def test_sitemap_index_start_end_to_end(site, tmp_path, embedder):
     assert "4 unchanged" in again.output
     found = runner.invoke(cli, ["--home", str(home), "search", "Passwort Einstellungen", "--json"])
     assert "Passwort" in found.output
+
+
+# A fetch that fails keeps what it would have led to -------------------------------------------
+
+
+def publish_two_sitemaps(site: Site) -> None:
+    """index → gzipped a.xml.gz (3 pages) + nested index → gzipped b.xml.gz (3 pages)."""
+    b = site.base
+    site.add("/sitemap.xml", index(f"{b}/a.xml.gz", f"{b}/more.xml"), "application/xml")
+    site.add("/more.xml", index(f"{b}/b.xml.gz"), "application/xml")
+    for name, first in (("a", 0), ("b", 3)):
+        pages = [f"/help/p{i}.html" for i in range(first, first + 3)]
+        site.add(f"/{name}.xml.gz", gzip.compress(urlset(*(url(b + p) for p in pages))),
+                 "application/x-gzip")  # fmt: skip
+        for i, path in enumerate(pages, start=first):
+            site.add(path, article(f"Page {i}", f"What page {i} says about lamps.").encode())
+
+
+# Every way a child sitemap can fail: server errors, rate limits, a hang-up, a body that is
+# not a sitemap, a broken gzip stream.
+SITEMAP_FAILURES = [
+    (500, b"oops"), (503, b"busy"), (429, b"slow down"), (HANG_UP, b""), (200, b"<html>x</html>"),
+    (200, gzip.compress(urlset(url("http://h.example/help/p0.html")))[:-30]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("status, body", SITEMAP_FAILURES)
+@pytest.mark.parametrize("failing", ["/a.xml.gz", "/more.xml"])
+def test_a_failed_sitemap_removes_none_of_the_documents_it_listed(
+    site, tmp_path, failing, status, body
+):
+    publish_two_sitemaps(site)
+    store, first = crawl(tmp_path, f"{site.base}/sitemap.xml")
+    assert first.added == 6
+    site.fail(failing, status, body)
+    store.close()
+    store, again = crawl(tmp_path, f"{site.base}/sitemap.xml")
+    assert (again.added, again.updated, again.removed) == (0, 0, 0)
+    assert len(store.document_ids()) == 6
+    assert again.held == 3 and "a sitemap failed" in again.summary()
+    assert "3 kept: a sitemap failed" in again.summary()
+    # Once the sitemap answers again the crawl is whole: a page it stops listing goes.
+    publish_two_sitemaps(site)
+    b = site.base
+    site.add("/a.xml.gz", gzip.compress(urlset(url(f"{b}/help/p0.html"))), "application/x-gzip")
+    store.close()
+    store, healed = crawl(tmp_path, f"{site.base}/sitemap.xml")
+    assert (healed.removed, healed.held) == (2, 0)
+
+
+@pytest.mark.parametrize("status", [500, 429, HANG_UP])
+def test_a_failed_link_page_keeps_the_pages_it_linked_to(site, tmp_path, status):
+    topics = article("Topics", "Every topic we cover.", ("p0.html", "p1.html", "more/"))
+    more = "<html><body><main><ul><li><a href='p2.html'>two</a></li></ul></main></body></html>"
+    site.add("/help/", article("Help", "Welcome to the help centre.", ("topics.html",)).encode())
+    site.add("/help/topics.html", topics.encode())
+    site.add("/help/more/", more.encode())  # a page of links, not a document
+    for i in range(3):
+        path = f"/help/p{i}.html" if i < 2 else "/help/more/p2.html"
+        site.add(path, article(f"Page {i}", f"What page {i} says about lamps.").encode())
+    store, first = crawl(tmp_path, f"{site.base}/help/")
+    assert first.added == 5
+    for failing in ("/help/topics.html", "/help/more/"):
+        saved = site.routes[failing]
+        site.fail(failing, status)
+        store.close()
+        store, again = crawl(tmp_path, f"{site.base}/help/")
+        assert (again.added, again.updated, again.removed) == (0, 0, 0), failing
+        assert len(store.document_ids()) == 5, failing
+        site.routes[failing] = saved
+
+
+@pytest.mark.parametrize("status", [500, 429, HANG_UP])
+def test_a_failed_robots_txt_keeps_the_pages_of_its_sitemaps(site, tmp_path, status):
+    site.add("/robots.txt", f"Sitemap: {site.base}/sitemap.xml\n".encode(), "text/plain")
+    site.add("/sitemap.xml", urlset(url(f"{site.base}/help/p0.html")), "application/xml")
+    site.add("/help/", article("Help", "Welcome to the help centre.").encode())
+    site.add("/help/p0.html", article("Page 0", "Listed only in the sitemap.").encode())
+    store, first = crawl(tmp_path, f"{site.base}/help/")
+    assert first.added == 2
+    site.fail("/robots.txt", status)
+    store.close()
+    try:
+        store, again = crawl(tmp_path, f"{site.base}/help/")
+    except SourceError:  # a host whose robots.txt fails is not crawled: nothing changes
+        store = Store(tmp_path / "kb.sqlite3")
+    else:
+        assert again.removed == 0
+    assert len(store.document_ids()) == 2
