@@ -131,7 +131,9 @@ class KnowledgeBase:
         """The embedding model, loaded on first use."""
         if self._embedder is None:
             self._embedder = load_embedder(
-                self.settings.embed_model, self.settings.embed_batch_size
+                self.settings.embed_model,
+                self.settings.embed_batch_size,
+                self.settings.models_dir,
             )
         return self._embedder
 
