@@ -99,7 +99,7 @@ def read_packed(path: Path) -> Packed:
     Raises :class:`ConfigError` on another format. Takes about a second and 400 MB.
     """
     data = np.fromfile(path, dtype=np.uint8)
-    view = memoryview(data)
+    view = data.data  # a memoryview
     at = 0
 
     def read(fmt: str) -> tuple:
@@ -177,8 +177,8 @@ def bert_state(packed: Packed) -> dict[str, np.ndarray]:
         for short, module in LAYER_TENSORS.items():
             weight, bias = t[f"l{layer}.{short}.w"], t[f"l{layer}.{short}.b"]
             prefix = f"encoder.layer.{layer}.{module}"
-            state[f"{prefix}.weight"] = weight if weight.size == bias.size else weight.reshape(
-                bias.size, -1
+            state[f"{prefix}.weight"] = (
+                weight if weight.size == bias.size else weight.reshape(bias.size, -1)
             )
             state[f"{prefix}.bias"] = bias
     return state

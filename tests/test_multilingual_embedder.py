@@ -94,7 +94,9 @@ def test_a_text_embeds_the_same_alone_and_in_a_mixed_batch(e5):
 
 def test_queries_find_their_passages_across_scripts(e5):
     passages = e5.embed(["信用卡申請需要身分證與財力證明。", "外幣匯款的手續費依金額計算。"])
-    queries = e5.embed(["我要怎麼申請信用卡?", "How much does a foreign transfer cost?"], query=True)
+    queries = e5.embed(
+        ["我要怎麼申請信用卡?", "How much does a foreign transfer cost?"], query=True
+    )
     assert (queries @ passages.T).argmax(axis=1).tolist() == [0, 1]
 
 
@@ -105,9 +107,18 @@ PAGE = "<html lang='zh-TW'><head><title>{title}</title></head><body><main><h1>{t
 def chinese_home(tmp_path_factory, shared_model_cache) -> Path:
     site = tmp_path_factory.mktemp("zh-site")
     pages = {
-        "credit-card": ("申請信用卡", "申請信用卡需要身分證正反面影本與財力證明，審核約需七個工作天。"),
-        "transfer-fee": ("外幣匯款手續費", "外幣匯款的手續費依匯款金額計算，每筆最低新臺幣一百元。"),
-        "password": ("忘記網路銀行密碼", "忘記密碼時，請至網路銀行首頁點選忘記密碼，以簡訊驗證碼重設。"),
+        "credit-card": (
+            "申請信用卡",
+            "申請信用卡需要身分證正反面影本與財力證明，審核約需七個工作天。",
+        ),
+        "transfer-fee": (
+            "外幣匯款手續費",
+            "外幣匯款的手續費依匯款金額計算，每筆最低新臺幣一百元。",
+        ),
+        "password": (
+            "忘記網路銀行密碼",
+            "忘記密碼時，請至網路銀行首頁點選忘記密碼，以簡訊驗證碼重設。",
+        ),
     }
     for slug, (title, body) in pages.items():
         (site / f"{slug}.html").write_text(PAGE.format(title=title, body=body), encoding="utf-8")
