@@ -221,3 +221,32 @@ def serve_app(app: Any) -> Iterator[str]:
 
     with _running(make_server("127.0.0.1", 0, app, threaded=True)) as url:
         yield url
+
+
+@contextmanager
+def serve_widget_host(lang: str, title: str, heading: str) -> Iterator[dict[str, str]]:
+    """Another origin: a shop page that embeds kb's widget with one script tag.
+
+    Yields a dict with ``origin`` (the shop's base URL); set ``kb`` to kb's base URL before a
+    browser opens the shop.
+    """
+    holder: dict[str, str] = {}
+
+    class Page(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            body = (
+                f"<!doctype html><html lang={lang}><title>{title}</title><h1>{heading}</h1>"
+                f'<script src="{holder["kb"]}/widget.js" defer></script>'
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with serve(Page) as base:  # type: ignore[arg-type]
+        holder["origin"] = base
+        yield holder

@@ -9,7 +9,6 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from werkzeug.serving import make_server
 from kb.config import load_settings
 from kb.service import KnowledgeBase
 from tests.conftest import DEMO
-from tests.sites import serve
+from tests.sites import serve_widget_host
 from tests.stores import feedback_rows
 from web import create_app
 
@@ -48,25 +47,7 @@ def home(tmp_path_factory, demo_home, embedder) -> Path:
 @pytest.fixture(scope="module")
 def widget_host() -> Iterator[dict[str, str]]:
     """Another origin: a shop page that embeds the widget with one script tag."""
-    holder: dict[str, str] = {}
-
-    class Page(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            body = (
-                "<!doctype html><html lang=en><title>Shop</title><h1>Lumio shop</h1>"
-                f'<script src="{holder["kb"]}/widget.js" defer></script>'
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serve(Page) as base:  # type: ignore[arg-type]
-        holder["origin"] = base
+    with serve_widget_host("en", "Shop", "Lumio shop") as holder:
         yield holder
 
 

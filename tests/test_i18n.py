@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ from kb.answer import escalation_text, refusal_text
 from kb.config import load_settings
 from kb.locales import LOCALES, TRANSLATIONS, text_language, translations
 from kb.service import KnowledgeBase
-from tests.sites import serve
+from tests.sites import serve_widget_host
 from tests.test_browser import CHROMIUM
 from web import create_app
 
@@ -163,25 +162,7 @@ def test_an_operators_escalation_text_is_kept_as_given(demo_home):
 @pytest.fixture(scope="module")
 def shop() -> Iterator[dict[str, str]]:
     """Another origin: a shop page in Chinese that embeds the widget with one script tag."""
-    holder: dict[str, str] = {}
-
-    class Page(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_GET(self) -> None:  # noqa: N802
-            body = (
-                "<!doctype html><html lang=zh-CN><title>商店</title><h1>Lumio 商店</h1>"
-                f'<script src="{holder["kb"]}/widget.js" defer></script>'
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    with serve(Page) as base:  # type: ignore[arg-type]
-        holder["origin"] = base
+    with serve_widget_host("zh-CN", "商店", "Lumio 商店") as holder:
         yield holder
 
 
