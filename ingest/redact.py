@@ -36,7 +36,9 @@ class Redaction:
 _EMAIL = re.compile(r"(?<![\w.+'-])[\w.+'-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")
 
 # Any case: people type "gb82west…" and "Gb82 West …"; the country's length and mod-97 decide.
-_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.IGNORECASE)
+_IBAN = re.compile(
+    r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]{4}){2,7}(?:[ -]?[A-Z0-9]{1,3})?\b", re.IGNORECASE
+)
 
 # The length of an IBAN in each country that issues them (the SWIFT IBAN registry).
 IBAN_LENGTHS = {
@@ -68,8 +70,9 @@ _PHONE = re.compile(
     (?:
         \+\d{8,15}                                            # +4930901820
       | (?:\+|00)\d{1,5}                                      # +44, 0044, then a trunk 0 in
-        (?:[ .-]?\(\d{1,4}\)[ .-]?\d{1,8}|[ .-]\d{1,8})         # brackets: +44 (0)20 7946 0958,
-        (?:[ .-]\d{1,8}){0,5}                                 # +44(0)20 …, +1 (555) 014-2387
+        (?:[ .-]?\(\d{1,4}\)[ ./-]?\d{1,8}|[ .-]\d{1,8})        # brackets: +44 (0)20 7946 0958,
+        (?:[ ./-]\d{1,8}){0,5}                                # +44(0)20 …, +49 (0)30/901820
+      | \(\+\d{1,3}\)[ .-]?\d{1,5}(?:[ ./-]\d{1,8}){1,5}          # (+44) 20 7946 0958
       | \(0?\d{2,5}\)[ .-]?\d{2,8}(?:[ .-]\d{2,8}){0,3}        # (555) 014-2387
       | 0\d{1,5}(?:[ ./-]\d{2,8}){1,4}                         # 0151 496 0123, 06.12.34.56.78
       | 0\d{9,11}                                              # 07700900461
@@ -100,7 +103,7 @@ def iban_ok(candidate: str) -> bool:
     """Return whether ``candidate`` (spaces allowed, any case) is an IBAN: its country's length
     (``IBAN_LENGTHS``) and valid mod-97 check digits. A country not in the registry passes on
     the check digits alone when written in capitals, as IBANs are printed."""
-    iban = candidate.replace(" ", "")
+    iban = candidate.replace(" ", "").replace("-", "")
     if not iban[:2].isalpha() or not iban[2:4].isdigit():
         return False
     length = IBAN_LENGTHS.get(iban[:2].upper())
@@ -126,14 +129,15 @@ def _iban(match: re.Match[str]) -> str | None:
     while candidate:
         if iban_ok(candidate):
             return PLACEHOLDERS["iban"] + match.group()[len(candidate) :]
-        candidate = candidate.rpartition(" ")[0]
+        cut = max(candidate.rfind(" "), candidate.rfind("-"))
+        candidate = candidate[:cut] if cut > 0 else ""
     return None
 
 
 def _phone(match: re.Match[str]) -> str | None:
     text = match.group()
     digits = sum(ch.isdigit() for ch in text)
-    if text.startswith("+"):
+    if text.startswith(("+", "(+")):
         ok = 8 <= digits <= 16  # a bracketed trunk 0 may come on top of 15
     elif text.startswith("00"):
         ok = 10 <= digits <= 18
