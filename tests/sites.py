@@ -8,10 +8,27 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+
+def reply(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    content_type: str,
+    data: bytes,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Send one whole response from a test server's handler: status, type, length, body."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def article(title: str, body: str, links: tuple[str, ...] = (), extra_head: str = "") -> str:
@@ -118,13 +135,7 @@ class FixtureSite:
                 return self._send(status, content_type, data, {"ETag": etag})
 
             def _send(self, status, content_type, data, headers=None):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, content_type, data, headers)
 
             def _redirect(self, location):
                 self.send_response(301)
@@ -241,11 +252,7 @@ def serve_widget_host(lang: str, title: str, heading: str) -> Iterator[dict[str,
                 f"<!doctype html><html lang={lang}><title>{title}</title><h1>{heading}</h1>"
                 f'<script src="{holder["kb"]}/widget.js" defer></script>'
             ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            reply(self, 200, "text/html; charset=utf-8", body)
 
     with serve(Page) as base:  # type: ignore[arg-type]
         holder["origin"] = base

@@ -37,7 +37,7 @@ from kb.generate import compose
 from kb.links import article_path, at_address, is_plain_path
 from kb.service import KnowledgeBase
 from kb.store import Store, StoredDocument
-from tests.sites import serve, serve_folder
+from tests.sites import reply, serve, serve_folder
 from web import create_app
 
 CASES = Path(__file__).resolve().parent / "fixtures" / "cases"
@@ -195,12 +195,7 @@ def family_handler(
                     f"<!doctype html><html lang='en'><head><title>{title}</title></head><body>"
                     f"<main><h1>{title}</h1><p>{text}</p></main></body></html>"
                 )
-            data = body.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            reply(self, 200, "text/html; charset=utf-8", body.encode())
 
     return Handler
 
@@ -387,12 +382,7 @@ class MutableSite:
                     f"<main><h1>{title}</h1><p>All about {title}, in plain words.</p></main>"
                     f"<aside><ul>{items}</ul></aside></body></html>"
                 ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.send_header("ETag", etag)
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, 200, "text/html; charset=utf-8", body, {"ETag": etag})
 
         return Handler
 
