@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -33,8 +33,8 @@ def normalize(text: str) -> str:
     """Return ``text`` in NFC form with runs of whitespace folded to one space.
 
     Text is kept as written: full-width punctuation ("，", "（"), "…" and the like are what a
-    Chinese or Japanese reader expects quoted back. Matching folds them (NFKC) in
-    :func:`tokenize`, so "Ｗｉ－Ｆｉ" still finds "Wi-Fi".
+    Chinese or Japanese reader expects quoted back, in the script it was written in. Matching
+    folds them in :func:`tokenize`, so "Ｗｉ－Ｆｉ" still finds "Wi-Fi" and "帳號" finds "帐号".
     """
     return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
@@ -71,15 +71,45 @@ def run_on(pieces: Sequence[str]) -> str:
     return out
 
 
+# Changes whenever what tokenize returns for some text would: an index of tokens from another
+# version no longer matches the queries' tokens.
+TOKENIZER = "2: NFKC, lower case, OpenCC t2s and 账→帐, English stems, CJK character bigrams"
+
+
 def tokenize(text: str) -> list[str]:
-    """Return BM25 tokens: stemmed lower-case words without stop words; CJK as character bigrams."""
+    """Return BM25 tokens: stemmed lower-case words without stop words; CJK as character bigrams.
+
+    Text is folded first, so what a reader takes for the same word is one token: full- and
+    half-width forms are one (NFKC: "ＷｉＦｉ" is "wifi") and so are Traditional and Simplified
+    Chinese (OpenCC's character conversion t2s: "帳號" is "帐号"). Index and query are folded alike.
+    """
     tokens: list[str] = []
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
+    for word in _WORD.findall(_fold(text)):
         if has_cjk(word):
             tokens.extend(_cjk_tokens(word))
         elif word not in STOPWORDS:
             tokens.append(word)
     return _stem(tokens)
+
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Simplified Chinese writes an account 账 (账户, 账号) but often 帐 too, the form t2s gives for
+# Traditional 帳 (帳戶): one character for both, so the three spellings of "account" meet.
+_VARIANTS = str.maketrans({"账": "帐"})
+
+
+def _fold(text: str) -> str:
+    """Return ``text`` as it is matched: NFKC, lower case, Chinese in Simplified characters."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _simplified()(text).translate(_VARIANTS) if _HAN.search(text) else text
+
+
+@lru_cache(maxsize=1)
+def _simplified() -> Callable[[str], str]:
+    """OpenCC's Traditional-to-Simplified converter, its dictionaries read once per process."""
+    import opencc  # only text with Chinese characters needs it
+
+    return opencc.OpenCC("t2s").convert
 
 
 def _stem(tokens: list[str]) -> list[str]:

@@ -64,6 +64,30 @@ def test_lexical_unknown_query_terms_score_zero():
     assert not ours.scores([]).any()
 
 
+# Help-centre pages written in one Chinese script or the other, and in half-width Latin.
+CHINESE_PAGES = [
+    "如何修改账户密码：打开设置，选择账户安全，输入旧密码和新密码。",  # Simplified
+    "信用卡申請後多久可以收到卡片？一般約七個工作天以掛號寄達。",  # Traditional
+    "连接 WiFi：在设置里打开无线网络，选择网络名称并输入密码。",  # Simplified
+    "營業時間為週一至週五上午九點到下午三點半，例假日不營業。",  # Traditional
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "page"),
+    [
+        ("帳戶密碼忘記了怎麼辦", 0),  # Traditional question, Simplified page
+        ("会用挂号寄达吗", 1),  # Simplified question, Traditional page
+        ("营业时间是几点", 3),  # the same, other words
+        ("ＷｉＦｉ怎么连接", 2),  # full-width Latin
+    ],
+)
+def test_lexical_matches_across_chinese_scripts_and_widths(question, page):
+    index = LexicalIndex.build([tokenize(t) for t in CHINESE_PAGES])
+    scores = index.scores(tokenize(question))
+    assert top_rows(scores, 1).tolist() == [page]
+
+
 def test_dense_search_is_exact_and_rescoring_agrees(embedder):
     vectors = embedder.embed(CORPUS)
     index = DenseIndex.build(vectors)
