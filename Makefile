@@ -11,10 +11,11 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: install system-deps translations messages run test lint format bench bench-ingest bench-embedders bench-tickets llm-smoke load soak audit clean
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
-# (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline).
+# (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline);
+# and the two Chinese help centres bench-ingest and bench crawl (KiCad's and Debian Edu's).
 # Installed only when missing, and only where we may (root with apt); otherwise those tests
 # skip and say why.
-SYSTEM_PACKAGES := libreoffice-help-en-us chromium
+SYSTEM_PACKAGES := libreoffice-help-en-us chromium kicad-doc-zh debian-edu-doc-zh-cn
 
 # torch first, as the CPU build on disk; otherwise sentence-transformers pulls CUDA wheels.
 $(STAMP): pyproject.toml
