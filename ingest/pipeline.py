@@ -102,10 +102,12 @@ def read(
 ) -> Batch:
     """Read one source: crawl a URL, import a ticket export, or read files.
 
-    ``on_document`` sees each document as soon as it is read (a crawl reads for a while).
-    Every document comes back with its language (see :func:`ingest.language.document_language`).
+    ``on_document`` sees each document, with its language, as soon as it is read (a crawl
+    reads for a while). Every document comes back with its language (see
+    :func:`ingest.language.document_language`).
     """
-    batch = _read(source, store, options, fetcher=fetcher, on_document=on_document)
+    heard = (lambda doc: on_document(with_language(doc))) if on_document else None
+    batch = _read(source, store, options, fetcher=fetcher, on_document=heard)
     batch.documents = [with_language(doc) for doc in batch.documents]
     return batch
 
