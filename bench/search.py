@@ -47,7 +47,7 @@ from index.snapshot import build_snapshot
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
 from kb.service import KnowledgeBase
-from kb.store import Store, embedding_text, utcnow
+from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash
 from tests.sites import serve_folder, write_sitemap
 
@@ -59,6 +59,23 @@ ZH_QUESTIONS = [Path(__file__).parent / "helpcentres" / n / "questions.jsonl"
                 for n in ("kicad-zh", "debian-edu-zh")]  # fmt: skip
 
 
+def crawled_rows(folder: Path) -> list[IndexRow]:
+    """Serve a copy of ``folder`` on 127.0.0.1, crawl it through a sitemap, return its chunks."""
+    work = Path(tempfile.mkdtemp(prefix="kb-bench-src-"))
+    try:
+        shutil.copytree(folder, work / "help")
+        store = Store(work / "kb.sqlite3")
+        try:
+            with serve_folder(work / "help") as base:
+                write_sitemap(work / "help", base)
+                ingest_sources(store, [f"{base}/sitemap.xml"], options=IngestOptions())
+            return store.index_rows()
+        finally:
+            store.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def base_passages() -> tuple[list[dict[str, str]], np.ndarray]:
     """Real passages and their real embeddings (cached outside the repo after the first run)."""
     texts_path, vectors_path = CACHE / "passages.json", CACHE / "vectors.npy"
@@ -67,16 +84,7 @@ def base_passages() -> tuple[list[dict[str, str]], np.ndarray]:
     if not (HELP / "en-US").is_dir():
         sys.exit("bench: libreoffice-help-en-us is not installed (make system-deps)")
     CACHE.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="kb-bench-src-"))
-    try:
-        shutil.copytree(HELP, work / "help")
-        store = Store(work / "kb.sqlite3")
-        with serve_folder(work / "help") as base:
-            write_sitemap(work / "help", base)
-            ingest_sources(store, [f"{base}/sitemap.xml"], options=IngestOptions())
-        rows = store.index_rows()
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    rows = crawled_rows(HELP)
     passages = [{"title": r.title, "section": r.section, "text": r.text} for r in rows]
     print(f"embedding {len(passages)} real passages once (cached in {CACHE}) …", flush=True)
     t = time.perf_counter()
@@ -98,19 +106,7 @@ def chinese_passages() -> tuple[list[dict[str, str]], np.ndarray]:
     if missing:
         sys.exit(f"bench: {' '.join(missing)} not installed (make system-deps)")
     CACHE.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for _, folder in CHINESE.values():
-        work = Path(tempfile.mkdtemp(prefix="kb-bench-src-"))
-        try:
-            shutil.copytree(folder, work / "help")
-            store = Store(work / "kb.sqlite3")
-            with serve_folder(work / "help") as base:
-                write_sitemap(work / "help", base)
-                ingest_sources(store, [f"{base}/sitemap.xml"], options=IngestOptions())
-            rows += store.index_rows()
-            store.close()
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+    rows = [row for _, folder in CHINESE.values() for row in crawled_rows(folder)]
     passages = [{"title": r.title, "section": r.section, "text": r.text, "lang": r.lang or ""}
                 for r in rows]  # fmt: skip
     print(f"embedding {len(passages)} Chinese help-centre passages with e5 once (cached in "
