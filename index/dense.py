@@ -15,6 +15,8 @@ import faiss
 import numpy as np
 
 MIN_PASSAGES_FOR_PAIRS = 50
+# Questions a help centre is not expected to answer (English and Chinese), one per line.
+OFF_TOPIC_QUESTIONS = Path(__file__).with_name("off_topic_questions.txt")
 # Text about nothing a help centre covers: what "unrelated" looks like to a model.
 PROBES = (
     "The river flooded the valley after three days of rain.",
@@ -37,12 +39,19 @@ class DenseIndex:
     """Nearest-neighbour search over unit-length vectors (cosine = inner product)."""
 
     def __init__(
-        self, index: faiss.Index, ef_search: int = 0, recall: float = 1.0, background: float = 0.0
+        self,
+        index: faiss.Index,
+        ef_search: int = 0,
+        recall: float = 1.0,
+        background: float = 0.0,
+        chance: dict[str, float] | None = None,
     ) -> None:
         self.index = index
         self.ef_search = ef_search  # 0: exact search
         self.recall = recall
         self.background = background  # the cosine of unrelated passages, for this model
+        # script → the median similarity (calibrated) of an off-topic question's best match
+        self.chance = dict(chance or {})
 
     @classmethod
     def build(
@@ -85,6 +94,30 @@ class DenseIndex:
         """
         scaled = (cosine - self.background) / max(1.0 - self.background, 1e-6)
         return scaled.astype(np.float32)
+
+    def measure_chance(self, questions: dict[str, np.ndarray]) -> None:
+        """Record how close off-topic questions come to this corpus, per script.
+
+        ``questions`` maps a script name to the query vectors (n × dim, unit length) of
+        questions about things the corpus does not cover. For each script kb keeps the median
+        similarity above chance of their best matches: the level a question must clear to
+        look answerable here, in this model's and this corpus's terms (score normalisation
+        against impostors, as in speaker verification). The median, not the mean: a shop's help
+        centre does answer the parcel and refund questions among them. Scripts with fewer than
+        5 questions are left out.
+        """
+        for script, vectors in questions.items():
+            if len(vectors) < 5 or not self.size:
+                continue
+            cosine, _ = self.index.search(np.ascontiguousarray(vectors, dtype=np.float32), 1)
+            self.chance[script] = float(np.median(self.calibrate(cosine[:, 0])))
+
+    def above_chance(self, similarity: float, script: str) -> float | None:
+        """Return how far ``similarity`` (calibrated) lies above the off-topic level of
+        ``script`` (see :meth:`measure_chance`); None when that was not measured."""
+        if script not in self.chance:
+            return None
+        return similarity - self.chance[script]
 
     @property
     def size(self) -> int:
@@ -133,7 +166,12 @@ class DenseIndex:
         faiss.write_index(self.index, str(path))
         path.with_suffix(".json").write_text(
             json.dumps(
-                {"ef_search": self.ef_search, "recall": self.recall, "background": self.background}
+                {
+                    "ef_search": self.ef_search,
+                    "recall": self.recall,
+                    "background": self.background,
+                    "chance": self.chance,
+                }
             )
         )
 
@@ -148,6 +186,7 @@ class DenseIndex:
             settings["ef_search"],
             settings["recall"],
             settings.get("background", 0.0),
+            {script: float(level) for script, level in settings.get("chance", {}).items()},
         )
 
 

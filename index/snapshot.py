@@ -32,19 +32,20 @@ from urllib.parse import quote
 
 import numpy as np
 
-from index.dense import MIN_PASSAGES_FOR_PAIRS, PROBES, DenseIndex
+from index.dense import MIN_PASSAGES_FOR_PAIRS, OFF_TOPIC_QUESTIONS, PROBES, DenseIndex
 from index.embedding import Embedder
+from index.fusion import dense_weight_for
 from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
 from kb.errors import KbError, NotFound, NotReady
 from kb.links import ALSO_AT, article_path, at_address
 from kb.models import Filter, Passage
 from kb.store import IndexRow, Store, StoredDocument, embedding_text, read_document, utcnow
-from kb.text import content_hash, slugify, tokenize
+from kb.text import TOKENIZER, content_hash, script, slugify, tokenize
 
 log = logging.getLogger("kb")
 CURRENT = "CURRENT"
-FORMAT = 7  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 10  # bump when the layout changes: a snapshot of another format is rebuilt
 MASK_CACHE = 64  # filters whose row masks a snapshot keeps
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
@@ -89,7 +90,10 @@ def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: s
 def fingerprint(model: str, rows: Sequence[IndexRow]) -> str:
     """Return a hash that changes whenever anything a snapshot holds would change."""
     return content_hash(
-        str(FORMAT), model, *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows)
+        str(FORMAT),
+        TOKENIZER,
+        model,
+        *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows),
     )
 
 
@@ -235,9 +239,9 @@ def build_snapshot(
     tmp = Path(tempfile.mkdtemp(dir=index_dir, prefix=".build-"))
     try:
         probes = embedder.embed(list(PROBES)) if len(rows) < MIN_PASSAGES_FOR_PAIRS else None
-        DenseIndex.build(vectors, hnsw_threshold=hnsw_threshold, probes=probes).save(
-            tmp / "dense.faiss"
-        )
+        dense = DenseIndex.build(vectors, hnsw_threshold=hnsw_threshold, probes=probes)
+        dense.measure_chance(off_topic_vectors(embedder))
+        dense.save(tmp / "dense.faiss")
         FieldedIndex.build(
             {
                 "heading": [tokenize(heading_text(r)) for r in rows],
@@ -294,6 +298,27 @@ def heading_text(row: IndexRow) -> str:
     return (
         row.title if not row.section or row.section == row.title else f"{row.title}\n{row.section}"
     )
+
+
+_OFF_TOPIC: dict[str, dict[str, np.ndarray]] = {}  # embedder name → script → query vectors
+_OFF_TOPIC_LOCK = threading.Lock()
+
+
+def off_topic_vectors(embedder: Embedder) -> dict[str, np.ndarray]:
+    """Return the off-topic questions (index/off_topic_questions.txt) embedded as queries, by
+    script, leaving out scripts the model cannot read; embedded once per model and process."""
+    with _OFF_TOPIC_LOCK:
+        if embedder.name not in _OFF_TOPIC:
+            lines = OFF_TOPIC_QUESTIONS.read_text(encoding="utf-8").splitlines()
+            questions = [q for q in (line.strip() for line in lines) if q and q[0] != "#"]
+            by_script: dict[str, list[str]] = {}
+            for q in questions:
+                if dense_weight_for(q, embedder.languages, 1.0):
+                    by_script.setdefault(script(q), []).append(q)
+            _OFF_TOPIC[embedder.name] = {
+                name: embedder.embed(texts, query=True) for name, texts in by_script.items()
+            }
+        return _OFF_TOPIC[embedder.name]
 
 
 def _vectors(

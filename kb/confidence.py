@@ -18,17 +18,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.models import Hit
-from kb.text import tokenize
+from kb.text import script, tokenize
 
 FEATURES = (
-    "dense",  # best passage of the top page: similarity above chance (0 chance, 1 identical)
+    "dense",  # best passage of the top page: similarity above an off-topic question's best match
     "lexical",  # its BM25 over the query's ceiling
     "coverage",  # idf-weighted share of the question's words found in the top page
     "agreement",  # 1 when dense and lexical retrieval each rank the top page first, ½ for one
     "known",  # share of the question's words the knowledge base has anywhere
+    "cjk",  # 1 for a question in Chinese, Japanese or Korean: read as character pairs, of which
+    # the page that answers shares fewer than it shares an English question's words
 )
 # Weights (bias last) fitted by `python -m bench.confidence` on bench/helpcentres.
-DEFAULT_WEIGHTS = (3.16, 2.33, 2.48, 1.69, 0.56, -4.46)
+DEFAULT_WEIGHTS = (3.08, 3.25, 3.37, 1.58, 0.81, 1.75, -5.37)
 
 
 MAX_STEP = 2.0  # largest change of one weight in one step of the fit
@@ -49,20 +51,35 @@ class Calibrator:
         return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
-def features(hits: Sequence[Hit], known: Callable[[str], bool], question: str) -> list[float]:
-    """Return the evidence that the top page of ``hits`` answers ``question`` (see FEATURES)."""
+def features(
+    hits: Sequence[Hit],
+    known: Callable[[str], bool],
+    question: str,
+    chance: Callable[[float, str], float | None] | None = None,
+) -> list[float]:
+    """Return the evidence that the top page of ``hits`` answers ``question`` (see FEATURES).
+
+    ``chance(similarity, script)`` tells how far a similarity lies above the best match of a
+    typical off-topic question in that script, in this knowledge base (see
+    ``DenseIndex.measure_chance``): the dense feature is that, so it means the same for every
+    model and corpus. Without it, the similarity above chance is used as it is.
+    """
     terms = tokenize(question)
     known_share = sum(known(t) for t in terms) / len(terms) if terms else 0.0
+    cjk = float(script(question) == "cjk")
     if not hits:
-        return [0.0, 0.0, 0.0, 0.0, known_share]
+        return [0.0, 0.0, 0.0, 0.0, known_share, cjk]
     top = hits[0]
     ev = top.evidence
+    above = chance(top.dense, script(question)) if chance else None
+    dense = top.dense if above is None else above
     return [
-        max(min(top.dense, 1.0), -0.5),
+        max(min(dense, 1.5), -0.5),
         top.lexical,
         ev.coverage if ev else 0.0,
         0.5 * (ev.dense_first + ev.lexical_first) if ev else 0.0,
         known_share,
+        cjk,
     ]
 
 

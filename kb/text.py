@@ -58,6 +58,14 @@ def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
+def script(text: str) -> str:
+    """Return ``"cjk"`` for text with Chinese, Japanese or Korean characters, else ``"other"``.
+
+    Models and tokenizers treat the two apart, so scores are compared within a script.
+    """
+    return "cjk" if has_cjk(text) else "other"
+
+
 def run_on(pieces: Sequence[str]) -> str:
     """Join sentences of one line: with a space, but none between two pieces of CJK text.
 

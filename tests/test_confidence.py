@@ -33,7 +33,7 @@ def test_reliability_and_ece_against_hand_computed_values():
 def test_the_fit_recovers_weights_that_generated_the_labels():
     rng = np.random.default_rng(1)
     x = rng.random((4000, len(FEATURES)))
-    truth = np.array([4.0, 0.0, 2.0, 0.0, 1.0, -3.0])
+    truth = np.array([4.0, 0.0, 2.0, 0.0, 1.0, -1.0, -3.0])
     p = 1 / (1 + np.exp(-(x @ truth[:-1] + truth[-1])))
     y = (rng.random(len(p)) < p).astype(float)
     # Starting from weights far off and saturated, Newton's method still gets there.

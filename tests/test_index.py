@@ -177,3 +177,19 @@ def test_chance_level_uses_generic_probes_when_the_corpus_is_tiny(embedder):
     probed = DenseIndex.build(twins, probes=probes)
     assert pairwise.background > 0.6  # two near-duplicates are not "chance"
     assert probed.background < 0.3 and probed.calibrate(np.array([0.8]))[0] > 0.6
+
+
+def test_chance_is_how_close_off_topic_questions_come_per_script(tmp_path: Path):
+    passages = np.eye(4, dtype=np.float32)
+    dense = DenseIndex.build(passages)  # background: random pairs of distinct passages, cos 0
+    angles = [0.2, 0.3, 0.4, 0.5]  # best cosines cos(a), against passage 0
+    near = [[math.cos(a), math.sin(a), 0, 0] for a in angles] + [[0.5, 0.5, 0.5, 0.5]]
+    near = np.array(near, dtype=np.float32)  # the last one 0.5 from every passage
+    dense.measure_chance({"other": near, "cjk": near[:4]})  # four are too few to measure
+    assert "cjk" not in dense.chance
+    # The median: a question the corpus does answer (a = 0.2) or one far off moves it little.
+    assert dense.chance["other"] == pytest.approx(math.cos(0.4), abs=1e-5)
+    assert dense.above_chance(math.cos(0.4) + 0.25, "other") == pytest.approx(0.25, abs=1e-5)
+    assert dense.above_chance(0.9, "cjk") is None
+    dense.save(tmp_path / "dense.faiss")
+    assert DenseIndex.load(tmp_path / "dense.faiss").chance == dense.chance

@@ -131,13 +131,19 @@ def chinese_home(tmp_path_factory, shared_model_cache) -> Path:
     return home
 
 
-def test_served_queries_use_the_passage_embedder(chinese_home, shared_model_cache, e5):
+@pytest.fixture
+def served_chinese(chinese_home, shared_model_cache) -> KnowledgeBase:
+    """The Chinese knowledge base as a fresh process (a restart, a server worker) opens it."""
     settings = load_settings(
         {"home": chinese_home, "model_cache": shared_model_cache,
          "embed_model": "multilingual-e5-small"},
         environ={},
     )  # fmt: skip
-    served = KnowledgeBase(settings)
+    return KnowledgeBase(settings)
+
+
+def test_served_queries_use_the_passage_embedder(served_chinese, shared_model_cache, e5):
+    served = served_chinese
     assert served.query_embedder is served.embedder
     assert e5_export_dir(shared_model_cache).exists()
     vector = served.query_embedder.embed(["忘記密碼怎麼辦"], query=True)
@@ -163,3 +169,18 @@ def test_serving_a_chinese_kb_imports_no_torch(chinese_home, shared_model_cache)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "False"
+
+
+def test_chinese_questions_in_scope_are_answered_and_off_topic_ones_refused(served_chinese):
+    """Confidence reads similarity against this KB's own off-topic level, per script, so it
+    holds for Chinese with no capital letters to go by."""
+    kb = served_chinese
+    assert set(kb.searcher().snapshot.dense.chance) == {"cjk", "other"}
+    for question, page in (("辦信用卡要準備哪些資料", "credit-card"),
+                           ("匯錢到國外要付多少手續費", "transfer-fee")):  # fmt: skip
+        answer = kb.answer(question)
+        assert not answer.refused, question
+        assert answer.citations[0].doc_id.endswith(page)
+    refused = [kb.answer(q) for q in ("附近有什麼好吃的火鍋店", "明天台北會下雨嗎")]
+    assert all(a.refused for a in refused)
+    assert max(a.confidence for a in refused) < 0.2 < answer.confidence
