@@ -14,11 +14,11 @@ from index.snapshot import current_manifest
 from ingest.extract import extract
 from ingest.language import detect_language, document_language, language_tag
 from ingest.sources import markdown_html, read_jsonl
+from kb import service
 from kb.answer import missing_names
 from kb.cli import cli
 from kb.config import load_settings
 from kb.models import Document, Section
-from kb import service
 from kb.service import KnowledgeBase
 from kb.text import names, tokenize
 
