@@ -106,9 +106,19 @@ def read(
     reads for a while). Every document comes back with its language (see
     :func:`ingest.language.document_language`).
     """
-    heard = (lambda doc: on_document(with_language(doc))) if on_document else None
+    # Language detection runs once per document: what on_document saw is what is kept. The
+    # read document stays referenced beside its result, so its id() cannot be reused.
+    told: dict[int, tuple[Document, Document]] = {}
+
+    def heard(doc: Document) -> None:
+        told[id(doc)] = (doc, with_language(doc))
+        if on_document:
+            on_document(told[id(doc)][1])
+
     batch = _read(source, store, options, fetcher=fetcher, on_document=heard)
-    batch.documents = [with_language(doc) for doc in batch.documents]
+    batch.documents = [
+        told[id(doc)][1] if id(doc) in told else with_language(doc) for doc in batch.documents
+    ]
     return batch
 
 

@@ -11,8 +11,10 @@ from click.testing import CliRunner
 
 from index.choice import DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model
 from index.snapshot import current_manifest
+from ingest import pipeline
 from ingest.extract import extract
-from ingest.language import detect_language, document_language, language_tag
+from ingest.language import detect_language, document_language, language_tag, with_language
+from ingest.pipeline import ingest_sources
 from ingest.sources import markdown_html, read_jsonl
 from kb import service
 from kb.answer import missing_names
@@ -20,6 +22,7 @@ from kb.cli import cli
 from kb.config import load_settings
 from kb.models import Document, Section
 from kb.service import KnowledgeBase
+from kb.store import Store
 from kb.text import names, tokenize
 
 
@@ -152,6 +155,31 @@ CHINESE_PAGES = {
     "api.md": "---\ntitle: API keys\nlang: en\n---\n"
     "Create an API key under Settings, then Developers.",
 }
+
+
+def test_documents_reach_the_reader_with_their_language_detected_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = tmp_path / "help-zh"
+    folder.mkdir()
+    for name, text in CHINESE_PAGES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    detected: list[str] = []
+
+    def counted(doc: Document) -> Document:
+        detected.append(doc.id)
+        return with_language(doc)
+
+    monkeypatch.setattr(pipeline, "with_language", counted)
+    heard: dict[str, str | None] = {}
+    store = Store(tmp_path / "kb.sqlite3")
+    try:
+        ingest_sources(store, [str(folder)], on_document=lambda d: heard.update({d.id: d.lang}))
+    finally:
+        store.close()
+    assert heard == {"password": "zh-Hans", "refund": "zh-Hans", "shipping": "zh-Hans",
+                     "api": "en"}  # fmt: skip
+    assert sorted(detected) == sorted(heard)  # once each, not again after reading
 
 
 def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
