@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from index.boilerplate import boilerplate_lines, only_boilerplate
 from index.dense import MIN_PASSAGES_FOR_PAIRS, OFF_TOPIC_QUESTIONS, PROBES, DenseIndex
 from index.embedding import Embedder
 from index.fusion import dense_weight_for
@@ -45,7 +46,7 @@ from kb.text import TOKENIZER, content_hash, script, slugify, tokenize
 
 log = logging.getLogger("kb")
 CURRENT = "CURRENT"
-FORMAT = 10  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 11  # bump when the layout changes: a snapshot of another format is rebuilt
 MASK_CACHE = 64  # filters whose row masks a snapshot keeps
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
@@ -249,7 +250,9 @@ def build_snapshot(
             },
             FIELD_WEIGHTS,
         ).save(tmp / "lexical")
-        _write_passages(tmp / "passages.sqlite3", rows, build_pages(rows))
+        boilerplate = boilerplate_lines((r.doc_id, r.text) for r in rows)
+        chrome = [only_boilerplate(r.text, boilerplate) for r in rows]
+        _write_passages(tmp / "passages.sqlite3", rows, build_pages(rows), chrome)
         version = _next_version(index_dir)
         manifest = Manifest(
             version=version,
@@ -366,7 +369,11 @@ def build_pages(rows: Sequence[IndexRow]) -> list[Page]:
     return duplicate_groups(split_pages(page_rows), page_rows)
 
 
-def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page]) -> None:
+def _write_passages(
+    path: Path, rows: Sequence[IndexRow], pages: Sequence[Page], chrome: Sequence[bool]
+) -> None:
+    """Write a snapshot's passages, pages and documents; ``chrome`` marks the passages made
+    only of the lines a site repeats on its pages (see index/boilerplate.py): never retrieved."""
     page_of = np.zeros(len(rows), dtype=np.int64)
     for number, page in enumerate(pages):
         page_of[page.start : page.end] = number
@@ -375,10 +382,10 @@ def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page])
         conn.execute(
             "CREATE TABLE passages (row INTEGER PRIMARY KEY, chunk_id INTEGER, doc_id TEXT,"
             " doc_version INTEGER, title TEXT, url TEXT, section TEXT, text TEXT, kind TEXT,"
-            " lang TEXT, meta TEXT, page INTEGER, anchor TEXT)"
+            " lang TEXT, meta TEXT, page INTEGER, anchor TEXT, chrome INTEGER)"
         )
         conn.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     i,
@@ -394,6 +401,7 @@ def _write_passages(path: Path, rows: Sequence[IndexRow], pages: Sequence[Page])
                     r.meta,
                     int(page_of[i]),
                     r.anchor,
+                    int(chrome[i]),
                 )
                 for i, r in enumerate(rows)
             ],
@@ -475,8 +483,11 @@ class Snapshot:
         uri = f"file:{quote(str(directory / 'passages.sqlite3'))}?mode=ro&immutable=1"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        rows = self._db.execute("SELECT kind, lang, page FROM passages ORDER BY row").fetchall()
+        rows = self._db.execute(
+            "SELECT kind, lang, page, chrome FROM passages ORDER BY row"
+        ).fetchall()
         self.kinds = np.array([r[0] for r in rows], dtype=object)
+        self.retrievable = np.array([not r[3] for r in rows], dtype=bool)  # chrome never is
         self.langs = np.array([primary_language(r[1]) for r in rows], dtype=object)
         self.row_page = np.array([r[2] for r in rows], dtype=np.int64)
         pages = self._db.execute(
@@ -502,7 +513,7 @@ class Snapshot:
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         self.keeps_documents = ("documents",) in tables.fetchall()
-        self._collapse = self._shown_rows(np.ones(len(self.kinds), dtype=bool))
+        self._collapse = self._shown_rows(self.retrievable)
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()
 
     @property
@@ -571,7 +582,7 @@ class Snapshot:
             if where in self._masks:
                 self._masks.move_to_end(where)
                 return self._masks[where]
-        allow = np.ones(len(self.kinds), dtype=bool)
+        allow = self.retrievable.copy()
         if where.kinds is not None:
             allow &= np.isin(self.kinds, list(where.kinds))
         if where.langs is not None:

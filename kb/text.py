@@ -236,6 +236,19 @@ def slugify(text: str, max_len: int = 80) -> str:
 
 _NAME = re.compile(r"(?<![\w-])([^\W_]*[A-Z][\w]*)")
 _NOT_NAMES = frozenset({"ok", "okay", "i", "i'm"})
+# A quantity ("3A", "300V", "3V3", "5GHz", "2FA") or a designator ("F1", "A4", "D0") is
+# capitalised without naming anything a help centre has to mention.
+_VALUE = re.compile(r"\d[\d.,]*[^\W\d_]{0,3}\d*|[^\W\d_]\d{1,2}")
+
+
+def _name(word: str) -> str | None:
+    """Return what names something in a capitalised ``word``, leaving out its values:
+    "12V_AUX" → "AUX", "300V" → None."""
+    parts = [part for part in word.split("_") if part and not _VALUE.fullmatch(part)]
+    name = "_".join(parts)
+    if len(name) > 1 and any(c.isupper() for c in name) and name.lower() not in _NOT_NAMES:
+        return name
+    return None
 
 
 def names(text: str) -> list[str]:
@@ -255,9 +268,8 @@ def names(text: str) -> list[str]:
     for segment in _NOT_CJK.findall(text):
         words = _WORD.findall(segment)
         if len(words) == 1:
-            word = words[0]
-            if len(word) > 1 and any(c.isupper() for c in word) and word.lower() not in _NOT_NAMES:
-                out.append(word)
+            if name := _name(words[0]):
+                out.append(name)
         else:
             out.extend(_latin_names(segment))
     return list(dict.fromkeys(out))
@@ -272,8 +284,8 @@ def _latin_names(text: str) -> list[str]:
         for i, match in enumerate(_NAME.finditer(sentence.strip())):
             word = match.group(1)
             opens = i == 0 and match.start() == 0 and not any(c.isupper() for c in word[1:])
-            if not opens and len(word) > 1 and word.lower() not in _NOT_NAMES | STOPWORDS:
-                out.append(word)
+            if not opens and (name := _name(word)) and name.lower() not in STOPWORDS:
+                out.append(name)
     return list(dict.fromkeys(out))
 
 

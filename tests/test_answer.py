@@ -124,6 +124,14 @@ def test_names_are_capitalised_words_that_do_not_open_a_sentence():
     assert names("Is it OK to pair an iPhone?") == ["iPhone"]
 
 
+def test_quantities_and_designators_are_not_names():
+    assert names("how wide should a trace be for 3A at 300V, or a 3V3 rail?") == []
+    assert names("name a bus so it carries D0 through D7, then press F1 and print on A4") == []
+    assert names("I made a +12V_AUX rail for my LM317") == ["AUX", "LM317"]
+    assert names("2A电流走线要多宽") == [] and names("想改成跟AD一样") == ["AD"]
+    assert names("Does 1Password work with it?") == ["1Password"]
+
+
 def test_a_question_about_something_the_help_centre_never_names_is_refused_naming_it(demo_kb):
     answer = demo_kb.answer("Does Lumio work with Apple HomeKit?")
     assert answer.refused and answer.citations == ()

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from index.boilerplate import boilerplate_lines, only_boilerplate
 from index.dense import DenseIndex
 from index.fusion import rrf, top_rows
 from index.lexical import LexicalIndex
+from index.search import Searcher
 from index.snapshot import build_snapshot, current_version, list_versions, load_current
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.store import Store
@@ -193,3 +195,31 @@ def test_chance_is_how_close_off_topic_questions_come_per_script(tmp_path: Path)
     assert dense.above_chance(0.9, "cjk") is None
     dense.save(tmp_path / "dense.faiss")
     assert DenseIndex.load(tmp_path / "dense.faiss").chance == dense.chance
+
+
+def test_boilerplate_lines_are_those_many_documents_repeat():
+    pages = [(f"p{i}", f"Topic {i} text\nDownload the  ebook\n- Next") for i in range(20)]
+    pages += [("p0", "download the ebook"), ("q", "Only here\n- next")]
+    lines = boilerplate_lines(pages, share=0.5, min_documents=3)
+    assert lines == {"download the ebook", "- next"}  # spacing and case do not matter
+    assert boilerplate_lines(pages[:2], share=0.0, min_documents=3) == frozenset()
+    assert only_boilerplate("- Next\n\nDOWNLOAD the ebook", lines)
+    assert not only_boilerplate("Topic 1 text\n- Next", lines)
+    assert not only_boilerplate("", lines) and not only_boilerplate("- Next", frozenset())
+
+
+def test_passages_made_only_of_what_every_page_repeats_are_never_retrieved(tmp_path, embedder):
+    footer = "</p><h2>Navigation</h2><p>Prev</p><p>Download the ebook</p><p>Next"
+    site = _site(tmp_path, {f"p{i}": text + footer for i, text in enumerate(CORPUS * 2)})
+    store = Store(tmp_path / "kb.sqlite3")
+    ingest_sources(store, [str(site)], options=IngestOptions(chunk_words=100))
+    build_snapshot(store, embedder.name, lambda: embedder, tmp_path / "index")
+    snapshot = load_current(tmp_path / "index")
+    everything = snapshot.passages(list(range(snapshot.manifest.passages)))
+    navigation = [r for r, p in enumerate(everything) if p.section == "Navigation"]
+    assert len(navigation) == 16 and not snapshot.mask(None)[navigation].any()
+    assert snapshot.mask(None).sum() == len(CORPUS)  # one of each pair of equal pages
+    searcher = Searcher(snapshot, embedder, candidates=50, dense_weight=0.5)
+    hits = searcher.search(searcher.query("download the ebook"), 5)
+    assert hits and all(h.passage.section != "Navigation" for h in hits)
+    assert snapshot.document("p1") is not None  # the article view still has it
