@@ -23,8 +23,8 @@ import numpy as np
 from kb.calibration import expected_calibration_error
 from kb.confidence import FEATURES, features, fit
 from kb.config import load_settings
-from kb.helpcentre_eval import Labels, crawlable, forget_other_sources, load_helpcentre_set
-from kb.service import KnowledgeBase
+from kb.usecases.helpcentre_eval import Labels, crawlable, forget_other_sources, load_helpcentre_set
+from kb.usecases.service import KnowledgeBase
 
 SETS = Path(__file__).parent / "helpcentres"
 CACHE = Path.home() / ".cache" / "kb-bench" / "helpcentres"

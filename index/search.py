@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 from wordfreq import zipf_frequency
 
-from index.embedding import Embedder
 from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
 from index.pages import asks_how, group_top
 from index.snapshot import Snapshot
+from kb.embedder import Embedder
 from kb.errors import InvalidInput
 from kb.models import Evidence, Filter, Hit, Passage
 from kb.text import tokenize

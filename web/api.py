@@ -13,13 +13,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from kb.editorial import log_query
 from kb.errors import InvalidInput, NotFound
 from kb.links import article_path
 from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
-from kb.service import user_context
 from kb.text import slugify
+from kb.usecases.editorial import log_query
+from kb.usecases.service import user_context
 from web.requests import get_kb, requested_id
 from web.versions import API_VERSION
 

@@ -12,10 +12,10 @@ from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from index.snapshot import current_version
-from kb.editorial import log_query
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize
+from kb.usecases.editorial import log_query
 from web.locale import editor_messages, page_messages, widget_messages
 from web.requests import get_kb, requested_id
 

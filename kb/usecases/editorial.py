@@ -12,18 +12,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import chunk_sections
-from ingest.redact import redact
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
 from kb.kpis import kpis as compute_kpis
 from kb.models import Answer, Document, Hit, Section
+from kb.redact import redact
 from kb.sentiment import sentiment
 from kb.telemetry import ANSWERS
 from kb.text import slugify
 from kb.trends import weekly
 
 if TYPE_CHECKING:
-    from kb.service import KnowledgeBase
+    from kb.usecases.service import KnowledgeBase
 
 FAQ_SOURCE = "kb:faq"  # the source of documents editors accepted
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from index.background import BackgroundEmbedder
 from index.choice import AUTO, DEFAULT_MODEL, MULTILINGUAL_MODEL, ModelChoice, choose_model
-from index.embedding import Embedder, languages_of, load_embedder, model_path
+from index.embedding import languages_of, load_embedder, model_path
 from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
 from index.search import Query, Searcher
@@ -41,10 +41,10 @@ from kb.answer import Event, answer_question, escalation_text, missing_names, st
 from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, Known, faithful, is_follow_up, standalone
+from kb.embedder import Embedder
 from kb.errors import ConfigError, InvalidInput, KbError, NotFound, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
-from kb.jobs import ingest_lock
 from kb.llm import UpstreamError
 from kb.models import Answer, Document, Escalation, Filter, Hit, UserContext
 from kb.progress import Progress
@@ -53,6 +53,7 @@ from kb.routing import NEIGHBOURS, vote
 from kb.store import Store, StoredDocument, embedding_items
 from kb.telemetry import FEEDBACK, RETRIEVAL_SECONDS, timed
 from kb.text import normalize
+from kb.usecases.locking import ingest_lock
 
 log = logging.getLogger("kb")
 
