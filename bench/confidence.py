@@ -41,13 +41,13 @@ def labelled_features(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         kb.ingest([start])
         right_pages = Labels(base, root)
         searcher = kb.searcher()
-        known = searcher.snapshot.lexical.knows
+        known = searcher.knows
         asked = [(q.text, q.pages) for q in evalset.questions]
         asked += [(text, ()) for text in evalset.off_topic]
         for text, pages in asked:
             hits = kb.rank(text, 2, searcher=searcher)
             top = [hits[0].passage.url, *hits[0].duplicates] if hits else []
-            rows.append(features(hits, known, text, searcher.snapshot.dense.above_chance))
+            rows.append(features(hits, known, text, searcher.above_chance))
             labels.append(bool(pages) and right_pages.right(top, pages))
     return np.array(rows, dtype=float), np.array(labels, dtype=float)
 
