@@ -23,8 +23,8 @@ import numpy as np
 from kb.calibration import expected_calibration_error
 from kb.confidence import FEATURES, features, fit
 from kb.config import load_settings
-from kb.helpcentre_eval import Labels, crawlable, forget_other_sources, load_helpcentre_set
-from kb.service import KnowledgeBase
+from kb.usecases.helpcentre_eval import Labels, crawlable, forget_other_sources, load_helpcentre_set
+from kb.usecases.service import KnowledgeBase
 
 SETS = Path(__file__).parent / "helpcentres"
 CACHE = Path.home() / ".cache" / "kb-bench" / "helpcentres"
@@ -41,13 +41,13 @@ def labelled_features(folder: Path) -> tuple[np.ndarray, np.ndarray]:
         kb.ingest([start])
         right_pages = Labels(base, root)
         searcher = kb.searcher()
-        known = searcher.snapshot.lexical.knows
+        known = searcher.knows
         asked = [(q.text, q.pages) for q in evalset.questions]
         asked += [(text, ()) for text in evalset.off_topic]
         for text, pages in asked:
             hits = kb.rank(text, 2, searcher=searcher)
             top = [hits[0].passage.url, *hits[0].duplicates] if hits else []
-            rows.append(features(hits, known, text, searcher.snapshot.dense.above_chance))
+            rows.append(features(hits, known, text, searcher.above_chance))
             labels.append(bool(pages) and right_pages.right(top, pages))
     return np.array(rows, dtype=float), np.array(labels, dtype=float)
 

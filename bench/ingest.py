@@ -44,8 +44,8 @@ from index.embedding import Embedder, load_embedder
 from ingest.crawl import CrawlLimits
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
-from kb.service import KnowledgeBase
 from kb.store import Store, embedding_text
+from kb.usecases.service import KnowledgeBase
 from tests.sites import serve_folder, write_sitemap
 
 HELP = Path("/usr/share/libreoffice/help")

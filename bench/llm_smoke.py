@@ -161,7 +161,7 @@ def run(base: str) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     from kb.config import load_settings
-    from kb.service import KnowledgeBase
+    from kb.usecases.service import KnowledgeBase
     from web import create_app
 
     with tempfile.TemporaryDirectory(prefix="kb-llm-smoke-") as home:

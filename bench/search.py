@@ -46,9 +46,9 @@ from index.embedding import Embedder, load_embedder
 from index.snapshot import build_snapshot
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
-from kb.service import KnowledgeBase
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash
+from kb.usecases.service import KnowledgeBase
 from tests.sites import serve_folder, write_sitemap
 
 HELP = Path("/usr/share/libreoffice/help")

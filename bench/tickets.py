@@ -15,9 +15,9 @@ import random
 import time
 from pathlib import Path
 
-from ingest.dedupe import similar_pairs
-from ingest.redact import PLACEHOLDERS, redact
 from ingest.tickets import read_tickets
+from kb.dedupe import similar_pairs
+from kb.redact import PLACEHOLDERS, redact
 from kb.text import tokenize
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from index.embedding import Embedder
+from kb.embedder import Embedder
 from kb.store import Store
 
 _DONE = object()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import Embedder
+from kb.embedder import Embedder
 from kb.errors import ConfigError
 
 NAME = "multilingual-e5-small"

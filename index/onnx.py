@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import Embedder
+from kb.embedder import Embedder
 
 MAX_TOKENS = 256  # as sentence-transformers truncates all-MiniLM-L6-v2
 

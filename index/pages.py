@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from ingest.dedupe import connected_groups, jaccard, similar_pairs
+from kb.dedupe import connected_groups, jaccard, similar_pairs
 from kb.text import normalize, tokenize, words
 
 LONG_PAGE_WORDS = 2000  # a document longer than this is ranked and linked section by section

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from wordfreq import zipf_frequency
 
-from index.embedding import Embedder
 from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
 from index.pages import asks_how, group_top
 from index.snapshot import Snapshot
+from kb.embedder import Embedder
 from kb.errors import InvalidInput
 from kb.models import Evidence, Filter, Hit, Passage
+from kb.store import StoredDocument
 from kb.text import tokenize
 
 METHODS = ("hybrid", "dense", "lexical", "rrf")
@@ -38,7 +40,9 @@ class Query:
 
 
 class Searcher:
-    """Ranks the passages of a snapshot for a query."""
+    """Ranks the passages of a snapshot for a query, and answers what else callers need to
+    know of that snapshot (its version, its vocabulary, its chance level, stored fields), so
+    no caller reaches into the snapshot itself."""
 
     def __init__(
         self, snapshot: Snapshot, embedder: Embedder, *, candidates: int, dense_weight: float
@@ -47,6 +51,28 @@ class Searcher:
         self.embedder = embedder
         self.candidates = candidates
         self.dense_weight = dense_weight
+
+    @property
+    def version(self) -> str:
+        """The version of the snapshot searched, e.g. ``v000012``."""
+        return self.snapshot.version
+
+    def knows(self, term: str) -> bool:
+        """Whether any passage has the tokenised ``term`` (see ``FieldedIndex.knows``)."""
+        return self.snapshot.lexical.knows(term)
+
+    def above_chance(self, similarity: float, script: str) -> float | None:
+        """A calibrated dense ``similarity`` in standard deviations above the snapshot's
+        off-topic level for questions in ``script`` (see ``DenseIndex.above_chance``)."""
+        return self.snapshot.dense.above_chance(similarity, script)
+
+    def field_values(self, chunk_ids: Sequence[int], field: str) -> dict[int, Any]:
+        """Return the metadata ``field`` of the passages ``chunk_ids`` that have it."""
+        return self.snapshot.field_values(chunk_ids, field)
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """Return document ``doc_id`` as the snapshot holds it, or None."""
+        return self.snapshot.document(doc_id)
 
     def query(self, text: str) -> Query:
         """Embed and tokenise ``text`` once, for any number of searches.

@@ -34,10 +34,10 @@ import numpy as np
 
 from index.boilerplate import boilerplate_lines, only_boilerplate
 from index.dense import MIN_PASSAGES_FOR_PAIRS, OFF_TOPIC_QUESTIONS, PROBES, DenseIndex
-from index.embedding import Embedder
 from index.fusion import dense_weight_for
 from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
+from kb.embedder import Embedder
 from kb.errors import KbError, NotFound, NotReady
 from kb.links import ALSO_AT, article_path, at_address
 from kb.models import Filter, Passage

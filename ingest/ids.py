@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ingest.dedupe import connected_groups
+from kb.dedupe import connected_groups
 from kb.text import text_key
 
 __all__ = ["Claim", "also_at", "sharing_groups", "suffixed", "text_key", "unique_ids"]

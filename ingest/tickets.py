@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.dedupe import connected_groups, same_owner_pairs, similar_pairs
-from ingest.redact import redact
 from ingest.sources import Batch, json_object
+from kb.dedupe import connected_groups, same_owner_pairs, similar_pairs
 from kb.errors import SourceError
 from kb.models import Document, Section
+from kb.redact import redact
 from kb.text import normalize, tokenize
 
 # Canonical field → accepted column names, best first; matched ignoring case, spaces and "_".

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.redact import redact
 from kb.errors import InvalidInput
+from kb.redact import redact
 
 MAX_COMMENT = 2000
 MAX_TEXT = 10_000

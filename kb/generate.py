@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from index.embedding import Embedder
+from kb.embedder import Embedder
 from kb.marks import escape
 from kb.models import Passage
 from kb.text import cut, run_on, sentences, tokenize, words

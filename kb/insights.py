@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import Embedder
+from kb.embedder import Embedder
 from kb.models import Hit
 from kb.sentiment import sentiment
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedding import Embedder
+from kb.embedder import Embedder
 from kb.errors import InvalidInput, NotReady
 
 Prediction = tuple[str, float]  # (label, probability)

@@ -10,7 +10,7 @@ import pytest
 
 from index.embedding import Embedder, load_embedder
 from kb.config import Settings, load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO
 from tests.sites import serve_widget_host
 from tests.stores import feedback_rows

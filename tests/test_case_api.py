@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kb.config import load_settings
 from kb.errors import InvalidInput
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO, FIXTURES
 from tests.test_api import openapi_path
 from web import create_app

@@ -35,8 +35,8 @@ from ingest.urls import normalize_url
 from kb.config import load_settings
 from kb.generate import compose
 from kb.links import article_path, at_address, is_plain_path
-from kb.service import KnowledgeBase
 from kb.store import Store, StoredDocument
+from kb.usecases.service import KnowledgeBase
 from tests.sites import reply, serve, serve_folder
 from web import create_app
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench.tickets import INTL, intl_scores, redacted_exactly
-from ingest.redact import iban_ok, redact
 from ingest.tickets import read_tickets
+from kb.redact import iban_ok, redact
 from tests.conftest import FIXTURES
 from tests.test_faults import run_kb
 

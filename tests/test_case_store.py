@@ -18,7 +18,7 @@ import pytest
 
 from index.snapshot import build_snapshot, current_version
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import FIXTURES
 from tests.sites import serve_folder
 from tests.test_faults import run_kb

@@ -15,8 +15,8 @@ from kb.generate import ExtractiveGenerator
 from kb.llm import build_prompt
 from kb.marks import escape, escape_copies, resolve
 from kb.models import Answer, Passage
-from kb.service import KnowledgeBase
 from kb.text import cut, normalize, words
+from kb.usecases.service import KnowledgeBase
 from tests.openai_server import Reply, ScriptedModel, openai_server
 from tests.sites import serve_app
 from tests.test_browser import CHROMIUM

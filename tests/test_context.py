@@ -7,7 +7,7 @@ import pytest
 from kb.config import load_settings
 from kb.errors import InvalidInput
 from kb.models import UserContext
-from kb.service import KnowledgeBase, user_context
+from kb.usecases.service import KnowledgeBase, user_context
 from web import create_app
 
 ARTICLES = {

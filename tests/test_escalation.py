@@ -5,7 +5,7 @@ import pytest
 from kb.config import load_settings
 from kb.models import Hit, Passage
 from kb.routing import vote
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO
 from web import create_app
 

@@ -12,9 +12,9 @@ from index.fusion import absolute_convex, dense_weight_for
 from index.lexical import FieldedIndex, LexicalIndex
 from kb.cli import cli
 from kb.errors import SourceError
-from kb.evaluate import load_beir
 from kb.metrics import mrr, ndcg, recall, score_run
 from kb.text import tokenize
+from kb.usecases.evaluate import load_beir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -172,7 +172,7 @@ def test_kb_eval_answers_rejects_a_malformed_help_centre_set(tmp_path):
 
 
 def test_a_section_label_accepts_the_sections_nested_in_it(tmp_path):
-    from kb.helpcentre_eval import Labels
+    from kb.usecases.helpcentre_eval import Labels
 
     (tmp_path / "manual.html").write_text(
         "<html><body><main><h1>Manual</h1><p>Intro.</p>"

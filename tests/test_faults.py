@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO
 from tests.sites import serve
 

@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.extract import extract
-from ingest.redact import redact
 from ingest.tickets import read_tickets
 from kb.answer import drop_unsupported, verify_citations
 from kb.errors import KbError
 from kb.models import Passage
+from kb.redact import redact
 
 FUZZ = settings(max_examples=150, deadline=timedelta(seconds=5),
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip

@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from kb.answer import escalation_text, refusal_text
 from kb.config import load_settings
 from kb.locales import LOCALES, TRANSLATIONS, text_language, translations
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.sites import serve_widget_host
 from tests.test_browser import CHROMIUM
 from web import create_app

@@ -5,7 +5,7 @@ from pathlib import Path
 from kb.config import load_settings
 from kb.llm import build_prompt
 from kb.models import Passage
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.openai_server import Reply, ScriptedModel, openai_server
 
 INJECTION = (

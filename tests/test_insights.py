@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kb import editorial
 from kb.config import load_settings
-from kb.service import KnowledgeBase
 from kb.store import Store
+from kb.usecases import editorial
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO
 from web import create_app
 
@@ -171,7 +171,7 @@ def test_the_router_learns_queues_from_tickets_and_routes_refusals(kb, home):
 def test_training_data_exports_are_chat_format_and_pairs_with_a_stable_split(kb, tmp_path):
     import json
 
-    from kb.export import export
+    from kb.usecases.export import export
 
     store = kb.open_store()
     store.add_feedback({"target": "answer", "rating": 1, "query": "How do I reset my password?",

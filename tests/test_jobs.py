@@ -6,8 +6,8 @@ import time
 from http.server import SimpleHTTPRequestHandler
 
 from kb.config import load_settings
-from kb.jobs import Busy, ingest_lock
-from kb.service import KnowledgeBase
+from kb.usecases.locking import Busy, ingest_lock
+from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO
 from tests.sites import serve
 from web import create_app
@@ -87,7 +87,7 @@ def test_a_job_whose_process_died_is_reported_interrupted(tmp_path):
     job_id = store.add_job("ingest", ["x"], pid=2**22 + 12345)  # no such process
     store.update_job(job_id, status="running")
     store.close()
-    from kb.jobs import job
+    from kb.usecases.jobs import job
 
     found = job(kb, job_id)
     assert found["status"] == "failed" and "interrupted" in found["error"]

@@ -16,14 +16,14 @@ from ingest.extract import extract
 from ingest.language import detect_language, document_language, language_tag, with_language
 from ingest.pipeline import ingest_sources
 from ingest.sources import markdown_html, read_jsonl
-from kb import service
 from kb.answer import missing_names
 from kb.cli import cli
 from kb.config import load_settings
 from kb.models import Document, Section
-from kb.service import KnowledgeBase
 from kb.store import Store
 from kb.text import names, tokenize
+from kb.usecases import service
+from kb.usecases.service import KnowledgeBase
 
 
 def doc(text: str, lang: str | None = None, kind: str = "article") -> Document:

@@ -8,7 +8,7 @@ import pytest
 
 from kb.answer import REFUSAL
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.openai_server import Reply, ScriptedModel, openai_server
 from web import create_app
 

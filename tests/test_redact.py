@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from ingest.redact import iban_ok, luhn_ok, redact
+from kb.redact import iban_ok, luhn_ok, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"

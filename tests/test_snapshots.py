@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from index import snapshot
 from kb.config import load_settings
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from web import create_app
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from kb.cli import cli
 from kb.config import load_settings
 from kb.models import Filter
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 
 ROOT = Path(__file__).resolve().parent.parent
 TICKETS = ROOT / "demo" / "tickets.csv"

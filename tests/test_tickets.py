@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.dedupe import jaccard, similar_pairs
 from ingest.tickets import parse_mapping, read_tickets
+from kb.dedupe import jaccard, similar_pairs
 from kb.errors import SourceError
 from kb.models import Document
 from kb.text import tokenize

@@ -9,7 +9,7 @@ from flask import Flask
 
 from kb.config import Settings, load_settings
 from kb.logs import configure as configure_logs
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 from web import inputs
 
 

@@ -12,10 +12,11 @@ from typing import Any
 from flask import Blueprint, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 
-from kb import editorial, jobs, keys
+from kb import keys
 from kb.errors import InvalidInput
 from kb.sentiment import sentiment
 from kb.trends import to_csv
+from kb.usecases import editorial, jobs
 from web.api import json_body
 from web.requests import get_kb
 from web.security import credentials

@@ -13,13 +13,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from kb.editorial import log_query
 from kb.errors import InvalidInput, NotFound
 from kb.links import article_path
 from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
-from kb.service import user_context
 from kb.text import slugify
+from kb.usecases.service import user_context
 from web.requests import get_kb, requested_id
 from web.versions import API_VERSION
 
@@ -126,7 +125,7 @@ def search() -> ResponseReturnValue:
             "page": page,
             "k": k,
             "next_page": page + 1 if more else None,
-            "index_version": searcher.snapshot.version,
+            "index_version": searcher.version,
         }
     )
 
@@ -161,14 +160,16 @@ def answer() -> ResponseReturnValue:
         out["conversation_id"] = conversation
         for item in (*out["citations"], *out["related"]):
             item["url"] = absolute(item["url"])
-        out["index_version"] = searcher.snapshot.version
+        out["index_version"] = searcher.version
         return out
 
+    question = body["question"]
     if not stream:
-        answer = kb.answer(body["question"], searcher=searcher, history=history, context=context)
-        log_query(kb, answer, "api", conversation, searcher.snapshot.version)
+        answer = kb.answer(question, None, searcher, history, context,
+                           channel="api", conversation=conversation)  # fmt: skip
         return jsonify(result(answer))
-    events = kb.answer_stream(body["question"], searcher=searcher, history=history, context=context)
+    events = kb.answer_stream(question, None, searcher, history, context,
+                              channel="api", conversation=conversation)  # fmt: skip
 
     def sse() -> Iterator[str]:
         for name, value in events:
@@ -177,7 +178,6 @@ def answer() -> ResponseReturnValue:
             elif name == "reset":
                 data = {"reason": value}
             else:
-                log_query(kb, value, "api", conversation, searcher.snapshot.version)
                 data = result(value)
             yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
@@ -257,4 +257,4 @@ def healthz() -> ResponseReturnValue:
 def readyz() -> ResponseReturnValue:
     """Answer 200 once an index is loaded and searchable, else 503 in the error shape."""
     searcher = get_kb().searcher()
-    return jsonify({"ok": True, "index_version": searcher.snapshot.version})
+    return jsonify({"ok": True, "index_version": searcher.version})

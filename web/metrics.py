@@ -10,8 +10,8 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from kb.service import KnowledgeBase
 from kb.telemetry import multiprocess
+from kb.usecases.service import KnowledgeBase
 from web.requests import get_kb
 
 bp = Blueprint("metrics", __name__)

@@ -12,7 +12,6 @@ from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from index.snapshot import current_version
-from kb.editorial import log_query
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize
@@ -96,10 +95,9 @@ def home() -> ResponseReturnValue:
     if query.strip():
         try:
             searcher = kb.searcher()
-            version = searcher.snapshot.version
+            version = searcher.version
             hits = kb.search(query, k=10, searcher=searcher)
-            answer = kb.answer(query, searcher=searcher)
-            log_query(kb, answer, "page", None, version)
+            answer = kb.answer(query, searcher=searcher, channel="page")
             updated = kb.updated_times(h.passage.doc_id for h in hits)
         except KbError as e:
             if e.status >= 500:

@@ -10,8 +10,8 @@ import uuid
 from flask import Flask, Response, current_app, g, request
 
 from kb.errors import InvalidInput
-from kb.service import KnowledgeBase
 from kb.telemetry import ERRORS, REQUEST_SECONDS, REQUESTS
+from kb.usecases.service import KnowledgeBase
 
 log = logging.getLogger("kb.web")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from kb import editorial
-from kb.cli import _kb, cli
+from kb.cli.group import cli, knowledge_base
 from kb.errors import InvalidInput, SourceError
+from kb.usecases import editorial
 
 FIELDS = ("queue", "priority")
 
@@ -30,7 +30,7 @@ def insights_faq(
     ctx: click.Context, tickets: tuple[Path, ...], min_size: int, top: int, as_json: bool
 ) -> None:
     """Cluster resolved tickets into FAQ candidates (ingesting TICKETS first, if given)."""
-    kb = _kb(ctx)
+    kb = knowledge_base(ctx)
     if tickets:
         report = kb.ingest([str(t) for t in tickets])
         if not as_json:
@@ -69,7 +69,7 @@ def insights_accept(
     ctx: click.Context, candidate: int, question: str | None, answer: str | None
 ) -> None:
     """Publish a FAQ candidate as a document of kind faq (indexed on the next ingest)."""
-    c = editorial.decide(_kb(ctx), candidate, True, question, answer)
+    c = editorial.decide(knowledge_base(ctx), candidate, True, question, answer)
     click.echo(f"Accepted #{candidate} as {c['doc_id']}; run kb ingest to index it.")
 
 
@@ -78,7 +78,7 @@ def insights_accept(
 @click.pass_context
 def insights_reject(ctx: click.Context, candidate: int) -> None:
     """Reject a FAQ candidate: it is not proposed again."""
-    editorial.decide(_kb(ctx), candidate, False)
+    editorial.decide(knowledge_base(ctx), candidate, False)
     click.echo(f"Rejected #{candidate}.")
 
 
@@ -89,7 +89,7 @@ def insights_reject(ctx: click.Context, candidate: int) -> None:
 @click.pass_context
 def insights_gaps(ctx: click.Context, days: int, top: int, as_json: bool) -> None:
     """What customers ask that kb refuses, answers unsure, or gets a thumbs-down for."""
-    found = editorial.gaps(_kb(ctx), days)
+    found = editorial.gaps(knowledge_base(ctx), days)
     if as_json:
         click.echo(json.dumps({"gaps": [g.to_dict() for g in found]}, ensure_ascii=False,
                               indent=2))  # fmt: skip
@@ -112,7 +112,7 @@ def insights_trends(ctx: click.Context, weeks: int, fmt: str) -> None:
     """Weekly ticket volume by queue, sentiment and topic, with rising ones flagged."""
     from kb.trends import to_csv
 
-    found = editorial.trends(_kb(ctx), weeks)
+    found = editorial.trends(knowledge_base(ctx), weeks)
     if fmt == "json":
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -141,9 +141,9 @@ def insights_trends(ctx: click.Context, weeks: int, fmt: str) -> None:
 @click.pass_context
 def export_command(ctx: click.Context, kind: str, out: Path, validation: float) -> None:
     """Training data: chat-format JSONL (finetune) or query–passage pairs (pairs)."""
-    from kb.export import export
+    from kb.usecases.export import export
 
-    done = export(_kb(ctx), kind, out, validation)
+    done = export(knowledge_base(ctx), kind, out, validation)
     by_source = ", ".join(f"{n} from {s}" for s, n in sorted(done["sources"].items()))
     click.echo(f"Wrote {done['train']} train and {done['validation']} validation examples to "
                f"{out}/{kind}-*.jsonl ({by_source or 'nothing to export'}).")  # fmt: skip
@@ -167,7 +167,7 @@ def admin_key() -> None:
 @click.pass_context
 def train_router(ctx: click.Context, tickets: tuple[Path, ...], fields: tuple[str, ...]) -> None:
     """Train the queue and priority router on labelled ticket exports, and serve it."""
-    version, size = _kb(ctx).train_router(list(tickets), fields)
+    version, size = knowledge_base(ctx).train_router(list(tickets), fields)
     click.echo(f"Trained router {version} on {size} tickets ({', '.join(fields)}).")
 
 
@@ -186,7 +186,7 @@ def eval_router(
 
     if not tickets and not banking77:
         raise click.UsageError("give --tickets DIR, --banking77 DIR, or both")
-    kb = _kb(ctx)
+    kb = knowledge_base(ctx)
     embedder, model = kb.query_embedder, kb.model
     results: dict[str, dict[str, float]] = {}
     if tickets:

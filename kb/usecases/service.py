@@ -16,7 +16,7 @@ from typing import Any
 
 from index.background import BackgroundEmbedder
 from index.choice import AUTO, DEFAULT_MODEL, MULTILINGUAL_MODEL, ModelChoice, choose_model
-from index.embedding import Embedder, languages_of, load_embedder, model_path
+from index.embedding import languages_of, load_embedder, model_path
 from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
 from index.search import Query, Searcher
@@ -41,18 +41,20 @@ from kb.answer import Event, answer_question, escalation_text, missing_names, st
 from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, Known, faithful, is_follow_up, standalone
+from kb.embedder import Embedder
 from kb.errors import ConfigError, InvalidInput, KbError, NotFound, NotReady
 from kb.feedback import parse_feedback
 from kb.generate import ExtractiveGenerator, Generator
-from kb.jobs import ingest_lock
 from kb.llm import UpstreamError
 from kb.models import Answer, Document, Escalation, Filter, Hit, UserContext
 from kb.progress import Progress
+from kb.redact import redact
 from kb.router import Router, load_router
 from kb.routing import NEIGHBOURS, vote
 from kb.store import Store, StoredDocument, embedding_items
-from kb.telemetry import FEEDBACK, RETRIEVAL_SECONDS, timed
+from kb.telemetry import ANSWERS, FEEDBACK, RETRIEVAL_SECONDS, timed
 from kb.text import normalize
+from kb.usecases.locking import ingest_lock
 
 log = logging.getLogger("kb")
 
@@ -455,7 +457,7 @@ class KnowledgeBase:
             return current
         self._checked = now
         version = current_version(self.settings.index_dir)
-        if current is not None and current.snapshot.version == version:
+        if current is not None and current.version == version:
             return current
         # One thread loads the new snapshot; the others keep serving the current one.
         if current is not None and not self._lock.acquire(blocking=False):
@@ -463,7 +465,7 @@ class KnowledgeBase:
         if current is None:
             self._lock.acquire()
         try:
-            if self._searcher is not None and self._searcher.snapshot.version == version:
+            if self._searcher is not None and self._searcher.version == version:
                 return self._searcher
             try:
                 snapshot: Snapshot = load_current(self.settings.index_dir)
@@ -471,7 +473,7 @@ class KnowledgeBase:
                 if self._searcher is None:
                     raise
                 log.error("index %s not loaded, still serving %s: %s",
-                          version, self._searcher.snapshot.version, e.message)  # fmt: skip
+                          version, self._searcher.version, e.message)  # fmt: skip
                 return self._searcher
             self._use_model(snapshot.manifest.model)  # its passages' model embeds the queries
             self._searcher = Searcher(
@@ -558,16 +560,23 @@ class KnowledgeBase:
         searcher: Searcher | None = None,
         history: Sequence[str] = (),
         context: UserContext | None = None,
+        *,
+        channel: str | None = None,
+        conversation: str | None = None,
     ) -> Answer:
         """Answer ``question`` with cited passages, or refuse with the closest articles.
 
         ``history`` holds the conversation's earlier questions, oldest first: a follow-up is
         made standalone with them before retrieval. ``context`` (product, plan, locale)
-        narrows and orders retrieval.
+        narrows and orders retrieval. With a ``channel`` ("api", "page") the question and how
+        kb did are logged, redacted, under ``conversation`` (see :meth:`log_query`).
         """
         searcher = searcher or self.searcher()
         answer = answer_question(**self._plan(question, generator, searcher, history, context))
-        return self.escalate(answer, searcher) if answer.refused else answer
+        answer = self.escalate(answer, searcher) if answer.refused else answer
+        if channel is not None:
+            self.log_query(answer, channel, conversation, searcher.version)
+        return answer
 
     def answer_stream(
         self,
@@ -576,16 +585,44 @@ class KnowledgeBase:
         searcher: Searcher | None = None,
         history: Sequence[str] = (),
         context: UserContext | None = None,
+        *,
+        channel: str | None = None,
+        conversation: str | None = None,
     ) -> Iterator[Event]:
-        """Like :meth:`answer`, as events (see :func:`kb.answer.stream_answer`).
+        """Like :meth:`answer`, as events (see :func:`kb.answer.stream_answer`); the answer is
+        logged when its ``done`` event is produced.
 
         Bad input raises here, before the first event, so it can still be a 4xx.
         """
         pinned = searcher or self.searcher()
         events = stream_answer(**self._plan(question, generator, pinned, history, context))
-        return (
-            (name, self.escalate(value, pinned) if name == "done" and value.refused else value)
-            for name, value in events
+
+        def finished(answer: Answer) -> Answer:
+            answer = self.escalate(answer, pinned) if answer.refused else answer
+            if channel is not None:
+                self.log_query(answer, channel, conversation, pinned.version)
+            return answer
+
+        return ((name, finished(value) if name == "done" else value) for name, value in events)
+
+    def log_query(
+        self, answer: Answer, channel: str, conversation: str | None, index_version: str | None
+    ) -> None:
+        """Record a question and how kb did, redacted, for the gap report and the KPIs (unless
+        the ``query_log`` setting is off); count it in the answers metric either way."""
+        ANSWERS.labels("refused" if answer.refused else "answered", answer.mode).inc()
+        if not self.settings.query_log:
+            return
+        self.writer().log_query(
+            {
+                "channel": channel,
+                "query": redact(answer.question).text,
+                "refused": int(answer.refused),
+                "confidence": answer.confidence,
+                "top_doc": answer.citations[0].doc_id if answer.citations else None,
+                "index_version": index_version,
+                "conversation_id": conversation,
+            }
         )
 
     def escalate(self, answer: Answer, searcher: Searcher) -> Answer:
@@ -598,7 +635,7 @@ class KnowledgeBase:
             tickets = searcher.search(searcher.query(answer.question), NEIGHBOURS,
                                       where=Filter(kinds=frozenset({"ticket"})))  # fmt: skip
             chunk_ids = [h.passage.chunk_id for h in tickets]
-            department, share = vote(tickets, searcher.snapshot.field_values(chunk_ids, "queue"))
+            department, share = vote(tickets, searcher.field_values(chunk_ids, "queue"))
         contact, given = self.settings.escalation_contact, self.settings.escalation_text
         if department is None and not contact and not given:
             return answer
@@ -621,7 +658,7 @@ class KnowledgeBase:
         previous = [clean_query(q, self.settings.max_query_chars, "history question")
                     for q in history[-MAX_TURNS:]]  # fmt: skip
         llm = self.llm()
-        query = self.standalone(question, previous, llm, searcher.snapshot.lexical.knows)
+        query = self.standalone(question, previous, llm, searcher.knows)
         context = context or UserContext()
         with timed(RETRIEVAL_SECONDS):
             hits = searcher.pages(
@@ -632,7 +669,7 @@ class KnowledgeBase:
                 support=1,
             )
         extractive = ExtractiveGenerator(self.query_embedder)
-        known = searcher.snapshot.lexical.knows
+        known = searcher.knows
         return {
             "question": query,
             "hits": hits,
@@ -642,7 +679,7 @@ class KnowledgeBase:
             "fallback": extractive,
             "missing": missing_names(query, known),
             "probability": Calibrator().probability(
-                features(hits, known, query, searcher.snapshot.dense.above_chance)
+                features(hits, known, query, searcher.above_chance)
             ),
         }
 
@@ -763,7 +800,7 @@ class KnowledgeBase:
         than format 7) comes from the store.
         """
         try:
-            served = self.searcher().snapshot.document(doc_id)
+            served = self.searcher().document(doc_id)
         except KbError:  # no index yet, or none that loads: the store's copy is all there is
             served = None
         if served is not None:

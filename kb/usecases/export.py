@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from kb.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from kb.service import KnowledgeBase
+    from kb.usecases.service import KnowledgeBase
 
 _MARK = re.compile(r"\s*\[\d{1,3}\]")
 

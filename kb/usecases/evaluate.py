@@ -12,7 +12,7 @@ from pathlib import Path
 from kb.config import Settings
 from kb.errors import SourceError
 from kb.metrics import score_run
-from kb.service import KnowledgeBase
+from kb.usecases.service import KnowledgeBase
 
 METHODS = ("lexical", "dense", "hybrid")
 ALL_METHODS = ("lexical", "dense", "rrf", "hybrid")

@@ -1,64 +1,24 @@
 """Ingestion as a background job: one at a time, with progress and a status that survives.
 
-A lock file in the data directory (``flock``) lets one ingest run at a time, whoever starts
-it: the CLI, or a job from the admin API. A job's status lives in the store's ``jobs`` table,
+One ingest runs at a time, whoever starts it (the CLI, or a job from the admin API: see
+:mod:`kb.usecases.locking`). A job's status lives in the store's ``jobs`` table,
 so every worker sees it; a job whose process died is reported as interrupted.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from kb.errors import KbError, NotFound
+from kb.usecases.locking import Busy, locked
 
 if TYPE_CHECKING:
-    from kb.service import KnowledgeBase
-
-LOCK_FILE = "ingest.lock"
-
-
-class Busy(KbError):
-    """Another ingest holds the lock."""
-
-    status = 409
-
-
-@contextmanager
-def ingest_lock(home: Path) -> Iterator[None]:
-    """Hold the data directory's ingest lock, or raise :class:`Busy` at once."""
-    home.mkdir(parents=True, exist_ok=True)
-    with open(home / LOCK_FILE, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Busy("another ingest is running on this data directory; try again when it "
-                       "ends") from None  # fmt: skip
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def locked(home: Path) -> bool:
-    """Whether some process holds the ingest lock now."""
-    path = home / LOCK_FILE
-    if not path.exists():
-        return False
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
+    from kb.usecases.service import KnowledgeBase
 
 
 def _alive(pid: int) -> bool:

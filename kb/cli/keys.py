@@ -10,13 +10,13 @@ from typing import Any
 import click
 
 from kb import keys
-from kb.cli import _kb, cli
+from kb.cli.group import cli, knowledge_base
 from kb.store import Store
 
 
 @contextmanager
 def _store(ctx: click.Context) -> Iterator[Store]:
-    store = _kb(ctx).open_store()
+    store = knowledge_base(ctx).open_store()
     try:
         yield store
     finally:
@@ -42,7 +42,7 @@ def keys_create(
     ctx: click.Context, name: str, answers_per_minute: int | None, searches_per_minute: int | None
 ) -> None:
     """Make a key; print it (only the key, on standard output) once: it is not stored."""
-    settings = _kb(ctx).settings
+    settings = knowledge_base(ctx).settings
     answers = settings.key_rate_limit_answer if answers_per_minute is None else answers_per_minute
     searches = settings.key_rate_limit if searches_per_minute is None else searches_per_minute
     with _store(ctx) as store:

@@ -1,61 +1,21 @@
-"""The ``kb`` command: thin wrappers over :class:`kb.service.KnowledgeBase`."""
+"""The ``kb`` commands that search, answer, ingest, serve, evaluate and manage indexes."""
 
 from __future__ import annotations
 
-import errno
 import json
-import logging
 import os
-import sqlite3
 import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from kb.config import load_settings
-from kb.errors import ConfigError, KbError
-from kb.logs import configure as configure_logs
+from kb.cli.group import cli, knowledge_base
 from kb.models import Filter, UserContext
 from kb.schema import answer_json, hit_json, snippet
-from kb.service import KnowledgeBase, user_context
-
-DISK_FULL = (
-    "out of disk space (or over a file-size limit) while writing; what was stored before is "
-    "intact and no half-written index is kept: free some space and run it again"
-)
-
-
-def out_of_space(e: BaseException) -> bool:
-    """Whether ``e`` means the disk (or a quota or file-size limit) is full."""
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
-        return True
-    text = str(e).lower()
-    return "disk is full" in text or "disk i/o error" in text or "no space left" in text
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one line to standard error and exit."""
-    click.echo(f"kb: error: {message}", err=True)
-    sys.exit(code)
-
-
-def _kb(ctx: click.Context) -> KnowledgeBase:
-    return ctx.ensure_object(dict)["kb"]
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", envvar="KB_HOME", type=click.Path(), help="Data directory (KB_HOME).")
-@click.version_option(package_name="kb")
-@click.pass_context
-def cli(ctx: click.Context, home: str | None) -> None:
-    """kb: a help-centre knowledge base with hybrid search and cited answers."""
-    settings = load_settings({"home": home} if home else None)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    configure_logs(settings.log_level, settings.log_format)
-    ctx.ensure_object(dict)["kb"] = KnowledgeBase(settings)
+from kb.usecases.service import KnowledgeBase, user_context
 
 
 @cli.command()
@@ -84,7 +44,7 @@ def ingest(
     SOURCES are folders or files of HTML, JSONL documents ({"id", "title", "text", "url"?}),
     ticket exports (.csv, .json, .jsonl), or http(s) URLs of pages or sitemaps to crawl.
     """
-    kb = _kb(ctx)
+    kb = knowledge_base(ctx)
     options = kb.ingest_options(dry_run=dry_run)
     limits: dict[str, Any] = {
         k: v
@@ -154,7 +114,7 @@ def search(
         where = Filter(
             kinds=frozenset(kind) or None, langs=frozenset(lang) or None, meta=tuple(sorted(pairs))
         )
-    kb = _kb(ctx)
+    kb = knowledge_base(ctx)
     hits = kb.search(query, k, where=where, context=_context(kb, context))
     if as_json:
         click.echo(json.dumps({"hits": [hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
@@ -191,7 +151,7 @@ def _context(kb: KnowledgeBase, items: tuple[str, ...]) -> UserContext:
 @click.pass_context
 def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bool) -> None:
     """Answer a question with numbered citations, or say it is not in the help centre."""
-    kb = _kb(ctx)
+    kb = knowledge_base(ctx)
     answer = kb.answer(question, context=_context(kb, context))
     if as_json:
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
@@ -212,7 +172,7 @@ def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bo
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the search page and the JSON API."""
-    settings = _kb(ctx).settings
+    settings = knowledge_base(ctx).settings
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Metrics shared between workers must be set up before anything creates one, so
         # start again with the directory they share in the environment.
@@ -258,10 +218,10 @@ def eval_command(
     """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid.
 
     With --answers, measure answers instead: on a BEIR-style folder, or on a help-centre set
-    (a folder with eval.toml, questions.jsonl and off_topic.txt; see kb/helpcentre_eval.py).
+    (a folder with eval.toml, questions.jsonl and off_topic.txt; the README describes it).
     """
-    from kb.evaluate import ALL_METHODS, METHODS, evaluate, evaluate_answers, load_beir
-    from kb.helpcentre_eval import is_helpcentre_set
+    from kb.usecases.evaluate import ALL_METHODS, METHODS, evaluate, evaluate_answers, load_beir
+    from kb.usecases.helpcentre_eval import is_helpcentre_set
 
     if out_of_scope and not answers:
         raise click.UsageError("--out-of-scope goes with --answers")
@@ -274,7 +234,7 @@ def eval_command(
         if out_of_scope:
             lines = out_of_scope.read_text(encoding="utf-8").splitlines()
             questions = [line.strip() for line in lines if line.strip()]
-        report = evaluate_answers(_kb(ctx).settings, evalset, questions)
+        report = evaluate_answers(knowledge_base(ctx).settings, evalset, questions)
         if as_json:
             click.echo(json.dumps({"dataset": evalset.name, "answers": report}, indent=2))
         else:
@@ -282,7 +242,9 @@ def eval_command(
             for name, value in report.items():
                 click.echo(f"  {name:<26} {value:.3f}")
         return
-    results = evaluate(_kb(ctx).settings, evalset, methods=ALL_METHODS if with_rrf else METHODS)
+    results = evaluate(
+        knowledge_base(ctx).settings, evalset, methods=ALL_METHODS if with_rrf else METHODS
+    )
     if as_json:
         click.echo(json.dumps({"dataset": evalset.name, "methods": results}, indent=2))
         return
@@ -299,10 +261,10 @@ def _eval_helpcentre(
     """Crawl a help-centre set's source, ask its questions, print the figures."""
     from dataclasses import asdict
 
-    from kb.helpcentre_eval import evaluate_helpcentre, format_report, load_helpcentre_set
+    from kb.usecases.helpcentre_eval import evaluate_helpcentre, format_report, load_helpcentre_set
 
     evalset = load_helpcentre_set(folder)
-    settings = _kb(ctx).settings
+    settings = knowledge_base(ctx).settings
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
         report = evaluate_helpcentre(settings, evalset, home=keep or Path(scratch))
     if details:
@@ -325,7 +287,7 @@ def index_group() -> None:
 @click.pass_context
 def index_list(ctx: click.Context) -> None:
     """List the index snapshots on disk; * marks the one served."""
-    manifests, current = _kb(ctx).index_versions()
+    manifests, current = knowledge_base(ctx).index_versions()
     if not manifests:
         click.echo("No index snapshots yet: run `kb ingest`.")
     for m in manifests:
@@ -340,36 +302,7 @@ def index_list(ctx: click.Context) -> None:
 @click.pass_context
 def index_rollback(ctx: click.Context, version: str) -> None:
     """Serve snapshot VERSION from now on."""
-    changes = _kb(ctx).rollback(version)
+    changes = knowledge_base(ctx).rollback(version)
     click.echo(f"Now serving {version}.")
     if changes:
         click.echo(f"kb: warning: {changes.summary(version)}", err=True)
-
-
-def main() -> None:
-    """Entry point: run the CLI, turning user errors into one line."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        fail("aborted", 130)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except ConfigError as e:
-        fail(e.message, 2)
-    except KbError as e:
-        fail(e.message)
-    except KeyboardInterrupt:
-        fail("interrupted", 130)
-    except (OSError, sqlite3.OperationalError, RuntimeError) as e:
-        if not out_of_space(e):
-            logging.getLogger("kb").debug("unexpected error", exc_info=True)
-            fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")
-        fail(DISK_FULL)
-    except Exception as e:  # a bug: one line for the user, the traceback in the debug log
-        logging.getLogger("kb").debug("unexpected error", exc_info=True)
-        fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")
-
-
-# Registers the editors' commands and kb keys …
-from kb import cli_insights, cli_keys  # noqa: E402,F401

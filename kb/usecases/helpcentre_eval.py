@@ -290,7 +290,7 @@ def evaluate_helpcentre(
 
     ``home`` may be kept between runs: a re-crawl of an unchanged source embeds nothing.
     """
-    from kb.service import KnowledgeBase
+    from kb.usecases.service import KnowledgeBase
 
     kb = KnowledgeBase(replace(settings, home=home, config=None))
     with crawlable(evalset.source) as (start, base, root):

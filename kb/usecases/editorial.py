@@ -12,44 +12,18 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingest.chunking import chunk_sections
-from ingest.redact import redact
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
 from kb.kpis import kpis as compute_kpis
-from kb.models import Answer, Document, Hit, Section
+from kb.models import Document, Hit, Section
 from kb.sentiment import sentiment
-from kb.telemetry import ANSWERS
 from kb.text import slugify
 from kb.trends import weekly
 
 if TYPE_CHECKING:
-    from kb.service import KnowledgeBase
+    from kb.usecases.service import KnowledgeBase
 
 FAQ_SOURCE = "kb:faq"  # the source of documents editors accepted
-
-
-def log_query(
-    kb: KnowledgeBase,
-    answer: Answer,
-    channel: str,
-    conversation: str | None,
-    index_version: str | None,
-) -> None:
-    """Record a question and how kb did, redacted, for the gap report and the KPIs."""
-    ANSWERS.labels("refused" if answer.refused else "answered", answer.mode).inc()
-    if not kb.settings.query_log:
-        return
-    kb.writer().log_query(
-        {
-            "channel": channel,
-            "query": redact(answer.question).text,
-            "refused": int(answer.refused),
-            "confidence": answer.confidence,
-            "top_doc": answer.citations[0].doc_id if answer.citations else None,
-            "index_version": index_version,
-            "conversation_id": conversation,
-        }
-    )
 
 
 def best_article(kb: KnowledgeBase, text: str) -> Hit | None:
