@@ -23,8 +23,8 @@ import numpy as np
 from kb.calibration import expected_calibration_error
 from kb.confidence import FEATURES, features, fit
 from kb.config import load_settings
+from kb.usecases.bootstrap import build
 from kb.usecases.helpcentre_eval import Labels, crawlable, forget_other_sources, load_helpcentre_set
-from kb.usecases.service import KnowledgeBase
 
 SETS = Path(__file__).parent / "helpcentres"
 CACHE = Path.home() / ".cache" / "kb-bench" / "helpcentres"
@@ -34,18 +34,18 @@ THRESHOLD = 0.4  # answers below this are refused, as with the default KB_MIN_CO
 def labelled_features(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """Return the features and right/wrong labels of a set's questions, off-topic last."""
     evalset = load_helpcentre_set(folder)
-    kb = KnowledgeBase(replace(load_settings(), home=CACHE / evalset.name, config=None))
+    kb = build(replace(load_settings(), home=CACHE / evalset.name, config=None))
     rows, labels = [], []
     with crawlable(evalset.source) as (start, base, root):
         forget_other_sources(kb, start)
-        kb.ingest([start])
+        kb.ingestion.ingest([start])
         right_pages = Labels(base, root)
-        searcher = kb.searcher()
+        searcher = kb.retrieval.searcher()
         known = searcher.knows
         asked = [(q.text, q.pages) for q in evalset.questions]
         asked += [(text, ()) for text in evalset.off_topic]
         for text, pages in asked:
-            hits = kb.rank(text, 2, searcher=searcher)
+            hits = kb.retrieval.rank(text, 2, searcher=searcher)
             top = [hits[0].passage.url, *hits[0].duplicates] if hits else []
             rows.append(features(hits, known, text, searcher.above_chance))
             labels.append(bool(pages) and right_pages.right(top, pages))

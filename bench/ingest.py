@@ -45,7 +45,7 @@ from ingest.crawl import CrawlLimits
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
 from kb.store import Store, embedding_text
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.sites import serve_folder, write_sitemap
 
 HELP = Path("/usr/share/libreoffice/help")
@@ -96,12 +96,10 @@ def main() -> None:
                 f"{raw:.1f} chunks/s"
             )
 
-            kb = KnowledgeBase(
-                load_settings({"home": work / "home"}, environ={}), embedder=embedder
-            )
+            kb = build(load_settings({"home": work / "home"}, environ={}), embedder=embedder)
             t = time.perf_counter()
-            same_limits = replace(kb.ingest_options(), limits=options.limits)
-            full = kb.ingest([start], options=same_limits)
+            same_limits = replace(kb.ingestion.options(), limits=options.limits)
+            full = kb.ingestion.ingest([start], options=same_limits)
             total_s = time.perf_counter() - t
             end_to_end = full.chunks_embedded / total_s
             print(
@@ -148,7 +146,7 @@ def load_models_as_served() -> None:
 
     batch = load_settings({}, environ={}).embed_batch_size
     load_embedder(DEFAULT_MODEL, batch).embed(["warm up"])  # embeds while the pages are read
-    load_embedder(MULTILINGUAL_MODEL, batch)  # KnowledgeBase.choose_model checks it loads
+    load_embedder(MULTILINGUAL_MODEL, batch)  # Services.choose_model checks it loads
     load_embedder(MULTILINGUAL_MODEL, batch, MODELS).embed(["预热"])  # embeds once chosen
 
 
@@ -161,14 +159,14 @@ def ingest_chinese(folder: Path, limit: int | None, english_rate: float) -> tupl
         with serve_folder(root) as base:
             write_sitemap(root, base, limit)
             settings = load_settings({"home": work / "home", "model_cache": MODELS}, environ={})
-            kb = KnowledgeBase(settings)
-            options = kb.ingest_options()
+            kb = build(settings)
+            options = kb.ingestion.options()
             if limit:
                 options = replace(options, limits=replace(options.limits, max_pages=limit))
             t = time.perf_counter()
-            report = kb.ingest([f"{base}/sitemap.xml"], options=options)
+            report = kb.ingestion.ingest([f"{base}/sitemap.xml"], options=options)
             total_s = time.perf_counter() - t
-        store = kb.open_store()
+        store = kb.stores.open()
         try:
             rows = store.index_rows()
             languages = store.passage_languages()
@@ -176,7 +174,7 @@ def ingest_chinese(folder: Path, limit: int | None, english_rate: float) -> tupl
             store.close()
         texts = sorted({embedding_text(r.title, r.section, r.text) for r in rows})
         t = time.perf_counter()
-        kb.embedder.embed(texts)  # the chosen model's raw rate, as the English run's
+        kb.models.embedder.embed(texts)  # the chosen model's raw rate, as the English run's
         raw = len(texts) / (time.perf_counter() - t)
         rate = report.chunks_embedded / total_s
         zh = sum(n for lang, n in languages.items() if lang and lang.startswith("zh"))

@@ -161,14 +161,14 @@ def run(base: str) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
     from kb.config import load_settings
-    from kb.usecases.service import KnowledgeBase
+    from kb.usecases.bootstrap import build
     from web import create_app
 
     with tempfile.TemporaryDirectory(prefix="kb-llm-smoke-") as home:
         settings = {"home": home, "llm_base_url": f"{base}/v1", "llm_model": "smollm2",
                     "llm_timeout": 60.0, "llm_retries": 0, "rate_limit_answer": 0}  # fmt: skip
-        kb = KnowledgeBase(load_settings(settings))
-        report = kb.ingest([str(ROOT / "demo" / "helpcentre")])
+        kb = build(load_settings(settings))
+        report = kb.ingestion.ingest([str(ROOT / "demo" / "helpcentre")])
         step(f"ingested the demo help centre: {report.summary()}")
         client = create_app(settings).test_client()
         for question in QUESTIONS:

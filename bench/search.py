@@ -48,7 +48,7 @@ from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import content_hash
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.sites import serve_folder, write_sitemap
 
 HELP = Path("/usr/share/libreoffice/help")
@@ -229,7 +229,7 @@ def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
         env = {**os.environ, "KB_HOME": str(home), "KB_LOG_LEVEL": "WARNING",
                "KB_MODEL_CACHE": str(MODELS)}  # fmt: skip
         AUTH.update(bench_key(env, "bench-search"))  # limits stay on; this client has none
-        KnowledgeBase(load_settings({"home": home, "model_cache": MODELS})).ensure_onnx_export()
+        build(load_settings({"home": home, "model_cache": MODELS})).models.ensure_onnx_export()
         started = time.perf_counter()
         server = subprocess.Popen(
             [sys.executable, "-c", "from kb.cli import main; main()", "serve", "--port", str(port)],
@@ -294,9 +294,9 @@ def served_query_embedder(model: str) -> Embedder:
     home = Path(tempfile.mkdtemp(prefix="kb-bench-q-"))
     try:
         settings = {"home": home, "model_cache": MODELS, "embed_model": model}
-        kb = KnowledgeBase(load_settings(settings, environ={}))
-        kb.ensure_onnx_export()
-        return kb.query_embedder
+        kb = build(load_settings(settings, environ={}))
+        kb.models.ensure_onnx_export()
+        return kb.models.query_embedder
     finally:
         shutil.rmtree(home, ignore_errors=True)
 

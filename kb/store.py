@@ -161,6 +161,12 @@ class Store:
         """Close the connection."""
         self.conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Run a block in one transaction: all of it is stored, or none of it."""

@@ -10,7 +10,7 @@ import pytest
 
 from index.embedding import Embedder, load_embedder
 from kb.config import Settings, load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,16 +44,16 @@ def settings(tmp_path: Path, shared_model_cache: Path) -> Settings:
 
 
 @pytest.fixture
-def kb(settings: Settings, embedder: Embedder) -> KnowledgeBase:
+def kb(settings: Settings, embedder: Embedder) -> Services:
     """An empty knowledge base in a fresh data directory."""
-    return KnowledgeBase(settings, embedder=embedder)
+    return build(settings, embedder=embedder)
 
 
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """A data directory with the bundled demo help centre ingested (read-only for tests)."""
     home = tmp_path_factory.mktemp("demo-home")
-    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(DEMO)])
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest([str(DEMO)])
     # Shared by many tests, so nothing they ask is logged into it; tests of the query log
     # copy it and turn the log on.
     (home / "kb.toml").write_text("query_log = false\n")
@@ -61,9 +61,9 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
 
 
 @pytest.fixture
-def demo_kb(demo_home: Path, embedder: Embedder) -> KnowledgeBase:
+def demo_kb(demo_home: Path, embedder: Embedder) -> Services:
     """The demo knowledge base."""
-    return KnowledgeBase(load_settings({"home": demo_home}), embedder=embedder)
+    return build(load_settings({"home": demo_home}), embedder=embedder)
 
 
 @pytest.fixture

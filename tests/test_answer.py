@@ -77,7 +77,7 @@ def test_low_retrieval_similarity_refuses_without_generating():
 
 
 def test_demo_password_question_is_answered_from_the_password_article(demo_kb):
-    answer = demo_kb.answer("How do I reset my password?")
+    answer = demo_kb.answering.answer("How do I reset my password?")
     assert not answer.refused and answer.mode == "extractive"
     assert answer.citations[0].doc_id == "reset-password"
     assert any("#" in c.url for c in answer.citations)
@@ -87,7 +87,7 @@ def test_demo_password_question_is_answered_from_the_password_article(demo_kb):
 
 
 def test_demo_out_of_scope_question_is_refused(demo_kb):
-    answer = demo_kb.answer("What is the boiling point of mercury?")
+    answer = demo_kb.answering.answer("What is the boiling point of mercury?")
     assert answer.refused and answer.citations == ()
     assert len(answer.related) >= 1
 
@@ -99,7 +99,7 @@ def test_demo_in_scope_questions_are_answered_with_a_relevant_citation(demo_kb):
     """Acceptance: at least 90% of in-scope questions cite an article that answers them."""
     results = {}
     for question, relevant in QUESTIONS["in_scope"]:
-        answer = demo_kb.answer(question)
+        answer = demo_kb.answering.answer(question)
         results[question] = not answer.refused and bool(
             {c.doc_id for c in answer.citations} & set(relevant)
         )
@@ -109,7 +109,7 @@ def test_demo_in_scope_questions_are_answered_with_a_relevant_citation(demo_kb):
 
 def test_demo_out_of_scope_questions_are_refused(demo_kb):
     """Acceptance: at least 90% of questions the help centre cannot answer are refused."""
-    answers = {q: demo_kb.answer(q) for q in QUESTIONS["out_of_scope"]}
+    answers = {q: demo_kb.answering.answer(q) for q in QUESTIONS["out_of_scope"]}
     answered = [q for q, a in answers.items() if not a.refused]
     assert len(answers) == 20 and len(answered) <= 2, answered
     assert all(a.citations == () and a.related for a in answers.values() if a.refused)
@@ -133,12 +133,12 @@ def test_quantities_and_designators_are_not_names():
 
 
 def test_a_question_about_something_the_help_centre_never_names_is_refused_naming_it(demo_kb):
-    answer = demo_kb.answer("Does Lumio work with Apple HomeKit?")
+    answer = demo_kb.answering.answer("Does Lumio work with Apple HomeKit?")
     assert answer.refused and answer.citations == ()
     assert "HomeKit" in answer.missing and "Lumio" not in answer.missing
     assert "\u201cHomeKit\u201d" in answer.text
     assert answer.related  # the closest articles are still offered
-    assert demo_kb.answer("Does Lumio work with Alexa?").missing == ()
+    assert demo_kb.answering.answer("Does Lumio work with Alexa?").missing == ()
 
 
 def test_missing_names_checks_every_token_of_a_name():

@@ -336,7 +336,7 @@ def test_keys_are_read_on_the_read_only_connection_not_the_writer(app, monkeypat
     monkeypatch.setattr(Store, "api_key", lambda self, key_id: used.append(self) or
                         real(self, key_id))  # fmt: skip
     assert search(client, bot).status_code == 200
-    assert used and all(store is kb_.reader() for store in used)
-    assert kb_.reader() is not kb_.writer()
+    assert used and all(store is kb_.stores.reader() for store in used)
+    assert kb_.stores.reader() is not kb_.stores.writer()
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        kb_.reader().conn.execute("DELETE FROM api_keys")
+        kb_.stores.reader().conn.execute("DELETE FROM api_keys")

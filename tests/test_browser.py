@@ -15,7 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.conftest import DEMO
 from tests.sites import serve_widget_host
 from tests.stores import feedback_rows
@@ -39,8 +39,8 @@ def home(tmp_path_factory, demo_home, embedder) -> Path:
     """A copy of the demo home with tickets, so feedback rows belong to these tests."""
     home = tmp_path_factory.mktemp("browser") / "home"
     shutil.copytree(demo_home, home)
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    kb.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
+    kb = build(load_settings({"home": home}), embedder=embedder)
+    kb.ingestion.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
     return home
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from kb.config import load_settings
 from kb.errors import InvalidInput
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.conftest import DEMO, FIXTURES
 from tests.test_api import openapi_path
 from web import create_app
@@ -42,7 +42,7 @@ def post_raw(client, path: str, body: str):
 def case_client(tmp_path_factory, embedder):
     """The case's own help centre, ingested, served with the default rate limits."""
     home = tmp_path_factory.mktemp("lone-surrogate") / "home"
-    KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder).ingest(
+    build(load_settings({"home": home}, environ={}), embedder=embedder).ingestion.ingest(
         [str(CASE / "hc")]
     )
     return create_app(load_settings({"home": home}, environ={})).test_client()
@@ -306,10 +306,9 @@ def fuzz_app(tmp_path_factory, demo_home, embedder):
     shutil.copytree(demo_home, home)
     app = create_app(load_settings({"home": home, "admin_key": KEY, "rate_limit": 0,
                                     "rate_limit_answer": 0, "query_log": True},
-                                   environ={}))  # fmt: skip
+                                   environ={}), embedder)  # fmt: skip
     kb = app.extensions["kb"]
-    kb._embedder = embedder
-    kb.train_router([DEMO.parent / "tickets.csv"])  # so /route answers rather than 503
+    kb.triage.train([DEMO.parent / "tickets.csv"])  # so /route answers rather than 503
     return app
 
 

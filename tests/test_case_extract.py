@@ -319,12 +319,12 @@ def test_undeclared_encodings_end_to_end(tmp_path, kb):
     folder.mkdir()
     (folder / "reset.html").write_bytes(ZH.encode("gb18030"))
     (folder / "cafe.html").write_bytes(FR.encode("cp1252"))
-    kb.ingest([str(folder)])
+    kb.ingestion.ingest([str(folder)])
     served = tmp_path / "www"
     served.mkdir()
     (served / "hours.html").write_bytes(FR.replace("Café", "Bistro").encode("cp1252"))
     with serve_folder(served) as base:  # served as text/html, no charset
-        kb.ingest([f"{base}/hours.html"])
+        kb.ingestion.ingest([f"{base}/hours.html"])
     chunks = stored_chunks(kb.settings.home)
     assert any("点击登录页面上的“忘记密码”" in c for c in chunks)
     assert sum("Une crème brûlée coûte 3 €" in c for c in chunks) == 2

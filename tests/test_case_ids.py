@@ -36,20 +36,20 @@ from kb.config import load_settings
 from kb.generate import compose
 from kb.links import article_path, at_address, is_plain_path
 from kb.store import Store, StoredDocument
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 from tests.sites import reply, serve, serve_folder
 from web import create_app
 
 CASES = Path(__file__).resolve().parent / "fixtures" / "cases"
 
 
-def fresh_kb(tmp_path: Path, embedder, name: str = "home") -> KnowledgeBase:
-    return KnowledgeBase(load_settings({"home": tmp_path / name}, environ={}), embedder=embedder)
+def fresh_kb(tmp_path: Path, embedder, name: str = "home") -> Services:
+    return build(load_settings({"home": tmp_path / name}, environ={}), embedder=embedder)
 
 
-def stored(kb: KnowledgeBase, source: str | None = None) -> dict[str, StoredDocument]:
+def stored(kb: Services, source: str | None = None) -> dict[str, StoredDocument]:
     """Return the documents stored (of ``source``, if given), by id."""
-    store = kb.open_store()
+    store = kb.stores.open()
     try:
         return {i: store.get_document(i) for i in store.document_ids(source)}  # type: ignore[misc]
     finally:
@@ -129,18 +129,18 @@ def test_case_query_string_pages_are_three_documents_and_a_recrawl_is_a_no_op(
     case_shop: str, tmp_path: Path, embedder
 ):
     kb = fresh_kb(tmp_path, embedder)
-    first = kb.ingest([f"{case_shop}/help/"])
+    first = kb.ingestion.ingest([f"{case_shop}/help/"])
     assert (first.added, first.updated, first.unchanged) == (3, 0, 0)
     host = host_id(case_shop)
     for number, query in (("1", "change delivery address"), ("2", "cancel an order"),
                           ("3", "pay with a gift card")):  # fmt: skip
-        top = kb.search(query, k=3)[0].passage
+        top = kb.retrieval.search(query, k=3)[0].passage
         assert top.doc_id == f"{host}/help/article?id={number}"
         assert top.url.startswith(f"{case_shop}/help/article.php?id={number}")
-    answer = kb.answer("How do I cancel an order?")
+    answer = kb.answering.answer("How do I cancel an order?")
     assert not answer.refused
     assert answer.citations[0].doc_id == f"{host}/help/article?id=2"
-    again = kb.ingest([f"{case_shop}/help/"])
+    again = kb.ingestion.ingest([f"{case_shop}/help/"])
     assert (again.added, again.updated, again.unchanged, again.removed) == (0, 0, 3, 0)
     assert again.index_version == first.index_version and not again.index_changed
 
@@ -205,7 +205,7 @@ def test_pages_whose_ids_differ_by_case_extension_or_query_are_all_kept_with_sta
 ):
     with serve(family_handler(FAMILY_PAGES, FAMILY_LINKS)) as base:
         kb = fresh_kb(tmp_path, embedder)
-        first = kb.ingest([f"{base}/help/"])
+        first = kb.ingestion.ingest([f"{base}/help/"])
         assert first.added == 6, first.skipped
         docs = stored(kb)
         assert {d.url for d in docs.values()} == {
@@ -213,12 +213,12 @@ def test_pages_whose_ids_differ_by_case_extension_or_query_are_all_kept_with_sta
         }
         for title in ("Reset a password", "Reset a PIN", "Set up the hub", "Set up the sensor",
                       "Export a report", "Share a report"):  # fmt: skip
-            assert kb.search(title, k=1)[0].passage.title == title
-        again = kb.ingest([f"{base}/help/"])
+            assert kb.retrieval.search(title, k=1)[0].passage.title == title
+        again = kb.ingestion.ingest([f"{base}/help/"])
         assert (again.added, again.updated, again.removed, again.unchanged) == (0, 0, 0, 6)
         # The same site read into another store gets the same ids: nothing depends on timing.
         other = fresh_kb(tmp_path, embedder, "other")
-        other.ingest([f"{base}/help/"])
+        other.ingestion.ingest([f"{base}/help/"])
         assert {i: d.url for i, d in stored(other).items()} == {i: d.url for i, d in docs.items()}
 
 
@@ -246,9 +246,9 @@ def test_jsonl_ids_differing_by_case_or_extension_stay_apart_and_reingest_is_a_n
             ("setup.htm", "Setup page for the kitchen scale.")]  # fmt: skip
     source.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
     kb = fresh_kb(tmp_path, embedder)
-    assert kb.ingest([str(source)]).added == 4
+    assert kb.ingestion.ingest([str(source)]).added == 4
     assert set(stored(kb)) == {i for i, _ in rows}
-    again = kb.ingest([str(source)])
+    again = kb.ingestion.ingest([str(source)])
     assert (again.added, again.updated, again.unchanged) == (0, 0, 4)
 
 
@@ -257,7 +257,7 @@ def test_two_sources_sharing_an_id_keep_both_documents_and_say_so(tmp_path: Path
     a.write_text(json.dumps({"id": "faq", "text": "Parcels ship within two working days."}) + "\n")
     b.write_text(json.dumps({"id": "faq", "text": "Invoices are e-mailed every month."}) + "\n")
     kb = fresh_kb(tmp_path, embedder)
-    report = kb.ingest([str(a), str(b)])
+    report = kb.ingestion.ingest([str(a), str(b)])
     assert report.added == 2
     [(doc_id, note)] = report.renamed
     assert doc_id == "faq" and f"id taken by {a.resolve()}" in note
@@ -266,13 +266,13 @@ def test_two_sources_sharing_an_id_keep_both_documents_and_say_so(tmp_path: Path
     (renamed,) = stored(kb, str(b.resolve()))
     assert ids == {"faq", renamed} and renamed.startswith("faq~") and f"{renamed!r}" in note
     for only in ([str(b)], [str(a)], [str(a), str(b)]):  # every re-run is a no-op
-        again = kb.ingest(only)
+        again = kb.ingestion.ingest(only)
         assert (again.added, again.updated, again.removed) == (0, 0, 0)
     assert set(stored(kb)) == ids
     # The same document from another source is that source's own copy: it holds it alone.
     c = tmp_path / "c.jsonl"
     shutil.copy(a, c)
-    [(doc_id, note)] = kb.ingest([str(c)]).renamed
+    [(doc_id, note)] = kb.ingestion.ingest([str(c)]).renamed
     assert doc_id == "faq" and f"id taken by {a.resolve()}" in note
 
 
@@ -334,13 +334,13 @@ def test_case_the_shared_faq_is_still_found_when_its_first_source_drops_it(
     a = jsonl(tmp_path / "a.jsonl", FAQ, OTHER)
     c = jsonl(tmp_path / "c.jsonl", FAQ)
     kb = fresh_kb(tmp_path, embedder)
-    kb.ingest([a])
-    assert kb.ingest([c]).added == 1
+    kb.ingestion.ingest([a])
+    assert kb.ingestion.ingest([c]).added == 1
     jsonl(tmp_path / "a.jsonl", OTHER)
-    assert kb.ingest([a]).removed == 1
-    top = kb.search("when do parcels ship", k=1)[0].passage
+    assert kb.ingestion.ingest([a]).removed == 1
+    top = kb.retrieval.search("when do parcels ship", k=1)[0].passage
     assert "two working days" in top.text and top.doc_id in stored(kb, str(Path(c).resolve()))
-    assert no_op(kb.ingest([c])) and no_op(kb.ingest([a]))
+    assert no_op(kb.ingestion.ingest([c])) and no_op(kb.ingestion.ingest([a]))
 
 
 def urls(store: Store) -> dict[str, str | None]:
@@ -546,7 +546,7 @@ def test_a_snapshot_finds_a_document_s_passages_by_index(tmp_path: Path, embedde
     import sqlite3
 
     kb = fresh_kb(tmp_path, embedder)
-    kb.ingest([jsonl(tmp_path / "a.jsonl", FAQ, OTHER)])
+    kb.ingestion.ingest([jsonl(tmp_path / "a.jsonl", FAQ, OTHER)])
     (path,) = (tmp_path / "home").rglob("passages.sqlite3")
     conn = sqlite3.connect(path)
     plan = " ".join(
@@ -630,7 +630,7 @@ def odd_server(tmp_path: Path, embedder) -> Iterator[tuple[str, dict[str, str]]]
     ]
     source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in reported + family))
     kb = fresh_kb(tmp_path, embedder)
-    kb.ingest([str(source)])
+    kb.ingestion.ingest([str(source)])
     httpd = make_server("127.0.0.1", 0, create_app({"home": tmp_path / "home"}), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -736,16 +736,16 @@ def test_case_one_article_at_three_addresses_is_one_document_cited_once(tmp_path
     shutil.copytree(CASES / "duplicate-pages-no-canonical" / "www", root)
     kb = fresh_kb(tmp_path, embedder)
     with serve_folder(root) as base:
-        report = kb.ingest([f"{base}/help/"])
+        report = kb.ingestion.ingest([f"{base}/help/"])
         assert (report.added, report.updated) == (3, 0)
         skipped = dict(report.skipped)
         for copy in ("print/pair-remote.html", "pair-remote.html?src=menu"):
             assert skipped[f"{base}/help/{copy}"] == f"duplicate of {base}/help/pair-remote.html"
-        answer = kb.answer("How do I pair a remote with a bulb?")
+        answer = kb.answering.answer("How do I pair a remote with a bulb?")
         assert len(answer.citations) == 1
         assert answer.citations[0].url.startswith(f"{base}/help/pair-remote.html")
         assert answer.text.count("Hold the remote next to the bulb") == 1
-        hits = kb.search("bulb does not blink", k=5)
+        hits = kb.retrieval.search("bulb does not blink", k=5)
         pairs = [h for h in hits if "Hold the remote" in h.passage.text
                  or "does not blink" in h.passage.section]  # fmt: skip
         assert len(pairs) == 1
@@ -753,7 +753,7 @@ def test_case_one_article_at_three_addresses_is_one_document_cited_once(tmp_path
         assert [u.split("#")[0] for u in pairs[0].duplicates] == [
             f"{base}/help/print/pair-remote.html"
         ]
-        again = kb.ingest([f"{base}/help/"])
+        again = kb.ingestion.ingest([f"{base}/help/"])
         assert (again.added, again.updated, again.removed) == (0, 0, 0)
         assert not again.index_changed
 
@@ -774,7 +774,7 @@ def test_the_address_kept_does_not_depend_on_link_order_and_a_canonical_wins(
     for n, order in enumerate((links, links[::-1])):
         with serve(family_handler(pages, order)) as base:
             kb = fresh_kb(tmp_path, embedder, f"home{n}")
-            assert kb.ingest([f"{base}/help/"]).added == 1
+            assert kb.ingestion.ingest([f"{base}/help/"]).added == 1
             (doc,) = stored(kb).values()
             kept.add((doc.url or "").removeprefix(base))
             assert doc.meta["also_at"] == [f"{base}/help/articles/123-Answer-the-call"]
@@ -787,7 +787,7 @@ def test_the_address_kept_does_not_depend_on_link_order_and_a_canonical_wins(
     )
     with serve(family_handler(pages, [*links, "articles/77-Calls-and-voicemail"])) as base:
         kb = fresh_kb(tmp_path, embedder, "canonical")
-        assert kb.ingest([f"{base}/help/"]).added == 1
+        assert kb.ingestion.ingest([f"{base}/help/"]).added == 1
         (doc,) = stored(kb).values()
         assert doc.url == f"{base}/help/articles/77-Calls-and-voicemail"
 
@@ -805,8 +805,8 @@ def test_one_sentence_in_two_documents_is_said_and_cited_once(tmp_path: Path, em
             json.dumps({"id": f"pair-{name}", "title": "Pair a remote", "text": text}) + "\n"
         )
     kb = fresh_kb(tmp_path, embedder)
-    kb.ingest([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")])
-    answer = kb.answer("How do I pair a remote with the bulb?")
+    kb.ingestion.ingest([str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")])
+    answer = kb.answering.answer("How do I pair a remote with the bulb?")
     assert not answer.refused
     assert answer.text.count("Hold the remote") == 1
     assert len({c.quote for c in answer.citations}) == len(answer.citations)
@@ -822,11 +822,11 @@ def test_a_copy_of_an_unchanged_page_found_later_is_no_new_document(tmp_path: Pa
     )
     kb = fresh_kb(tmp_path, embedder)
     with serve_folder(root) as base:
-        assert kb.ingest([f"{base}/help/"]).added == 3
+        assert kb.ingestion.ingest([f"{base}/help/"]).added == 3
         index.write_text(full)  # now the print copy and the menu link appear
         later = index.stat().st_mtime + 5
         os.utime(index, (later, later))
-        again = kb.ingest([f"{base}/help/"])
+        again = kb.ingestion.ingest([f"{base}/help/"])
         assert (again.added, again.updated, again.removed) == (0, 0, 0)
         skipped = dict(again.skipped)
         for copy in ("print/pair-remote.html", "pair-remote.html?src=menu"):

@@ -18,7 +18,7 @@ import pytest
 
 from index.snapshot import build_snapshot, current_version
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 from tests.conftest import FIXTURES
 from tests.sites import serve_folder
 from tests.test_faults import run_kb
@@ -56,17 +56,17 @@ def opened_text(client, url: str) -> str:
     return words(match.group(1))
 
 
-def assert_links_open(kb: KnowledgeBase, client) -> int:
+def assert_links_open(kb: Services, client) -> int:
     """Every result, duplicate and citation link for QUERIES opens the text it cites."""
     checked = 0
     for query in QUERIES:
-        for hit in kb.search(query, k=5):
+        for hit in kb.retrieval.search(query, k=5):
             text = opened_text(client, hit.passage.url)
             assert words(hit.passage.text) in text, f"{hit.passage.url} lacks what {query!r} hit"
             for duplicate in hit.duplicates:
                 opened_text(client, duplicate)
             checked += 1
-        for citation in kb.answer(query).citations:
+        for citation in kb.answering.answer(query).citations:
             assert words(citation.quote) in opened_text(client, citation.url), citation.url
             checked += 1
     return checked
@@ -84,11 +84,11 @@ def help_centre(tmp_path: Path) -> Path:
 
 def test_rollback_serves_the_text_its_links_cite(help_centre, tmp_path, embedder):
     home = tmp_path / "home"
-    kb = KnowledgeBase(load_settings({"home": home, "reload_interval": 0}), embedder=embedder)
+    kb = build(load_settings({"home": home, "reload_interval": 0}), embedder=embedder)
     app = create_app({"home": home, "reload_interval": 0, "rate_limit": 0})
     app.extensions["kb"] = kb
     client = app.test_client()
-    kb.ingest([str(help_centre)])
+    kb.ingestion.ingest([str(help_centre)])
     assert assert_links_open(kb, client)
 
     # v000002: an article withdrawn, a section dropped, a heading renamed, a text changed.
@@ -97,7 +97,7 @@ def test_rollback_serves_the_text_its_links_cite(help_centre, tmp_path, embedder
     gift.write_text(gift.read_text().split("## Lost gift cards")[0])
     returns = help_centre / "returns.md"
     returns.write_text(returns.read_text().replace(REFUNDS_V1, REFUNDS_V2))
-    report = kb.ingest([str(help_centre)])
+    report = kb.ingestion.ingest([str(help_centre)])
     assert (report.updated, report.removed, report.index_version) == (2, 1, "v000002")
     assert client.get("/articles/loyalty").status_code == 404
     assert assert_links_open(kb, client)
@@ -105,9 +105,9 @@ def test_rollback_serves_the_text_its_links_cite(help_centre, tmp_path, embedder
     r = run_kb(home, "index", "rollback", "v000001")
     assert (r.returncode, r.stdout) == (0, "Now serving v000001.\n")
     # The rolled-back snapshot cites what the store no longer has; every link still opens it.
-    top = kb.search("loyalty points vouchers", k=3)[0]
+    top = kb.retrieval.search("loyalty points vouchers", k=3)[0]
     assert top.passage.doc_id == "loyalty"
-    lost = kb.search("replace a lost gift card", k=3)[0].passage
+    lost = kb.retrieval.search("replace a lost gift card", k=3)[0].passage
     assert lost.url.endswith("/articles/gift-cards#lost-gift-cards")
     assert "within five working days" in opened_text(client, "/articles/returns#refund-times")
     assert assert_links_open(kb, client)
@@ -120,14 +120,16 @@ def test_rollback_serves_the_text_its_links_cite(help_centre, tmp_path, embedder
     assert [s["anchor"] for s in api["sections"]][-1] == "lost-gift-cards"
 
     # A re-ingest that changes nothing keeps serving the snapshot rolled back to.
-    report = kb.ingest([str(help_centre)])
+    report = kb.ingestion.ingest([str(help_centre)])
     assert report.index_version == "v000001" and not report.index_changed
     assert assert_links_open(kb, client)
 
     # A change builds from the store again: the withdrawn article is gone from results and pages.
     (help_centre / "new.md").write_text("# Vouchers\n\nVouchers are sent by e-mail.\n")
-    assert kb.ingest([str(help_centre)]).index_version == "v000003"
-    assert all(h.passage.doc_id != "loyalty" for h in kb.search("loyalty points vouchers", k=5))
+    assert kb.ingestion.ingest([str(help_centre)]).index_version == "v000003"
+    assert all(
+        h.passage.doc_id != "loyalty" for h in kb.retrieval.search("loyalty points vouchers", k=5)
+    )
     assert client.get("/articles/loyalty").status_code == 404
     assert assert_links_open(kb, client)
 
@@ -136,10 +138,10 @@ def test_a_rollback_to_a_snapshot_that_matches_the_store_says_nothing_more(
     help_centre, tmp_path, embedder
 ):
     home = tmp_path / "home"
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    kb.ingest([str(help_centre)])
+    kb = build(load_settings({"home": home}), embedder=embedder)
+    kb.ingestion.ingest([str(help_centre)])
     (help_centre / "extra.md").write_text("# Opening hours\n\nWe answer calls from 9 to 5.\n")
-    kb.ingest([str(help_centre)])
+    kb.ingestion.ingest([str(help_centre)])
     r = run_kb(home, "index", "rollback", "v000001")  # v000002 only added a document
     assert (r.returncode, r.stdout, r.stderr) == (0, "Now serving v000001.\n", "")
 
@@ -238,18 +240,18 @@ def test_an_empty_source_loses_nothing_already_stored(demo_home, tmp_path, embed
         r = run_kb(home, "ingest", f"{base}/help/")
     assert r.returncode == 1 and r.stderr.startswith("kb: error: nothing to ingest from ")
     assert counts(home) == stored and stored[0] == before[0] + 1
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
+    kb = build(load_settings({"home": home}), embedder=embedder)
     assert current_version(home / "index") != served
-    assert kb.search("charge the hub overnight", k=1)[0].passage.text.startswith("Charge")
-    assert kb.search("reset password", k=1)[0].passage.doc_id == "reset-password"
+    assert kb.retrieval.search("charge the hub overnight", k=1)[0].passage.text.startswith("Charge")
+    assert kb.retrieval.search("reset password", k=1)[0].passage.doc_id == "reset-password"
 
 
 def test_an_index_of_no_passages_searches_to_nothing(kb, embedder):
-    store = kb.open_store()
+    store = kb.stores.open()
     try:
         manifest, _ = build_snapshot(store, embedder.name, lambda: embedder, kb.settings.index_dir)
     finally:
         store.close()
     assert (manifest.passages, manifest.documents) == (0, 0)
-    assert kb.search("anything at all", k=5) == []
-    assert kb.answer("How do I reset my password?").refused
+    assert kb.retrieval.search("anything at all", k=5) == []
+    assert kb.answering.answer("How do I reset my password?").refused

@@ -16,7 +16,7 @@ from kb.llm import build_prompt
 from kb.marks import escape, escape_copies, resolve
 from kb.models import Answer, Passage
 from kb.text import cut, normalize, words
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.openai_server import Reply, ScriptedModel, openai_server
 from tests.sites import serve_app
 from tests.test_browser import CHROMIUM
@@ -34,7 +34,7 @@ PRESS_2 = "Call the main number, then press [2] to reach the billing team."
 def ingested(tmp_path_factory, embedder, source: Path) -> Path:
     """A data directory with ``source`` ingested."""
     home = tmp_path_factory.mktemp("case") / "home"
-    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(source)])
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest([str(source)])
     return home
 
 
@@ -68,8 +68,8 @@ def assert_press_2_kept(text: str, citations) -> None:
 
 
 def test_the_case_a_menu_key_stays_text_in_the_answer(phone_home, embedder):
-    kb = KnowledgeBase(load_settings({"home": phone_home}), embedder=embedder)
-    answer = kb.answer(BILLING)
+    kb = build(load_settings({"home": phone_home}), embedder=embedder)
+    answer = kb.answering.answer(BILLING)
     assert not answer.refused and answer.mode == "extractive"
     assert_press_2_kept(answer.text, answer.citations)
     assert "press [2]" in answer.citations[0].quote
@@ -139,9 +139,9 @@ def test_the_llm_path_keeps_a_copied_menu_key_as_text(phone_home, reply):
     model = ScriptedModel([Reply(content=reply)])
     settings = {"home": phone_home, "llm_model": "m", "llm_timeout": 5.0, "llm_retries": 0}
     with openai_server(model) as url:
-        kb = KnowledgeBase(load_settings({**settings, "llm_base_url": url}))
-        answer = kb.answer(BILLING)
-        streamed = list(kb.answer_stream(BILLING))
+        kb = build(load_settings({**settings, "llm_base_url": url}))
+        answer = kb.answering.answer(BILLING)
+        streamed = list(kb.answering.answer_stream(BILLING))
     assert answer.mode == "llm" and answer.fallback is None
     assert answer.text == "Call the main number, then press [2] to reach the billing team [1]."
     assert_press_2_kept(answer.text, answer.citations)
@@ -230,9 +230,9 @@ def test_numbers_times_and_addresses_are_not_clause_breaks():
 
 @pytest.mark.parametrize("name", ["long_space.jsonl", "long_nospace.jsonl"])
 def test_the_case_the_answer_quotes_the_clause_that_answers(tmp_path, embedder, name):
-    kb = KnowledgeBase(load_settings({"home": tmp_path / "home"}), embedder=embedder)
-    kb.ingest([str(CASES / "cjk-long-paragraph" / name)])
-    answer = kb.answer("固件更新需要多长时间？")
+    kb = build(load_settings({"home": tmp_path / "home"}), embedder=embedder)
+    kb.ingestion.ingest([str(CASES / "cjk-long-paragraph" / name)])
+    answer = kb.answering.answer("固件更新需要多长时间？")
     assert not answer.refused
     assert "固件更新通常需要五分钟左右" in answer.text
     assert answer.citations and all(c.doc_id.startswith("router") for c in answer.citations)
@@ -281,7 +281,7 @@ def zh_home(tmp_path_factory, embedder) -> Path:
     ],
 )
 def test_english_short_questions_naming_a_topic_are_new(demo_kb, previous, question, follow_up):
-    known = demo_kb.searcher().snapshot.lexical.knows
+    known = demo_kb.retrieval.searcher().snapshot.lexical.knows
     assert is_follow_up(question, known) is follow_up
     expected = f"{previous} {question}" if follow_up else question
     assert standalone(question, [previous], known) == expected
@@ -302,8 +302,8 @@ def test_english_short_questions_naming_a_topic_are_new(demo_kb, previous, quest
     ],
 )
 def test_chinese_short_questions_naming_a_topic_are_new(zh_home, embedder, question, follow_up):
-    kb = KnowledgeBase(load_settings({"home": zh_home}), embedder=embedder)
-    known = kb.searcher().snapshot.lexical.knows
+    kb = build(load_settings({"home": zh_home}), embedder=embedder)
+    known = kb.retrieval.searcher().snapshot.lexical.knows
     assert is_follow_up(question, known) is follow_up
 
 
@@ -317,11 +317,11 @@ def test_a_new_short_question_is_answered_on_its_own_topic(client):
 
 
 def test_a_new_short_chinese_question_is_answered_on_its_own_topic(zh_home, embedder):
-    kb = KnowledgeBase(load_settings({"home": zh_home}), embedder=embedder)
+    kb = build(load_settings({"home": zh_home}), embedder=embedder)
     history = ["路由器的指示灯一直闪烁怎么办？"]
-    answer = kb.answer("退款？", history=history)
+    answer = kb.answering.answer("退款？", history=history)
     assert answer.question == normalize("退款？") and answer.citations[0].doc_id == "zh-refund"
-    follow_up = kb.answer("那退款呢？", history=history).question
+    follow_up = kb.answering.answer("那退款呢？", history=history).question
     assert follow_up == normalize(f"{history[0]} 那退款呢？")
 
 

@@ -61,7 +61,7 @@ def test_probability_is_bounded_and_rises_with_the_evidence():
 
 
 def test_an_off_topic_question_is_refused_with_low_confidence(demo_kb):
-    answer = demo_kb.answer("What is the boiling point of mercury?")
+    answer = demo_kb.answering.answer("What is the boiling point of mercury?")
     assert answer.refused and answer.confidence < 0.1
 
 
@@ -69,13 +69,13 @@ def test_confidence_ranks_right_answers_above_wrong_ones_on_the_demo(demo_kb):
     """On the demo's labelled questions, the surer kb is, the more often it is right."""
     outcomes = []
     for question, relevant in QUESTIONS["in_scope"]:
-        answer = demo_kb.answer(question)
+        answer = demo_kb.answering.answer(question)
         cited = {c.doc_id for c in answer.citations} or {
             h.passage.doc_id for h in answer.related[:1]
         }
         outcomes.append((answer.confidence, bool(cited & set(relevant))))
     for question in QUESTIONS["out_of_scope"]:
-        outcomes.append((demo_kb.answer(question).confidence, False))
+        outcomes.append((demo_kb.answering.answer(question).confidence, False))
     outcomes.sort()
     thirds = [outcomes[: len(outcomes) // 3], outcomes[len(outcomes) // 3 : 2 * len(outcomes) // 3],
               outcomes[2 * len(outcomes) // 3 :]]  # fmt: skip

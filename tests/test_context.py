@@ -7,7 +7,8 @@ import pytest
 from kb.config import load_settings
 from kb.errors import InvalidInput
 from kb.models import UserContext
-from kb.usecases.service import KnowledgeBase, user_context
+from kb.usecases.bootstrap import Services, build
+from kb.usecases.validation import user_context
 from web import create_app
 
 ARTICLES = {
@@ -30,13 +31,13 @@ def home(tmp_path_factory, embedder) -> Path:
     for name, text in ARTICLES.items():
         (folder / name).write_text(text)
     home = tmp_path_factory.mktemp("context-home")
-    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(folder)])
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest([str(folder)])
     return home
 
 
 @pytest.fixture
-def kb(home, embedder) -> KnowledgeBase:
-    return KnowledgeBase(load_settings({"home": home}), embedder=embedder)
+def kb(home, embedder) -> Services:
+    return build(load_settings({"home": home}), embedder=embedder)
 
 
 def ids(hits) -> list[str]:
@@ -44,35 +45,45 @@ def ids(hits) -> list[str]:
 
 
 def test_front_matter_labels_become_metadata(kb):
-    assert kb.document("hub-reset").meta["product"] == "hub"
-    assert kb.document("plus-backup").meta["plan"] == ["plus", "pro"]
-    assert kb.document("reset-fr").lang == "fr"
+    assert kb.documents.document("hub-reset").meta["product"] == "hub"
+    assert kb.documents.document("plus-backup").meta["plan"] == ["plus", "pro"]
+    assert kb.documents.document("reset-fr").lang == "fr"
 
 
 def test_a_product_leaves_out_other_products_but_keeps_general_articles(kb):
-    hub = ids(kb.search("how do I reset it", 10, context=UserContext(labels=(("product", "hub"),))))
+    hub = ids(
+        kb.retrieval.search(
+            "how do I reset it", 10, context=UserContext(labels=(("product", "hub"),))
+        )
+    )
     assert "camera-reset" not in hub and "reset-general" in hub
     assert hub[0] == "hub-reset"
-    camera = ids(kb.search("how do I reset it", 10,
+    camera = ids(kb.retrieval.search("how do I reset it", 10,
                            context=UserContext(labels=(("product", "camera"),))))  # fmt: skip
     assert camera[0] == "camera-reset" and "hub-reset" not in camera
 
 
 def test_a_list_label_matches_any_of_its_values(kb):
-    basic = ids(kb.search("cloud backup", 10, context=UserContext(labels=(("plan", "basic"),))))
-    pro = ids(kb.search("cloud backup", 10, context=UserContext(labels=(("plan", "pro"),))))
+    basic = ids(
+        kb.retrieval.search("cloud backup", 10, context=UserContext(labels=(("plan", "basic"),)))
+    )
+    pro = ids(
+        kb.retrieval.search("cloud backup", 10, context=UserContext(labels=(("plan", "pro"),)))
+    )
     assert "plus-backup" not in basic and pro[0] == "plus-backup"
 
 
 def test_the_locale_ranks_the_users_language_first_without_hiding_others(kb):
-    french = ids(kb.search("reset the hub", 10, context=UserContext(locale="fr-CA")))
-    plain = ids(kb.search("reset the hub", 10))
+    french = ids(kb.retrieval.search("reset the hub", 10, context=UserContext(locale="fr-CA")))
+    plain = ids(kb.retrieval.search("reset the hub", 10))
     assert french.index("reset-fr") < plain.index("reset-fr")
     assert "hub-reset" in french
 
 
 def test_answers_follow_the_context(kb):
-    answer = kb.answer("How do I reset it?", context=UserContext(labels=(("product", "camera"),)))
+    answer = kb.answering.answer(
+        "How do I reset it?", context=UserContext(labels=(("product", "camera"),))
+    )
     cited = {c.doc_id for c in answer.citations}
     assert not answer.refused and "hub-reset" not in cited
     assert answer.related[0].passage.doc_id == "camera-reset", answer.text

@@ -65,7 +65,7 @@ def ask_with_model(demo_home, rewrite: str, question: str, history: list[str]):
 
     model = ScriptedModel([Reply(content=reply)])
     with openai_server(model) as url:
-        answer = kb_with(demo_home, url).answer(question, history=history)
+        answer = kb_with(demo_home, url).answering.answer(question, history=history)
     return answer, [r["messages"][-1]["content"] for r in model.requests]
 
 

@@ -5,7 +5,7 @@ import pytest
 from kb.config import load_settings
 from kb.models import Hit, Passage
 from kb.routing import vote
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.conftest import DEMO
 from web import create_app
 
@@ -16,8 +16,8 @@ CONTACT = "support@lumio.example"
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, embedder):
     home = tmp_path_factory.mktemp("with-tickets")
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    kb.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
+    kb = build(load_settings({"home": home}), embedder=embedder)
+    kb.ingestion.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
     return home
 
 
@@ -26,8 +26,8 @@ def settings(home, **extra):
 
 
 def test_a_refusal_names_the_department_similar_tickets_went_to(home, embedder):
-    kb = KnowledgeBase(settings(home, escalation_contact=CONTACT), embedder=embedder)
-    answer = kb.answer(QUOTE)
+    kb = build(settings(home, escalation_contact=CONTACT), embedder=embedder)
+    answer = kb.answering.answer(QUOTE)
     assert answer.refused and answer.escalation is not None
     assert answer.escalation.department == "Sales"
     assert 0 < answer.escalation.confidence <= 1
@@ -37,19 +37,21 @@ def test_a_refusal_names_the_department_similar_tickets_went_to(home, embedder):
 
 
 def test_an_answer_carries_no_escalation(home, embedder):
-    answer = KnowledgeBase(settings(home), embedder=embedder).answer("How do I reset my password?")
+    answer = build(settings(home), embedder=embedder).answering.answer(
+        "How do I reset my password?"
+    )
     assert not answer.refused and answer.escalation is None
 
 
 def test_without_tickets_or_contact_there_is_no_escalation(demo_kb):
-    answer = demo_kb.answer("How do I bake sourdough bread?")
+    answer = demo_kb.answering.answer("How do I bake sourdough bread?")
     assert answer.refused and answer.escalation is None
 
 
 def test_without_similar_tickets_only_the_contact_is_offered(demo_home, embedder):
-    kb = KnowledgeBase(settings(demo_home, escalation_contact="https://lumio.example/contact"),
+    kb = build(settings(demo_home, escalation_contact="https://lumio.example/contact"),
                        embedder=embedder)  # fmt: skip
-    escalation = kb.answer("How do I bake sourdough bread?").escalation
+    escalation = kb.answering.answer("How do I bake sourdough bread?").escalation
     assert escalation is not None and escalation.department is None
     assert escalation.contact == "https://lumio.example/contact"
 

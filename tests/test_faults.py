@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 from tests.conftest import DEMO
 from tests.sites import serve
 
@@ -56,14 +56,14 @@ def snapshot_dirs(home: Path) -> list[str]:
     return sorted(p.name for p in (home / "index").iterdir() if p.is_dir())
 
 
-def second_snapshot(home: Path, embedder, tmp_path: Path) -> KnowledgeBase:
+def second_snapshot(home: Path, embedder, tmp_path: Path) -> Services:
     """Serve v000001 in this process, then build v000002 from one more article."""
-    kb = KnowledgeBase(load_settings({"home": home, "reload_interval": 0}), embedder=embedder)
-    assert kb.searcher().snapshot.version == "v000001"
+    kb = build(load_settings({"home": home, "reload_interval": 0}), embedder=embedder)
+    assert kb.retrieval.searcher().snapshot.version == "v000001"
     extra = tmp_path / "extra"
     extra.mkdir()
     (extra / "new.md").write_text("# Night mode\n\nNight mode dims every light after 22:00.")
-    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(extra)])
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest([str(extra)])
     return kb
 
 
@@ -73,9 +73,9 @@ def test_a_damaged_snapshot_is_refused_and_the_previous_one_keeps_serving(
     kb = second_snapshot(home, embedder, tmp_path)
     dense = home / "index" / "v000002" / "dense.faiss"
     dense.write_bytes(dense.read_bytes()[: dense.stat().st_size // 2])  # truncated
-    assert kb.searcher().snapshot.version == "v000001"  # still serving the good one
+    assert kb.retrieval.searcher().snapshot.version == "v000001"  # still serving the good one
     assert "v000002 is damaged: dense.faiss does not match its checksum" in caplog.text
-    assert kb.search("reset password", 1)[0].passage.doc_id == "reset-password"
+    assert kb.retrieval.search("reset password", 1)[0].passage.doc_id == "reset-password"
     # Asking for it by hand gets the same clear refusal, and changes nothing.
     (home / "index" / "CURRENT").write_text("v000001\n")
     r = run_kb(home, "index", "rollback", "v000002")
@@ -126,12 +126,12 @@ def test_kill_9_during_an_ingest_loses_nothing_and_the_next_run_completes(home, 
         assert integrity(home) == "ok"
         assert (home / "index" / "CURRENT").read_text() == before  # still serving v000001
         assert not [p for p in (home / "index").iterdir() if p.name.startswith(".")]
-        kb = KnowledgeBase(load_settings({"home": home}))
-        assert kb.search("reset password", 1)[0].passage.doc_id == "reset-password"
+        kb = build(load_settings({"home": home}))
+        assert kb.retrieval.search("reset password", 1)[0].passage.doc_id == "reset-password"
         again = run_kb(home, "ingest", f"{base}/index.html", "--delay", "0")
     assert again.returncode == 0, again.stderr
     assert integrity(home) == "ok"
-    doc = KnowledgeBase(load_settings({"home": home})).document("reset-password")
+    doc = build(load_settings({"home": home})).documents.document("reset-password")
     assert doc is not None
 
 

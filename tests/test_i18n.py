@@ -16,7 +16,7 @@ from werkzeug.serving import make_server
 from kb.answer import escalation_text, refusal_text
 from kb.config import load_settings
 from kb.locales import LOCALES, TRANSLATIONS, text_language, translations
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.sites import serve_widget_host
 from tests.test_browser import CHROMIUM
 from web import create_app
@@ -175,7 +175,7 @@ def zh_server(tmp_path_factory, embedder, shop) -> Iterator[str]:
             f"---\ntitle: {title}\nlang: zh\n---\n# {title}\n\n{body}\n"
         )
     home = root / "home"
-    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(root)])
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest([str(root)])
     app = create_app({"home": home, "escalation_contact": CONTACT, "rate_limit_answer": 0,
                       "cors_origins": shop["origin"]})  # fmt: skip
     httpd = make_server("127.0.0.1", 0, app, threaded=True)

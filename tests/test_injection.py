@@ -5,7 +5,7 @@ from pathlib import Path
 from kb.config import load_settings
 from kb.llm import build_prompt
 from kb.models import Passage
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.openai_server import Reply, ScriptedModel, openai_server
 
 INJECTION = (
@@ -26,7 +26,7 @@ def injected_home(tmp_path: Path, embedder) -> Path:
     )
     (site / "evil.html").write_text(page("Password help", INJECTION))
     home = tmp_path / "home"
-    KnowledgeBase(load_settings({"home": home}), embedder=embedder).ingest([str(site)])
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest([str(site)])
     return home
 
 
@@ -43,8 +43,8 @@ def test_a_model_that_obeys_an_injection_gets_no_answer_through(tmp_path, embedd
     home = injected_home(tmp_path, embedder)
     settings = {"home": home, "llm_base_url": "", "llm_model": "m", "llm_retries": 0}
     with openai_server(ScriptedModel([Reply(content="HACKED")])) as url:
-        kb = KnowledgeBase(load_settings({**settings, "llm_base_url": url}))
-        answer = kb.answer("How do I reset my password?")
+        kb = build(load_settings({**settings, "llm_base_url": url}))
+        answer = kb.answering.answer("How do I reset my password?")
     # Nothing the model wrote is verified, so the customer gets the extractive answer instead.
     assert "HACKED" not in answer.text and answer.mode == "extractive"
     assert answer.fallback and "no sentence its citations support" in answer.fallback
@@ -53,7 +53,7 @@ def test_a_model_that_obeys_an_injection_gets_no_answer_through(tmp_path, embedd
 
 def test_extractive_answers_quote_injected_text_at_most_as_data(tmp_path, embedder):
     home = injected_home(tmp_path, embedder)
-    answer = KnowledgeBase(load_settings({"home": home}), embedder=embedder).answer(
+    answer = build(load_settings({"home": home}), embedder=embedder).answering.answer(
         "How do I reset my password?"
     )
     assert not answer.refused and answer.citations

@@ -7,8 +7,7 @@ import pytest
 
 from kb.config import load_settings
 from kb.store import Store
-from kb.usecases import editorial
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from tests.conftest import DEMO
 from web import create_app
 
@@ -24,14 +23,14 @@ def ago(days: float) -> str:
 def home(tmp_path_factory, embedder):
     """The demo help centre with its tickets, in a store of this module's own."""
     home = tmp_path_factory.mktemp("insights")
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    kb.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
+    kb = build(load_settings({"home": home}), embedder=embedder)
+    kb.ingestion.ingest([str(DEMO), str(DEMO.parent / "tickets.csv")])
     return home
 
 
 @pytest.fixture
 def kb(home, embedder):
-    return KnowledgeBase(load_settings({"home": home, "admin_key": KEY}), embedder=embedder)
+    return build(load_settings({"home": home, "admin_key": KEY}), embedder=embedder)
 
 
 def log(store: Store, query: str, days: float, refused: bool = True, confidence: float = 0.0):
@@ -44,8 +43,8 @@ def test_the_gap_report_ranks_topics_by_volume_and_recency(tmp_path, embedder, d
 
     home = tmp_path / "home"
     shutil.copytree(demo_home, home)
-    kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
-    store = kb.open_store()
+    kb = build(load_settings({"home": home}), embedder=embedder)
+    store = kb.stores.open()
     # Recent and frequent: refused questions about HomeKit.
     for q in ["Does Lumio work with Apple HomeKit?", "HomeKit support for Lumio bulbs?",
               "Can I add Lumio lights to Apple HomeKit", "is there homekit integration",
@@ -72,7 +71,7 @@ def test_the_gap_report_ranks_topics_by_volume_and_recency(tmp_path, embedder, d
                         "citations": []})  # fmt: skip
     store.close()
 
-    gaps = editorial.gaps(kb, days=365, now=NOW + timedelta(days=0))
+    gaps = kb.editorial.gaps(days=365, now=NOW + timedelta(days=0))
     questions = [g.question for g in gaps]
     assert all("password" not in q for q in questions)
     homekit = next(g for g in gaps if "homekit" in g.question.lower())
@@ -87,11 +86,11 @@ def test_the_gap_report_ranks_topics_by_volume_and_recency(tmp_path, embedder, d
     refund = next(g for g in gaps if "refund" in g.question)
     assert refund.reasons == {"thumbs_down": 1}
     # Outside the window: nothing from 80 days ago.
-    assert all("thermostat" not in g.question.lower() for g in editorial.gaps(kb, 30, NOW))
+    assert all("thermostat" not in g.question.lower() for g in kb.editorial.gaps(30, NOW))
 
 
 def test_faq_candidates_come_from_ticket_clusters_with_coverage(kb):
-    found = editorial.mine_faqs(kb, min_size=2)
+    found = kb.editorial.mine_faqs(min_size=2)
     assert found and all(c.size >= 2 for c in found)
     assert [c.size for c in found] == sorted((c.size for c in found), reverse=True)
     cancel = next(c for c in found if "cancel" in c.question.lower())
@@ -100,13 +99,13 @@ def test_faq_candidates_come_from_ticket_clusters_with_coverage(kb):
     assert any(not c.covered for c in found)
     # Languages the model cannot read are clustered only with their own language.
     for c in found:
-        langs = {kb.document(t).lang for t in c.tickets}
+        langs = {kb.documents.document(t).lang for t in c.tickets}
         assert len(langs) == 1 or langs <= {"en", None}
 
 
 def test_an_accepted_candidate_is_retrievable_after_the_next_ingest(kb):
-    editorial.mine_faqs(kb, min_size=2)
-    pending = editorial.candidates(kb, "pending")
+    kb.editorial.mine_faqs(min_size=2)
+    pending = kb.editorial.candidates("pending")
     target = next(c for c in pending if not c["coverage"] >= 0.5)
     client = create_app(kb.settings).test_client()
     auth = {"Authorization": f"Bearer {KEY}"}
@@ -115,14 +114,18 @@ def test_an_accepted_candidate_is_retrievable_after_the_next_ingest(kb):
     assert r.status_code == 200 and r.json["candidate"]["status"] == "accepted"
     doc_id = r.json["candidate"]["doc_id"]
     assert doc_id.startswith("faq/")
-    doc = kb.document(doc_id)
+    doc = kb.documents.document(doc_id)
     assert doc.kind == "faq" and doc.meta["source_tickets"] == target["tickets"]
-    assert doc_id not in [h.passage.doc_id for h in kb.search("VAT invoice bulk office order")]
-    kb.ingest([str(DEMO)])  # the next ingest indexes it
-    assert doc_id in [h.passage.doc_id for h in kb.search("VAT invoice bulk office order", 3)]
+    assert doc_id not in [
+        h.passage.doc_id for h in kb.retrieval.search("VAT invoice bulk office order")
+    ]
+    kb.ingestion.ingest([str(DEMO)])  # the next ingest indexes it
+    assert doc_id in [
+        h.passage.doc_id for h in kb.retrieval.search("VAT invoice bulk office order", 3)
+    ]
     # Decided once: not proposed again, and not decided twice.
-    editorial.mine_faqs(kb, min_size=2)
-    assert target["key"] not in [c["key"] for c in editorial.candidates(kb, "pending")]
+    kb.editorial.mine_faqs(min_size=2)
+    assert target["key"] not in [c["key"] for c in kb.editorial.candidates("pending")]
     again = client.post(f"/admin/faq/{target['id']}/reject", headers=auth)
     assert again.status_code == 400 and "already accepted" in again.json["error"]
 
@@ -154,18 +157,18 @@ def test_answers_are_logged_redacted(tmp_path, demo_home):
 
 
 def test_the_router_learns_queues_from_tickets_and_routes_refusals(kb, home):
-    version, size = kb.train_router([DEMO.parent / "tickets.csv"])
+    version, size = kb.triage.train([DEMO.parent / "tickets.csv"])
     assert version == "v000001" and size >= 60
-    routed = kb.route("I was charged twice for my Plus subscription this month")
+    routed = kb.triage.route("I was charged twice for my Plus subscription this month")
     assert routed["queue"]["label"] == "Billing" and 0 < routed["queue"]["confidence"] <= 1
     assert routed["priority"]["label"] in {"low", "normal", "high", "urgent"}
     client = create_app(kb.settings).test_client()
     r = client.post("/v1/route", json={"text": "My parcel never arrived, tracking is stuck"})
     assert r.status_code == 200 and r.json["queue"]["label"] == "Shipping"
     assert r.json["router_version"] == "v000001"
-    refusal = kb.answer("Can I get a quote for 500 bulbs for my hotel?")
+    refusal = kb.answering.answer("Can I get a quote for 500 bulbs for my hotel?")
     assert refusal.refused and refusal.escalation.department == "Sales"
-    assert kb.train_router([DEMO.parent / "tickets.csv"])[0] == "v000002"
+    assert kb.triage.train([DEMO.parent / "tickets.csv"])[0] == "v000002"
 
 
 def test_training_data_exports_are_chat_format_and_pairs_with_a_stable_split(kb, tmp_path):
@@ -173,7 +176,7 @@ def test_training_data_exports_are_chat_format_and_pairs_with_a_stable_split(kb,
 
     from kb.usecases.export import export
 
-    store = kb.open_store()
+    store = kb.stores.open()
     store.add_feedback({"target": "answer", "rating": 1, "query": "How do I reset my password?",
                         "answer": "Use Forgot password? on the sign-in screen [1].",
                         "citations": []})  # fmt: skip
@@ -212,8 +215,8 @@ def test_with_a_model_uncovered_candidates_are_drafted_by_it(home, embedder):
     model = ScriptedModel([Reply(content=draft)])
     with openai_server(model) as url:
         settings = {"home": home, "llm_base_url": url, "llm_model": "m", "llm_retries": 0}
-        kb = KnowledgeBase(load_settings(settings), embedder=embedder)
-        found = editorial.mine_faqs(kb, min_size=2)
+        kb = build(load_settings(settings), embedder=embedder)
+        found = kb.editorial.mine_faqs(min_size=2)
     drafted = [c for c in found if c.drafted_by == "llm"]
     assert drafted and all(not c.covered for c in drafted)
     assert all(c.covered for c in found if c.drafted_by == "extractive")

@@ -6,8 +6,8 @@ import time
 from http.server import SimpleHTTPRequestHandler
 
 from kb.config import load_settings
+from kb.usecases.bootstrap import build
 from kb.usecases.locking import Busy, ingest_lock
-from kb.usecases.service import KnowledgeBase
 from tests.conftest import DEMO
 from tests.sites import serve
 from web import create_app
@@ -43,8 +43,7 @@ def test_an_ingest_job_runs_in_the_background_one_at_a_time(tmp_path, embedder):
             super().do_GET()
 
     home = tmp_path / "home"
-    app = create_app({"home": home, "admin_key": KEY, "rate_limit": 0})
-    app.extensions["kb"]._embedder = embedder
+    app = create_app({"home": home, "admin_key": KEY, "rate_limit": 0}, embedder)
     client = app.test_client()
     with serve(Gated) as base:
         r = client.post("/admin/ingest", headers=AUTH, json={"sources": [f"{base}/index.html"]})
@@ -55,9 +54,9 @@ def test_an_ingest_job_runs_in_the_background_one_at_a_time(tmp_path, embedder):
         # One at a time: a second job, and the CLI's ingest, are refused while it runs.
         again = client.post("/admin/ingest", headers=AUTH, json={"sources": [str(DEMO)]})
         assert again.status_code == 409 and "another ingest is running" in again.json["error"]
-        kb = KnowledgeBase(load_settings({"home": home}), embedder=embedder)
+        kb = build(load_settings({"home": home}), embedder=embedder)
         try:
-            kb.ingest([str(DEMO)])
+            kb.ingestion.ingest([str(DEMO)])
             raise AssertionError("a second ingest ran")
         except Busy:
             pass
@@ -71,8 +70,7 @@ def test_an_ingest_job_runs_in_the_background_one_at_a_time(tmp_path, embedder):
 
 
 def test_a_failed_job_says_why_and_bad_requests_are_400(tmp_path, embedder):
-    app = create_app({"home": tmp_path / "home", "admin_key": KEY})
-    app.extensions["kb"]._embedder = embedder
+    app = create_app({"home": tmp_path / "home", "admin_key": KEY}, embedder)
     client = app.test_client()
     r = client.post("/admin/ingest", headers=AUTH, json={"sources": [str(tmp_path / "nope")]})
     failed = wait_for(client, r.json["job"]["id"], {"done", "failed"})
@@ -82,14 +80,12 @@ def test_a_failed_job_says_why_and_bad_requests_are_400(tmp_path, embedder):
 
 
 def test_a_job_whose_process_died_is_reported_interrupted(tmp_path):
-    kb = KnowledgeBase(load_settings({"home": tmp_path / "home"}))
-    store = kb.open_store()
+    kb = build(load_settings({"home": tmp_path / "home"}))
+    store = kb.stores.open()
     job_id = store.add_job("ingest", ["x"], pid=2**22 + 12345)  # no such process
     store.update_job(job_id, status="running")
     store.close()
-    from kb.usecases.jobs import job
-
-    found = job(kb, job_id)
+    found = kb.jobs.get(job_id)
     assert found["status"] == "failed" and "interrupted" in found["error"]
 
 

@@ -22,8 +22,8 @@ from kb.config import load_settings
 from kb.models import Document, Section
 from kb.store import Store
 from kb.text import names, tokenize
-from kb.usecases import service
-from kb.usecases.service import KnowledgeBase
+from kb.usecases import ingestion
+from kb.usecases.bootstrap import build
 
 
 def doc(text: str, lang: str | None = None, kind: str = "article") -> Document:
@@ -139,10 +139,10 @@ def test_an_english_ingest_reports_minilm_and_records_it(kb, tmp_path: Path):
     folder = tmp_path / "help"
     folder.mkdir()
     (folder / "reset.html").write_text(f"<html><body><h1>Reset</h1><p>{ENGLISH}</p></body></html>")
-    report = kb.ingest([str(folder)])
+    report = kb.ingestion.ingest([str(folder)])
     assert report.model_line() == "embedding model: all-MiniLM-L6-v2 (given to the knowledge base)"
     assert current_manifest(kb.settings.index_dir).model == DEFAULT_MODEL  # type: ignore[union-attr]
-    assert kb.public_document("reset").lang == "en"  # type: ignore[union-attr]
+    assert kb.documents.public_document("reset").lang == "en"  # type: ignore[union-attr]
 
 
 CHINESE_PAGES = {
@@ -194,7 +194,7 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
     env = {"KB_HOME": str(home), "KB_MODEL_CACHE": str(shared_model_cache)}
     # The model is picked from the first passages read, before any is embedded (a real
     # help centre has hundreds first; these four are enough here).
-    monkeypatch.setattr(service, "FIRST_LOOK", 2)
+    monkeypatch.setattr(ingestion, "FIRST_LOOK", 2)
     result = CliRunner().invoke(cli, ["ingest", str(folder)], env=env)
     assert result.exit_code == 0, result.output
     assert "4 chunks embedded" in result.output
@@ -205,19 +205,21 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
         result.output
     )
     # A fresh process (a restart, a `kb serve` worker) embeds queries with the same model.
-    served = KnowledgeBase(load_settings({"home": home, "reload_interval": 0}, environ={}))
-    assert served.model == MULTILINGUAL_MODEL
-    assert served.search("怎么退款", k=1)[0].passage.doc_id == "refund"
-    assert served.search("多久能送到", k=1)[0].passage.doc_id == "shipping"
-    assert served.search("how do I create an API key", k=1)[0].passage.doc_id == "api"
+    served = build(load_settings({"home": home, "reload_interval": 0}, environ={}))
+    assert served.models.name == MULTILINGUAL_MODEL
+    assert served.retrieval.search("怎么退款", k=1)[0].passage.doc_id == "refund"
+    assert served.retrieval.search("多久能送到", k=1)[0].passage.doc_id == "shipping"
+    assert served.retrieval.search("how do I create an API key", k=1)[0].passage.doc_id == "api"
     # The setting still wins: the next ingest rebuilds with MiniLM and says why.
     env["KB_EMBED_MODEL"] = "all-MiniLM-L6-v2"
     again = CliRunner().invoke(cli, ["ingest", str(folder)], env=env)
     assert "embedding model: all-MiniLM-L6-v2 (set by KB_EMBED_MODEL)" in again.output
     assert current_manifest(home / "index").model == DEFAULT_MODEL  # type: ignore[union-attr]
     # A running server switches to the new snapshot's model with the snapshot.
-    assert served.search("how do I create an API key", k=1)[0].passage.doc_id == "api"
-    assert served.model == DEFAULT_MODEL and served.query_embedder.name == DEFAULT_MODEL
+    assert served.retrieval.search("how do I create an API key", k=1)[0].passage.doc_id == "api"
+    assert (
+        served.models.name == DEFAULT_MODEL and served.models.query_embedder.name == DEFAULT_MODEL
+    )
 
 
 def test_latin_names_inside_chinese_questions_are_names_wherever_they_stand():

@@ -8,7 +8,7 @@ import pytest
 
 from kb.answer import REFUSAL
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 from tests.openai_server import Reply, ScriptedModel, openai_server
 from web import create_app
 
@@ -22,16 +22,16 @@ def first_passage_sentence(prompt: str) -> str:
     return f"{sentence} [1]"
 
 
-def kb_with(demo_home: Path, url: str, **extra) -> KnowledgeBase:
+def kb_with(demo_home: Path, url: str, **extra) -> Services:
     settings = {"home": demo_home, "llm_base_url": url, "llm_model": "test-model",
                 "llm_timeout": 1.0, "llm_retries": 0, **extra}  # fmt: skip
-    return KnowledgeBase(load_settings(settings))
+    return build(load_settings(settings))
 
 
 def test_a_faithful_answer_is_written_by_the_model_with_verified_citations(demo_home):
     model = ScriptedModel([Reply(content=first_passage_sentence)])
     with openai_server(model) as url:
-        answer = kb_with(demo_home, url).answer(QUESTION)
+        answer = kb_with(demo_home, url).answering.answer(QUESTION)
     assert answer.mode == "llm" and answer.fallback is None and not answer.refused
     assert answer.citations[0].number == 1 and "[1]" in answer.text
     request = model.requests[0]
@@ -48,7 +48,7 @@ def test_phantom_and_unsupported_sentences_never_reach_the_client(demo_home):
         )
 
     with openai_server(ScriptedModel([Reply(content=mixed)])) as url:
-        answer = kb_with(demo_home, url).answer(QUESTION)
+        answer = kb_with(demo_home, url).answering.answer(QUESTION)
     assert not answer.refused
     assert "555" not in answer.text and "cheese" not in answer.text and "[7]" not in answer.text
     assert [c.number for c in answer.citations] == [1]
@@ -58,7 +58,7 @@ def test_an_answer_with_no_support_falls_back_to_the_verified_extractive_one(dem
     with openai_server(
         ScriptedModel([Reply(content="Passwords are stored on the moon [1].")])
     ) as url:
-        answer = kb_with(demo_home, url).answer(QUESTION)
+        answer = kb_with(demo_home, url).answering.answer(QUESTION)
     assert not answer.refused and answer.mode == "extractive" and "moon" not in answer.text
     assert "no sentence its citations support" in answer.fallback
     assert answer.citations[0].doc_id == "reset-password"
@@ -66,13 +66,13 @@ def test_an_answer_with_no_support_falls_back_to_the_verified_extractive_one(dem
 
 def test_an_answer_with_no_support_to_an_unanswerable_question_is_still_a_refusal(demo_home):
     with openai_server(ScriptedModel([Reply(content="Mercury boils at 357 °C [1].")])) as url:
-        answer = kb_with(demo_home, url).answer("What is the boiling point of mercury?")
+        answer = kb_with(demo_home, url).answering.answer("What is the boiling point of mercury?")
     assert answer.refused and answer.citations == () and answer.text == REFUSAL
 
 
 def test_not_found_from_the_model_is_a_refusal(demo_home):
     with openai_server(ScriptedModel([Reply(content="NOT_FOUND")])) as url:
-        answer = kb_with(demo_home, url).answer(QUESTION)
+        answer = kb_with(demo_home, url).answering.answer(QUESTION)
     assert answer.refused and answer.mode == "llm"
 
 
@@ -90,7 +90,7 @@ def test_not_found_from_the_model_is_a_refusal(demo_home):
 def test_upstream_faults_fall_back_to_an_extractive_answer(demo_home, reply, reason):
     with openai_server(ScriptedModel([reply])) as url:
         started = time.monotonic()
-        answer = kb_with(demo_home, url).answer(QUESTION)
+        answer = kb_with(demo_home, url).answering.answer(QUESTION)
         elapsed = time.monotonic() - started
     assert answer.mode == "extractive" and reason in (answer.fallback or "")
     assert not answer.refused and answer.citations
@@ -98,7 +98,7 @@ def test_upstream_faults_fall_back_to_an_extractive_answer(demo_home, reply, rea
 
 
 def test_an_unreachable_endpoint_falls_back(demo_home):
-    answer = kb_with(demo_home, "http://127.0.0.1:9/v1").answer(QUESTION)
+    answer = kb_with(demo_home, "http://127.0.0.1:9/v1").answering.answer(QUESTION)
     assert answer.mode == "extractive" and "unreachable" in answer.fallback
 
 

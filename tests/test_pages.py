@@ -10,7 +10,7 @@ import pytest
 import index.search
 from index.pages import PageRow, asks_how, duplicate_groups, has_steps, split_pages
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 from tests.sites import serve_folder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -69,19 +69,19 @@ def test_steps_and_how_to_questions_are_recognised():
 
 
 @pytest.fixture
-def steps_kb(tmp_path: Path, embedder) -> KnowledgeBase:
-    kb = KnowledgeBase(load_settings({"home": tmp_path / "home"}, environ={}), embedder=embedder)
-    kb.ingest([str(FIXTURES / "steps-site")])
+def steps_kb(tmp_path: Path, embedder) -> Services:
+    kb = build(load_settings({"home": tmp_path / "home"}, environ={}), embedder=embedder)
+    kb.ingestion.ingest([str(FIXTURES / "steps-site")])
     return kb
 
 
 def test_a_how_to_question_prefers_the_page_that_gives_the_steps(steps_kb, monkeypatch):
     def margin(question: str) -> float:
-        scores = {h.passage.doc_id: h.score for h in steps_kb.search(question, k=3)}
+        scores = {h.passage.doc_id: h.score for h in steps_kb.retrieval.search(question, k=3)}
         return scores["share-drawing"] - scores["export-pdf-dialog"]
 
     question = "how do I send a drawing as a PDF file"
-    assert steps_kb.search(question, k=1)[0].passage.doc_id == "share-drawing"
+    assert steps_kb.retrieval.search(question, k=1)[0].passage.doc_id == "share-drawing"
     with_steps = margin(question)
     # The same question without credit for steps: the page that only names the command
     # comes closer, so the test fails if the signal goes.
@@ -98,17 +98,17 @@ def test_a_how_to_question_prefers_the_page_that_gives_the_steps(steps_kb, monke
 def test_duplicate_pages_show_as_one_result_and_are_cited_once(tmp_path: Path, embedder):
     root = tmp_path / "www"
     shutil.copytree(FIXTURES / "duplicate-site", root)
-    kb = KnowledgeBase(load_settings({"home": tmp_path / "home"}, environ={}), embedder=embedder)
+    kb = build(load_settings({"home": tmp_path / "home"}, environ={}), embedder=embedder)
     with serve_folder(root) as base:
-        kb.ingest([f"{base}/help/"])
-    hits = kb.search("bulb does not blink", k=5)
+        kb.ingestion.ingest([f"{base}/help/"])
+    hits = kb.retrieval.search("bulb does not blink", k=5)
     pairs = [h for h in hits if h.passage.title == "Pair a remote"]
     assert len(pairs) == 1
     assert pairs[0].passage.url.startswith(f"{base}/help/pair-remote")
     assert [u.split("#")[0] for u in pairs[0].duplicates] == [f"{base}/help/print/pair-remote.html"]
     assert len({h.passage.text for h in hits}) == len(hits)
 
-    answer = kb.answer("How do I pair a remote with a bulb?")
+    answer = kb.answering.answer("How do I pair a remote with a bulb?")
     assert not answer.refused
     sentences = [s.strip() for s in answer.text.replace("\n", " ").split(".") if s.strip()]
     assert len(sentences) == len(set(s.split(" [")[0] for s in sentences))
@@ -122,9 +122,9 @@ def test_the_api_and_the_page_list_a_results_duplicates(tmp_path: Path, embedder
     root = tmp_path / "www"
     shutil.copytree(FIXTURES / "duplicate-site", root)
     home = tmp_path / "home"
-    kb = KnowledgeBase(load_settings({"home": home}, environ={}), embedder=embedder)
+    kb = build(load_settings({"home": home}, environ={}), embedder=embedder)
     with serve_folder(root) as base:
-        kb.ingest([f"{base}/help/"])
+        kb.ingestion.ingest([f"{base}/help/"])
     client = create_app({"home": home}).test_client()
     hits = client.get("/search?q=pair+a+remote&k=3").json["hits"]
     assert hits[0]["duplicates"] == [f"{base}/help/print/pair-remote.html"]
@@ -172,5 +172,5 @@ def test_misspelt_words_are_read_as_the_indexed_words_they_are_closest_to():
 
 
 def test_a_misspelt_question_finds_its_page(demo_kb):
-    hits = demo_kb.search("how do i resett my pasword", k=1)
+    hits = demo_kb.retrieval.search("how do i resett my pasword", k=1)
     assert hits[0].passage.doc_id == "reset-password"

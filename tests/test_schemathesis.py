@@ -23,11 +23,11 @@ def app(tmp_path_factory, demo_home, embedder):
 
     home = tmp_path_factory.mktemp("schemathesis") / "home"
     shutil.copytree(demo_home, home)
-    app = create_app(load_settings({"home": home, "admin_key": KEY, "rate_limit": 0,
-                                    "rate_limit_answer": 0, "query_log": True}))  # fmt: skip
+    settings = load_settings({"home": home, "admin_key": KEY, "rate_limit": 0,
+                              "rate_limit_answer": 0, "query_log": True})  # fmt: skip
+    app = create_app(settings, embedder)
     kb = app.extensions["kb"]
-    kb._embedder = embedder
-    kb.train_router([DEMO.parent / "tickets.csv"])  # so /route has a router to answer with
+    kb.triage.train([DEMO.parent / "tickets.csv"])  # so /route has a router to answer with
     return app
 
 

@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 
 from index import snapshot
 from kb.config import load_settings
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from web import create_app
 
 
@@ -28,7 +28,7 @@ def test_search_keeps_answering_while_a_reingest_swaps_the_snapshot(tmp_path, em
     site = tmp_path / "site"
     write_site(site, 1)
     settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0, "rate_limit": 0})
-    KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
+    build(settings, embedder=embedder).ingestion.ingest([str(site)])
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_port}/search?q=reset+password&k=5"
@@ -50,7 +50,7 @@ def test_search_keeps_answering_while_a_reingest_swaps_the_snapshot(tmp_path, em
     try:
         time.sleep(0.5)
         write_site(site, 2)
-        KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
+        build(settings, embedder=embedder).ingestion.ingest([str(site)])
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not any(v == "v000002" for *_, v in outcomes):
             time.sleep(0.05)
@@ -68,22 +68,22 @@ def test_search_keeps_answering_while_a_reingest_swaps_the_snapshot(tmp_path, em
 def test_rollback_and_retention(tmp_path, embedder):
     site = tmp_path / "site"
     settings = load_settings({"home": tmp_path / "home", "index_keep": 2})
-    kb = KnowledgeBase(settings, embedder=embedder)
+    kb = build(settings, embedder=embedder)
     for version in (1, 2, 3):
         write_site(site, version)
-        kb.ingest([str(site)])
-    manifests, current = kb.index_versions()
+        kb.ingestion.ingest([str(site)])
+    manifests, current = kb.versions.list()
     assert [m.version for m in manifests] == ["v000002", "v000003"] and current == "v000003"
-    kb.rollback("v000002")
-    assert kb.searcher().snapshot.version == "v000002"
-    assert "edition 2" in kb.search("reset password", k=1)[0].passage.text
+    kb.versions.rollback("v000002")
+    assert kb.retrieval.searcher().snapshot.version == "v000002"
+    assert "edition 2" in kb.retrieval.search("reset password", k=1)[0].passage.text
 
 
 def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedder, monkeypatch):
     site = tmp_path / "site"
     write_site(site, 1)
     settings = load_settings({"home": tmp_path / "home"})
-    KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
+    build(settings, embedder=embedder).ingestion.ingest([str(site)])
     write_site(site, 2)
 
     def crash(*args, **kwargs):
@@ -91,47 +91,47 @@ def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedd
 
     monkeypatch.setattr(snapshot.FieldedIndex, "build", crash)
     with pytest.raises(OSError):
-        KnowledgeBase(settings, embedder=embedder).ingest([str(site)])
+        build(settings, embedder=embedder).ingestion.ingest([str(site)])
     index_dir = settings.index_dir
     assert snapshot.current_version(index_dir) == "v000001"
     assert not list(index_dir.glob(".build-*"))
-    served = KnowledgeBase(settings, embedder=embedder)
-    assert "edition 1" in served.search("reset password", k=1)[0].passage.text
+    served = build(settings, embedder=embedder)
+    assert "edition 1" in served.retrieval.search("reset password", k=1)[0].passage.text
 
 
 def test_a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving(tmp_path, embedder):
     site = tmp_path / "site"
     write_site(site, 1)
     settings = load_settings({"home": tmp_path / "home", "reload_interval": 0.0, "rate_limit": 0})
-    kb = KnowledgeBase(settings, embedder=embedder)
-    kb.ingest([str(site)])
-    assert kb.search("reset password", k=1)
+    kb = build(settings, embedder=embedder)
+    kb.ingestion.ingest([str(site)])
+    assert kb.retrieval.search("reset password", k=1)
     broken = settings.index_dir / "v000009"
     broken.mkdir()
     (broken / "manifest.json").write_text('{"version": "v000009"}')
     snapshot.switch_to(settings.index_dir, "v000009")
-    hits = kb.search("reset password", k=1)
-    assert hits and kb.searcher().snapshot.version == "v000001"
+    hits = kb.retrieval.search("reset password", k=1)
+    assert hits and kb.retrieval.searcher().snapshot.version == "v000001"
 
 
 def test_rollback_sticks_until_the_content_changes(tmp_path, embedder):
     site = tmp_path / "site"
     settings = load_settings({"home": tmp_path / "home"})
-    kb = KnowledgeBase(settings, embedder=embedder)
+    kb = build(settings, embedder=embedder)
     for version in (1, 2):
         write_site(site, version)
-        kb.ingest([str(site)])
-    kb.rollback("v000001")
-    kb.ingest([str(site)])  # nothing changed: the rollback stands
-    assert kb.index_versions()[1] == "v000001"
+        kb.ingestion.ingest([str(site)])
+    kb.versions.rollback("v000001")
+    kb.ingestion.ingest([str(site)])  # nothing changed: the rollback stands
+    assert kb.versions.list()[1] == "v000001"
     write_site(site, 3)
-    kb.ingest([str(site)])
-    assert kb.index_versions()[1] == "v000003"
+    kb.ingestion.ingest([str(site)])
+    assert kb.versions.list()[1] == "v000003"
 
 
 def test_the_served_index_is_memory_mapped_so_workers_share_it(demo_home, embedder):
     """Each gunicorn worker maps the same files: the page cache holds one copy for all."""
-    searcher = KnowledgeBase(load_settings({"home": demo_home}), embedder=embedder).searcher()
+    searcher = build(load_settings({"home": demo_home}), embedder=embedder).retrieval.searcher()
     directory = searcher.snapshot.directory
     maps = Path("/proc/self/maps").read_text()
     assert str(directory / "dense.faiss") in maps

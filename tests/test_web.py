@@ -185,7 +185,7 @@ def test_unexpected_errors_are_500_without_details(demo_home, embedder, monkeypa
     def explode(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.extensions["kb"], "rank_page", explode)
+    monkeypatch.setattr(app.extensions["kb"].retrieval, "rank_page", explode)
     r = app.test_client().get("/search?q=x")
     assert r.status_code == 500 and "secret" not in r.json["error"]
     assert r.json["request_id"] in r.json["error"]

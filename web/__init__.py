@@ -8,20 +8,24 @@ from typing import Any
 from flask import Flask
 
 from kb.config import Settings, load_settings
+from kb.embedder import Embedder
 from kb.logs import configure as configure_logs
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 from web import inputs
 
 
-def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
-    """Return the kb web app; ``config`` overrides settings (a dict in tests)."""
+def create_app(
+    config: Mapping[str, Any] | Settings | None = None, embedder: Embedder | None = None
+) -> Flask:
+    """Return the kb web app; ``config`` overrides settings (a dict in tests), ``embedder``
+    (tests) is used whatever the content (see :func:`kb.usecases.bootstrap.build`)."""
     settings = config if isinstance(config, Settings) else load_settings(config)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.json = inputs.JSONProvider(app)  # refuses a body nested too deeply before parsing it
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.extensions["kb"] = KnowledgeBase(settings)
+    app.extensions["kb"] = build(settings, embedder)
     configure_logs(settings.log_level, settings.log_format)
 
     from web import admin, api, errors, locale, metrics, openapi, pages, requests, security

@@ -16,7 +16,6 @@ from kb import keys
 from kb.errors import InvalidInput
 from kb.sentiment import sentiment
 from kb.trends import to_csv
-from kb.usecases import editorial, jobs
 from web.api import json_body
 from web.requests import get_kb
 from web.security import credentials
@@ -45,21 +44,21 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @bp.get("/faq")
 def faq() -> ResponseReturnValue:
     """The FAQ candidates (``status=pending|accepted|rejected``), largest first."""
-    return jsonify({"candidates": editorial.candidates(get_kb(), request.args.get("status"))})
+    return jsonify({"candidates": get_kb().editorial.candidates(request.args.get("status"))})
 
 
 @bp.post("/faq/mine")
 def mine() -> ResponseReturnValue:
     """Cluster the stored tickets into FAQ candidates again."""
     min_size = _int_arg("min_size", 3, 2, 1000)
-    found = editorial.mine_faqs(get_kb(), min_size)
-    return jsonify({"found": len(found), "candidates": editorial.candidates(get_kb())})
+    found = get_kb().editorial.mine_faqs(min_size)
+    return jsonify({"found": len(found), "candidates": get_kb().editorial.candidates()})
 
 
 def _decide(candidate_id: int, accept: bool) -> ResponseReturnValue:
     body: dict[str, Any] = json_body() if request.get_data() else {}
-    candidate = editorial.decide(
-        get_kb(), candidate_id, accept, body.get("question"), body.get("answer")
+    candidate = get_kb().editorial.decide(
+        candidate_id, accept, body.get("question"), body.get("answer")
     )
     return jsonify({"ok": True, "candidate": candidate})
 
@@ -80,13 +79,13 @@ def reject(candidate_id: int) -> ResponseReturnValue:
 def gaps() -> ResponseReturnValue:
     """The content-gap report over the last ``days`` (default 90)."""
     days = _int_arg("days", 90, 1, 3650)
-    return jsonify({"days": days, "gaps": [g.to_dict() for g in editorial.gaps(get_kb(), days)]})
+    return jsonify({"days": days, "gaps": [g.to_dict() for g in get_kb().editorial.gaps(days)]})
 
 
 @bp.get("/trends")
 def trends() -> ResponseReturnValue:
     """Weekly ticket volume by queue, sentiment and topic; ``format=csv`` for a spreadsheet."""
-    found = editorial.trends(get_kb(), _int_arg("weeks", 12, 2, 520))
+    found = get_kb().editorial.trends(_int_arg("weeks", 12, 2, 520))
     if request.args.get("format") == "csv":
         response = make_response(to_csv(found))
         response.mimetype = "text/csv"
@@ -98,7 +97,7 @@ def trends() -> ResponseReturnValue:
 @bp.get("/kpis")
 def kpis() -> ResponseReturnValue:
     """Questions a day, answered and refused, helpfulness, deflection, top questions."""
-    return jsonify(editorial.kpis(get_kb(), _int_arg("days", 30, 1, 3650)))
+    return jsonify(get_kb().editorial.kpis(_int_arg("days", 30, 1, 3650)))
 
 
 @bp.post("/ingest")
@@ -108,19 +107,19 @@ def ingest() -> ResponseReturnValue:
     sources = body.get("sources")
     if not isinstance(sources, list) or not 1 <= len(sources) <= 50:
         raise InvalidInput("sources must be a list of 1 to 50 URLs or paths")
-    return jsonify({"job": jobs.start_ingest(get_kb(), sources)}), 202
+    return jsonify({"job": get_kb().jobs.start_ingest(sources)}), 202
 
 
 @bp.get("/jobs")
 def job_list() -> ResponseReturnValue:
     """The latest background jobs, newest first."""
-    return jsonify({"jobs": jobs.jobs(get_kb())})
+    return jsonify({"jobs": get_kb().jobs.recent()})
 
 
 @bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
 def job(job_id: int) -> ResponseReturnValue:
     """One job: status (queued, running, done, failed), progress, report or error."""
-    return jsonify({"job": jobs.job(get_kb(), job_id)})
+    return jsonify({"job": get_kb().jobs.get(job_id)})
 
 
 @bp.post("/index/rollback")
@@ -130,7 +129,7 @@ def rollback() -> ResponseReturnValue:
     if not isinstance(version, str) or not version:
         raise InvalidInput("version must be a snapshot name such as v000003")
     kb = get_kb()
-    changes = kb.rollback(version)
+    changes = kb.versions.rollback(version)
     return jsonify(
         {
             "ok": True,
@@ -144,7 +143,7 @@ def rollback() -> ResponseReturnValue:
 @bp.get("/feedback")
 def feedback() -> ResponseReturnValue:
     """The latest feedback, newest first."""
-    rows = get_kb().recent_feedback(_int_arg("limit", 100, 1, 1000))
+    rows = get_kb().documents.recent_feedback(_int_arg("limit", 100, 1, 1000))
     for row in rows:
         row["sentiment"] = sentiment(row["comment"]).to_dict() if row["comment"] else None
     return jsonify({"feedback": rows})
@@ -153,7 +152,7 @@ def feedback() -> ResponseReturnValue:
 @bp.get("/keys")
 def key_list() -> ResponseReturnValue:
     """The backend API keys, live ones first (names and limits; never the keys)."""
-    return jsonify({"keys": [k.to_dict() for k in keys.list_keys(get_kb().writer())]})
+    return jsonify({"keys": [k.to_dict() for k in keys.list_keys(get_kb().stores.writer())]})
 
 
 @bp.post("/keys")
@@ -165,7 +164,7 @@ def key_create() -> ResponseReturnValue:
     """
     body, settings = json_body(), get_kb().settings
     key, stored = keys.create_key(
-        get_kb().writer(),
+        get_kb().stores.writer(),
         body.get("name"),
         body.get("answers_per_minute", settings.key_rate_limit_answer),
         body.get("searches_per_minute", settings.key_rate_limit),
@@ -176,5 +175,5 @@ def key_create() -> ResponseReturnValue:
 @bp.delete("/keys/<name>")
 def key_revoke(name: str) -> ResponseReturnValue:
     """Revoke the live key called ``name``: its next request is a 401."""
-    keys.revoke_key(get_kb().writer(), name)
+    keys.revoke_key(get_kb().stores.writer(), name)
     return jsonify({"ok": True, "revoked": name})

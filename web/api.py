@@ -18,7 +18,7 @@ from kb.links import article_path
 from kb.models import Answer, Filter, UserContext
 from kb.schema import answer_json, hit_json
 from kb.text import slugify
-from kb.usecases.service import user_context
+from kb.usecases.validation import user_context
 from web.requests import get_kb, requested_id
 from web.versions import API_VERSION
 
@@ -101,8 +101,8 @@ def search() -> ResponseReturnValue:
         raise InvalidInput(f"k must be between 1 and {kb.settings.max_k}")
     if not page >= 1 or page * k > kb.settings.max_k * 5:
         raise InvalidInput(f"page must be between 1 and {kb.settings.max_k * 5 // k} for k={k}")
-    searcher = kb.searcher()
-    hits = kb.rank_page(
+    searcher = kb.retrieval.searcher()
+    hits = kb.retrieval.rank_page(
         request.args["q"],
         k=k,
         page=page,
@@ -112,7 +112,7 @@ def search() -> ResponseReturnValue:
     )
     more = len(hits) > k
     hits = hits[:k]
-    updated = kb.updated_times(h.passage.doc_id for h in hits)
+    updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
     items = []
     for hit in hits:
         item = hit_json(hit)
@@ -146,7 +146,7 @@ def answer() -> ResponseReturnValue:
         raise InvalidInput("stream must be true or false")
     stream = stream or request.accept_mimetypes.best == "text/event-stream"
     kb = get_kb()
-    searcher = kb.searcher()
+    searcher = kb.retrieval.searcher()
     history = history_questions(body.get("history", []))
     conversation = body.get("conversation_id")
     if conversation is not None and (not isinstance(conversation, str) or len(conversation) > 100):
@@ -165,10 +165,10 @@ def answer() -> ResponseReturnValue:
 
     question = body["question"]
     if not stream:
-        answer = kb.answer(question, None, searcher, history, context,
+        answer = kb.answering.answer(question, None, searcher, history, context,
                            channel="api", conversation=conversation)  # fmt: skip
         return jsonify(result(answer))
-    events = kb.answer_stream(question, None, searcher, history, context,
+    events = kb.answering.answer_stream(question, None, searcher, history, context,
                               channel="api", conversation=conversation)  # fmt: skip
 
     def sse() -> Iterator[str]:
@@ -207,15 +207,15 @@ def route() -> ResponseReturnValue:
     if "text" not in body:
         raise InvalidInput("missing field 'text'")
     kb = get_kb()
-    routed = kb.route(body["text"])
-    version = (kb.router_dir / "CURRENT").read_text().strip()
+    routed = kb.triage.route(body["text"])
+    version = (kb.triage.router_dir / "CURRENT").read_text().strip()
     return jsonify({**routed, "router_version": version})
 
 
 @bp.post("/feedback")
 def feedback() -> ResponseReturnValue:
     """Store a customer's thumbs up or down (and comment) on an answer or a result."""
-    feedback_id = get_kb().add_feedback(json_body())
+    feedback_id = get_kb().documents.add_feedback(json_body())
     return jsonify({"ok": True, "id": feedback_id}), 201
 
 
@@ -227,7 +227,7 @@ def document(doc_id: str | None) -> ResponseReturnValue:
     The id is the path, or the ``id`` query parameter for ids a path cannot carry.
     """
     doc_id = requested_id(doc_id)
-    doc = get_kb().public_document(doc_id)
+    doc = get_kb().documents.public_document(doc_id)
     if doc is None:
         raise NotFound(f"no document {doc_id[:200]!r}")
     return jsonify(
@@ -250,11 +250,11 @@ def document(doc_id: str | None) -> ResponseReturnValue:
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Say the process is up and which index it serves."""
-    return jsonify({"ok": True, **get_kb().status()})
+    return jsonify({"ok": True, **get_kb().documents.status()})
 
 
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     """Answer 200 once an index is loaded and searchable, else 503 in the error shape."""
-    searcher = get_kb().searcher()
+    searcher = get_kb().retrieval.searcher()
     return jsonify({"ok": True, "index_version": searcher.version})

@@ -11,7 +11,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from kb.telemetry import multiprocess
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services
 from web.requests import get_kb
 
 bp = Blueprint("metrics", __name__)
@@ -21,11 +21,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class KnowledgeBaseCollector(Collector):
     """The served index version and the store's document and chunk counts, at scrape time."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: Services) -> None:
         self.kb = kb
 
     def collect(self) -> Iterator[GaugeMetricFamily | InfoMetricFamily]:
-        status = self.kb.status()
+        status = self.kb.documents.status()
         yield InfoMetricFamily("kb_index", "The index snapshot being served",
                                value={"version": status["index_version"] or "none"})  # fmt: skip
         yield GaugeMetricFamily("kb_documents", "Documents in the store", value=status["documents"])

@@ -94,11 +94,11 @@ def home() -> ResponseReturnValue:
     version = current_version(kb.settings.index_dir)
     if query.strip():
         try:
-            searcher = kb.searcher()
+            searcher = kb.retrieval.searcher()
             version = searcher.version
-            hits = kb.search(query, k=10, searcher=searcher)
-            answer = kb.answer(query, searcher=searcher, channel="page")
-            updated = kb.updated_times(h.passage.doc_id for h in hits)
+            hits = kb.retrieval.search(query, k=10, searcher=searcher)
+            answer = kb.answering.answer(query, searcher=searcher, channel="page")
+            updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
         except KbError as e:
             if e.status >= 500:
                 raise
@@ -130,7 +130,7 @@ def helpful() -> ResponseReturnValue:
         "index_version": form.get("index_version") or None,
         "citations": [{"doc_id": d} for d in form.getlist("cited") if d][:20],
     }
-    get_kb().add_feedback(item)
+    get_kb().documents.add_feedback(item)
     return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
 
 
@@ -174,7 +174,7 @@ def article(doc_id: str | None) -> ResponseReturnValue:
     """
     kb = get_kb()
     doc_id = requested_id(doc_id)
-    doc = kb.public_document(doc_id)
+    doc = kb.documents.public_document(doc_id)
     if doc is None:
         raise NotFound(f"no document {doc_id[:200]!r}")
     sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]

@@ -11,15 +11,15 @@ from flask import Flask, Response, current_app, g, request
 
 from kb.errors import InvalidInput
 from kb.telemetry import ERRORS, REQUEST_SECONDS, REQUESTS
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services
 
 log = logging.getLogger("kb.web")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-def get_kb() -> KnowledgeBase:
+def get_kb() -> Services:
     """Return the app's knowledge base."""
-    kb: KnowledgeBase = current_app.extensions["kb"]
+    kb: Services = current_app.extensions["kb"]
     return kb
 
 

@@ -170,7 +170,7 @@ class Credentials:
         with self._counting_failures():
             if not token.startswith(f"{PREFIX}_") and self.admin.matches(token):
                 return ADMIN_CLIENT
-            return self.backend.check(get_kb().reader(), token)
+            return self.backend.check(get_kb().stores.reader(), token)
 
     def require_admin(self) -> None:
         """Raise :class:`Unauthorized` unless the request carries the admin key."""

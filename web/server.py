@@ -44,7 +44,7 @@ def warm(app: Flask) -> None:
     """Load the model and the index before the first request, if there is an index."""
     kb = app.extensions["kb"]
     try:
-        searcher = kb.searcher()
+        searcher = kb.retrieval.searcher()
         searcher.search(searcher.query("warm up"), 1)
     except KbError as e:
         log.warning("%s", e.message)

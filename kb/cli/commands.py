@@ -15,7 +15,8 @@ import click
 from kb.cli.group import cli, knowledge_base
 from kb.models import Filter, UserContext
 from kb.schema import answer_json, hit_json, snippet
-from kb.usecases.service import KnowledgeBase, user_context
+from kb.usecases.bootstrap import Services
+from kb.usecases.validation import user_context
 
 
 @cli.command()
@@ -45,7 +46,7 @@ def ingest(
     ticket exports (.csv, .json, .jsonl), or http(s) URLs of pages or sitemaps to crawl.
     """
     kb = knowledge_base(ctx)
-    options = kb.ingest_options(dry_run=dry_run)
+    options = kb.ingestion.options(dry_run=dry_run)
     limits: dict[str, Any] = {
         k: v
         for k, v in {
@@ -62,7 +63,7 @@ def ingest(
         from ingest.tickets import parse_mapping
 
         options = replace(options, mapping=parse_mapping(mapping))
-    report = kb.ingest(list(sources), progress=not as_json, options=options)
+    report = kb.ingestion.ingest(list(sources), progress=not as_json, options=options)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -115,7 +116,7 @@ def search(
             kinds=frozenset(kind) or None, langs=frozenset(lang) or None, meta=tuple(sorted(pairs))
         )
     kb = knowledge_base(ctx)
-    hits = kb.search(query, k, where=where, context=_context(kb, context))
+    hits = kb.retrieval.search(query, k, where=where, context=_context(kb, context))
     if as_json:
         click.echo(json.dumps({"hits": [hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
         return
@@ -139,7 +140,7 @@ def _pairs(items: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _context(kb: KnowledgeBase, items: tuple[str, ...]) -> UserContext:
+def _context(kb: Services, items: tuple[str, ...]) -> UserContext:
     raw = dict(_pairs(items, "--context"))
     return user_context(raw or None, kb.settings.context_keys)
 
@@ -152,7 +153,7 @@ def _context(kb: KnowledgeBase, items: tuple[str, ...]) -> UserContext:
 def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bool) -> None:
     """Answer a question with numbered citations, or say it is not in the help centre."""
     kb = knowledge_base(ctx)
-    answer = kb.answer(question, context=_context(kb, context))
+    answer = kb.answering.answer(question, context=_context(kb, context))
     if as_json:
         click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
         return
@@ -287,7 +288,7 @@ def index_group() -> None:
 @click.pass_context
 def index_list(ctx: click.Context) -> None:
     """List the index snapshots on disk; * marks the one served."""
-    manifests, current = knowledge_base(ctx).index_versions()
+    manifests, current = knowledge_base(ctx).versions.list()
     if not manifests:
         click.echo("No index snapshots yet: run `kb ingest`.")
     for m in manifests:
@@ -302,7 +303,7 @@ def index_list(ctx: click.Context) -> None:
 @click.pass_context
 def index_rollback(ctx: click.Context, version: str) -> None:
     """Serve snapshot VERSION from now on."""
-    changes = knowledge_base(ctx).rollback(version)
+    changes = knowledge_base(ctx).versions.rollback(version)
     click.echo(f"Now serving {version}.")
     if changes:
         click.echo(f"kb: warning: {changes.summary(version)}", err=True)

@@ -17,7 +17,7 @@ import click
 from kb.config import load_settings
 from kb.errors import ConfigError, KbError
 from kb.logs import configure as configure_logs
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import Services, build
 
 DISK_FULL = (
     "out of disk space (or over a file-size limit) while writing; what was stored before is "
@@ -39,7 +39,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
-def knowledge_base(ctx: click.Context) -> KnowledgeBase:
+def knowledge_base(ctx: click.Context) -> Services:
     return ctx.ensure_object(dict)["kb"]
 
 
@@ -52,7 +52,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
     settings = load_settings({"home": home} if home else None)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     configure_logs(settings.log_level, settings.log_format)
-    ctx.ensure_object(dict)["kb"] = KnowledgeBase(settings)
+    ctx.ensure_object(dict)["kb"] = build(settings)
 
 
 def main() -> None:

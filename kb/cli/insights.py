@@ -10,7 +10,6 @@ import click
 
 from kb.cli.group import cli, knowledge_base
 from kb.errors import InvalidInput, SourceError
-from kb.usecases import editorial
 
 FIELDS = ("queue", "priority")
 
@@ -32,11 +31,11 @@ def insights_faq(
     """Cluster resolved tickets into FAQ candidates (ingesting TICKETS first, if given)."""
     kb = knowledge_base(ctx)
     if tickets:
-        report = kb.ingest([str(t) for t in tickets])
+        report = kb.ingestion.ingest([str(t) for t in tickets])
         if not as_json:
             click.echo(f"Ingested tickets: {report.summary()}")
-    found = editorial.mine_faqs(kb, min_size=min_size)
-    saved = {c["key"]: c for c in editorial.candidates(kb)}
+    found = kb.editorial.mine_faqs(min_size=min_size)
+    saved = {c["key"]: c for c in kb.editorial.candidates()}
     if as_json:
         items = [{**c.to_dict(), "id": saved[c.key]["id"], "status": saved[c.key]["status"]}
                  for c in found]  # fmt: skip
@@ -69,7 +68,7 @@ def insights_accept(
     ctx: click.Context, candidate: int, question: str | None, answer: str | None
 ) -> None:
     """Publish a FAQ candidate as a document of kind faq (indexed on the next ingest)."""
-    c = editorial.decide(knowledge_base(ctx), candidate, True, question, answer)
+    c = knowledge_base(ctx).editorial.decide(candidate, True, question, answer)
     click.echo(f"Accepted #{candidate} as {c['doc_id']}; run kb ingest to index it.")
 
 
@@ -78,7 +77,7 @@ def insights_accept(
 @click.pass_context
 def insights_reject(ctx: click.Context, candidate: int) -> None:
     """Reject a FAQ candidate: it is not proposed again."""
-    editorial.decide(knowledge_base(ctx), candidate, False)
+    knowledge_base(ctx).editorial.decide(candidate, False)
     click.echo(f"Rejected #{candidate}.")
 
 
@@ -89,7 +88,7 @@ def insights_reject(ctx: click.Context, candidate: int) -> None:
 @click.pass_context
 def insights_gaps(ctx: click.Context, days: int, top: int, as_json: bool) -> None:
     """What customers ask that kb refuses, answers unsure, or gets a thumbs-down for."""
-    found = editorial.gaps(knowledge_base(ctx), days)
+    found = knowledge_base(ctx).editorial.gaps(days)
     if as_json:
         click.echo(json.dumps({"gaps": [g.to_dict() for g in found]}, ensure_ascii=False,
                               indent=2))  # fmt: skip
@@ -112,7 +111,7 @@ def insights_trends(ctx: click.Context, weeks: int, fmt: str) -> None:
     """Weekly ticket volume by queue, sentiment and topic, with rising ones flagged."""
     from kb.trends import to_csv
 
-    found = editorial.trends(knowledge_base(ctx), weeks)
+    found = knowledge_base(ctx).editorial.trends(weeks)
     if fmt == "json":
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -167,7 +166,7 @@ def admin_key() -> None:
 @click.pass_context
 def train_router(ctx: click.Context, tickets: tuple[Path, ...], fields: tuple[str, ...]) -> None:
     """Train the queue and priority router on labelled ticket exports, and serve it."""
-    version, size = knowledge_base(ctx).train_router(list(tickets), fields)
+    version, size = knowledge_base(ctx).triage.train(list(tickets), fields)
     click.echo(f"Trained router {version} on {size} tickets ({', '.join(fields)}).")
 
 
@@ -187,7 +186,7 @@ def eval_router(
     if not tickets and not banking77:
         raise click.UsageError("give --tickets DIR, --banking77 DIR, or both")
     kb = knowledge_base(ctx)
-    embedder, model = kb.query_embedder, kb.model
+    embedder, model = kb.models.query_embedder, kb.models.name
     results: dict[str, dict[str, float]] = {}
     if tickets:
         train, test = stratified_split(tickets)

@@ -16,7 +16,7 @@ from kb.store import Store
 
 @contextmanager
 def _store(ctx: click.Context) -> Iterator[Store]:
-    store = knowledge_base(ctx).open_store()
+    store = knowledge_base(ctx).stores.open()
     try:
         yield store
     finally:

@@ -9,9 +9,10 @@ and the next ingest indexes it.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ingest.chunking import chunk_sections
+from kb.config import Settings
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
 from kb.kpis import kpis as compute_kpis
@@ -19,98 +20,167 @@ from kb.models import Document, Hit, Section
 from kb.sentiment import sentiment
 from kb.text import slugify
 from kb.trends import weekly
-
-if TYPE_CHECKING:
-    from kb.usecases.service import KnowledgeBase
+from kb.usecases.embedders import EmbeddingModels
+from kb.usecases.generators import Generators
+from kb.usecases.retrieval import Retrieval
+from kb.usecases.stores import Stores
 
 FAQ_SOURCE = "kb:faq"  # the source of documents editors accepted
 
 
-def best_article(kb: KnowledgeBase, text: str) -> Hit | None:
-    """The public article passage closest to ``text``, if any."""
-    searcher = kb.searcher()
-    hits = searcher.search(searcher.query(text), 1, where=kb.public_filter())
-    return hits[0] if hits else None
+class Editorial:
+    """What editors do with the evidence: FAQ candidates from tickets, content gaps, trends and
+    KPIs, accepting or rejecting candidates."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        stores: Stores,
+        retrieval: Retrieval,
+        models: EmbeddingModels,
+        generators: Generators,
+    ) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.retrieval = retrieval
+        self.models = models
+        self.generators = generators
 
-def mine_faqs(kb: KnowledgeBase, min_size: int = 3) -> list[FaqCandidate]:
-    """Cluster the stored resolved tickets into FAQ candidates and save the new ones."""
-    store = kb.open_store()
-    try:
-        tickets = []
-        for doc in store.documents_of_kind("ticket"):
-            parts = {s.anchor: s.text for s in doc.sections}
-            question = f"{doc.title}\n{parts.get('question', '')}".strip()
-            tickets.append(Ticket(doc.id, question, parts.get("resolution", ""), doc.lang,
-                                  doc.meta.get("queue")))  # fmt: skip
-        llm = kb.llm()
-        draft = None
-        if llm is not None and hasattr(llm, "draft_faq"):
+    def best_article(self, text: str) -> Hit | None:
+        """The public article passage closest to ``text``, if any."""
+        searcher = self.retrieval.searcher()
+        hits = searcher.search(searcher.query(text), 1, where=self.retrieval.public_filter())
+        return hits[0] if hits else None
 
-            def draft(members: list[Ticket]) -> tuple[str, str]:
-                return llm.draft_faq([t.question for t in members[:8]],
-                                     [t.resolution for t in members[:8]])  # fmt: skip
+    def mine_faqs(self, min_size: int = 3) -> list[FaqCandidate]:
+        """Cluster the stored resolved tickets into FAQ candidates and save the new ones."""
+        store = self.stores.open()
+        try:
+            tickets = []
+            for doc in store.documents_of_kind("ticket"):
+                parts = {s.anchor: s.text for s in doc.sections}
+                question = f"{doc.title}\n{parts.get('question', '')}".strip()
+                tickets.append(Ticket(doc.id, question, parts.get("resolution", ""), doc.lang,
+                                      doc.meta.get("queue")))  # fmt: skip
+            llm = self.generators.llm()
+            draft = None
+            if llm is not None and hasattr(llm, "draft_faq"):
 
-        found = faq_candidates(tickets, kb.embedder, lambda q: best_article(kb, q), min_size, draft)
-        store.save_candidates([c.to_dict() for c in found])
-        return found
-    finally:
-        store.close()
+                def draft(members: list[Ticket]) -> tuple[str, str]:
+                    return llm.draft_faq([t.question for t in members[:8]],
+                                         [t.resolution for t in members[:8]])  # fmt: skip
 
-
-def candidates(kb: KnowledgeBase, status: str | None = None) -> list[dict[str, Any]]:
-    """The saved FAQ candidates (of ``status``)."""
-    if status not in (None, "pending", "accepted", "rejected"):
-        raise InvalidInput("status must be pending, accepted or rejected")
-    store = kb.open_store()
-    try:
-        return store.candidates(status)
-    finally:
-        store.close()
-
-
-def decide(
-    kb: KnowledgeBase,
-    candidate_id: int,
-    accept: bool,
-    question: str | None = None,
-    answer: str | None = None,
-) -> dict[str, Any]:
-    """Accept (with the editor's edits) or reject a pending candidate; return it.
-
-    Accepting stores a ``faq`` document citing the candidate's tickets; the next ingest
-    indexes it.
-    """
-    store = kb.open_store()
-    try:
-        found = [c for c in store.candidates() if c["id"] == candidate_id]
-        if not found:
-            raise NotFound(f"no FAQ candidate {candidate_id}")
-        c = found[0]
-        if c["status"] != "pending":
-            raise InvalidInput(f"candidate {candidate_id} is already {c['status']}")
-        question = _edit(question, c["question"], "question")
-        answer = _edit(answer, c["answer"], "answer")
-        doc_id = None
-        if accept:
-            doc_id = f"faq/{slugify(question.splitlines()[0])[:60] or candidate_id}"
-            doc = Document(
-                id=doc_id,
-                title=question.splitlines()[0][:200],
-                sections=(Section(question.splitlines()[0][:200], answer, "answer", 1),),
-                source=FAQ_SOURCE,
-                url=None,
-                kind="faq",
-                lang=c["lang"],
-                meta={"source_tickets": c["tickets"], "candidate": candidate_id},
+            found = faq_candidates(
+                tickets, self.models.embedder, lambda q: self.best_article(q), min_size, draft
             )
-            store.upsert_document(doc, chunk_sections(doc.id, doc.sections,
-                                                      kb.settings.chunk_words))  # fmt: skip
-        store.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
-                               answer, doc_id)  # fmt: skip
-        return next(x for x in store.candidates() if x["id"] == candidate_id)
-    finally:
-        store.close()
+            store.save_candidates([c.to_dict() for c in found])
+            return found
+        finally:
+            store.close()
+
+    def candidates(self, status: str | None = None) -> list[dict[str, Any]]:
+        """The saved FAQ candidates (of ``status``)."""
+        if status not in (None, "pending", "accepted", "rejected"):
+            raise InvalidInput("status must be pending, accepted or rejected")
+        store = self.stores.open()
+        try:
+            return store.candidates(status)
+        finally:
+            store.close()
+
+    def decide(
+        self,
+        candidate_id: int,
+        accept: bool,
+        question: str | None = None,
+        answer: str | None = None,
+    ) -> dict[str, Any]:
+        """Accept (with the editor's edits) or reject a pending candidate; return it.
+
+        Accepting stores a ``faq`` document citing the candidate's tickets; the next ingest
+        indexes it.
+        """
+        store = self.stores.open()
+        try:
+            found = [c for c in store.candidates() if c["id"] == candidate_id]
+            if not found:
+                raise NotFound(f"no FAQ candidate {candidate_id}")
+            c = found[0]
+            if c["status"] != "pending":
+                raise InvalidInput(f"candidate {candidate_id} is already {c['status']}")
+            question = _edit(question, c["question"], "question")
+            answer = _edit(answer, c["answer"], "answer")
+            doc_id = None
+            if accept:
+                doc_id = f"faq/{slugify(question.splitlines()[0])[:60] or candidate_id}"
+                doc = Document(
+                    id=doc_id,
+                    title=question.splitlines()[0][:200],
+                    sections=(Section(question.splitlines()[0][:200], answer, "answer", 1),),
+                    source=FAQ_SOURCE,
+                    url=None,
+                    kind="faq",
+                    lang=c["lang"],
+                    meta={"source_tickets": c["tickets"], "candidate": candidate_id},
+                )
+                store.upsert_document(doc, chunk_sections(doc.id, doc.sections,
+                                                          self.settings.chunk_words))  # fmt: skip
+            store.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
+                                   answer, doc_id)  # fmt: skip
+            return next(x for x in store.candidates() if x["id"] == candidate_id)
+        finally:
+            store.close()
+
+    def _evidence(
+        self, days: int, now: datetime | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+        """The logged questions and the feedback of the last ``days``."""
+        if not 1 <= days <= 3650:
+            raise InvalidInput("days must be between 1 and 3650")
+        now = now or datetime.now(UTC)
+        since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+        store = self.stores.open()
+        try:
+            queries = store.queries(since)
+            feedback = [f for f in store.feedback(100_000) if f["created_at"] >= since]
+        finally:
+            store.close()
+        return queries, feedback, now
+
+    def gaps(self, days: int = 90, now: datetime | None = None) -> list[Gap]:
+        """The content-gap report over the last ``days`` of the query log and feedback."""
+        queries, feedback, now = self._evidence(days, now)
+        return gap_report(
+            queries, feedback, self.models.embedder, lambda q: self.best_article(q), now
+        )
+
+    def trends(self, weeks: int = 12) -> dict[str, Any]:
+        """Weekly ticket volume by queue, sentiment and topic (the FAQ candidates' clusters)."""
+        if not 2 <= weeks <= 520:
+            raise InvalidInput("weeks must be between 2 and 520")
+        store = self.stores.open()
+        try:
+            topic_of = {}
+            for c in store.candidates():
+                title = c["question"].splitlines()[0][:80]
+                topic_of.update({t: title for t in c["tickets"]})
+            items = []
+            for doc in store.documents_of_kind("ticket"):
+                question = next((s.text for s in doc.sections if s.anchor == "question"), "")
+                items.append({
+                    "created_at": doc.meta.get("created_at"),
+                    "queue": doc.meta.get("queue"),
+                    "sentiment": sentiment(f"{doc.title}\n{question}", doc.lang).label,
+                    "topic": topic_of.get(doc.id, "other"),
+                })  # fmt: skip
+        finally:
+            store.close()
+        return weekly(items, weeks=weeks)
+
+    def kpis(self, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
+        """The KPIs over the last ``days``."""
+        queries, feedback, _ = self._evidence(days, now)
+        return {"days": days, **compute_kpis(queries, feedback)}
 
 
 def _edit(value: str | None, default: str, name: str) -> str:
@@ -119,56 +189,3 @@ def _edit(value: str | None, default: str, name: str) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 5000:
         raise InvalidInput(f"{name} must be a non-empty string of at most 5000 characters")
     return value.strip()
-
-
-def _evidence(
-    kb: KnowledgeBase, days: int, now: datetime | None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
-    """The logged questions and the feedback of the last ``days``."""
-    if not 1 <= days <= 3650:
-        raise InvalidInput("days must be between 1 and 3650")
-    now = now or datetime.now(UTC)
-    since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
-    store = kb.open_store()
-    try:
-        queries = store.queries(since)
-        feedback = [f for f in store.feedback(100_000) if f["created_at"] >= since]
-    finally:
-        store.close()
-    return queries, feedback, now
-
-
-def gaps(kb: KnowledgeBase, days: int = 90, now: datetime | None = None) -> list[Gap]:
-    """The content-gap report over the last ``days`` of the query log and feedback."""
-    queries, feedback, now = _evidence(kb, days, now)
-    return gap_report(queries, feedback, kb.embedder, lambda q: best_article(kb, q), now)
-
-
-def trends(kb: KnowledgeBase, weeks: int = 12) -> dict[str, Any]:
-    """Weekly ticket volume by queue, sentiment and topic (the FAQ candidates' clusters)."""
-    if not 2 <= weeks <= 520:
-        raise InvalidInput("weeks must be between 2 and 520")
-    store = kb.open_store()
-    try:
-        topic_of = {}
-        for c in store.candidates():
-            title = c["question"].splitlines()[0][:80]
-            topic_of.update({t: title for t in c["tickets"]})
-        items = []
-        for doc in store.documents_of_kind("ticket"):
-            question = next((s.text for s in doc.sections if s.anchor == "question"), "")
-            items.append({
-                "created_at": doc.meta.get("created_at"),
-                "queue": doc.meta.get("queue"),
-                "sentiment": sentiment(f"{doc.title}\n{question}", doc.lang).label,
-                "topic": topic_of.get(doc.id, "other"),
-            })  # fmt: skip
-    finally:
-        store.close()
-    return weekly(items, weeks=weeks)
-
-
-def kpis(kb: KnowledgeBase, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
-    """The KPIs over the last ``days``."""
-    queries, feedback, _ = _evidence(kb, days, now)
-    return {"days": days, **compute_kpis(queries, feedback)}

@@ -12,7 +12,7 @@ from pathlib import Path
 from kb.config import Settings
 from kb.errors import SourceError
 from kb.metrics import score_run
-from kb.usecases.service import KnowledgeBase
+from kb.usecases.bootstrap import build
 
 METHODS = ("lexical", "dense", "hybrid")
 ALL_METHODS = ("lexical", "dense", "rrf", "hybrid")
@@ -68,12 +68,12 @@ def evaluate_answers(
     point at a relevant document; ``citation_recall``: share of relevant documents cited.
     """
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
-        kb = KnowledgeBase(replace(settings, home=home or Path(scratch), config=None))
-        kb.ingest([str(evalset.corpus)])
+        kb = build(replace(settings, home=home or Path(scratch), config=None))
+        kb.ingestion.ingest([str(evalset.corpus)])
         judged = [q for q in evalset.qrels if q in evalset.queries]
         answered_relevant = refused = cited = cited_relevant = relevant_found = relevant = 0
         for q in judged:
-            answer = kb.answer(evalset.queries[q])
+            answer = kb.answering.answer(evalset.queries[q])
             wanted = {d for d, grade in evalset.qrels[q].items() if grade > 0}
             docs = {c.doc_id for c in answer.citations}
             refused += answer.refused
@@ -90,7 +90,7 @@ def evaluate_answers(
             "refusal_rate_in_scope": refused / n,
         }
         if out_of_scope:
-            refusals = sum(kb.answer(q).refused for q in out_of_scope)
+            refusals = sum(kb.answering.answer(q).refused for q in out_of_scope)
             result["refusal_rate_out_of_scope"] = refusals / len(out_of_scope)
         return result
 
@@ -105,16 +105,16 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     """Build a throw-away knowledge base of the corpus; return metrics per method."""
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
-        kb = KnowledgeBase(replace(settings, home=home or Path(scratch), config=None))
-        kb.ingest([str(evalset.corpus)])
+        kb = build(replace(settings, home=home or Path(scratch), config=None))
+        kb.ingestion.ingest([str(evalset.corpus)])
         judged = [q for q in evalset.qrels if q in evalset.queries]
-        searcher = kb.searcher()
+        searcher = kb.retrieval.searcher()
         prepared = {q: searcher.query(evalset.queries[q]) for q in judged}
         results = {}
         for method in methods:
             if progress:
                 progress(method)
-            run = {q: [h.passage.doc_id for h in kb.rank(prepared[q], 100, method)]
+            run = {q: [h.passage.doc_id for h in kb.retrieval.rank(prepared[q], 100, method)]
                    for q in judged}  # fmt: skip
             results[method] = score_run(run, evalset.qrels)
         return results

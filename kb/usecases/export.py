@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any
 from kb.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from kb.usecases.service import KnowledgeBase
+    from kb.usecases.bootstrap import Services
 
 _MARK = re.compile(r"\s*\[\d{1,3}\]")
 
 
-def _examples(kb: KnowledgeBase) -> Iterator[tuple[str, str, str, str]]:
+def _examples(kb: Services) -> Iterator[tuple[str, str, str, str]]:
     """(id, question, answer, source) from tickets, helpful answers and accepted FAQs."""
-    store = kb.open_store()
+    store = kb.stores.open()
     try:
         for doc in store.documents_of_kind("ticket"):
             parts = {s.anchor: s.text for s in doc.sections}
@@ -49,9 +49,7 @@ def _split(example_id: str, validation_share: float) -> str:
     return "validation" if bucket < validation_share * 10_000 else "train"
 
 
-def export(
-    kb: KnowledgeBase, kind: str, out: Path, validation_share: float = 0.1
-) -> dict[str, Any]:
+def export(kb: Services, kind: str, out: Path, validation_share: float = 0.1) -> dict[str, Any]:
     """Write ``kind`` (finetune or pairs) to ``out``/{kind}-{train,validation}.jsonl."""
     if kind not in ("finetune", "pairs"):
         raise InvalidInput("export kind must be finetune or pairs")

@@ -290,12 +290,12 @@ def evaluate_helpcentre(
 
     ``home`` may be kept between runs: a re-crawl of an unchanged source embeds nothing.
     """
-    from kb.usecases.service import KnowledgeBase
+    from kb.usecases.bootstrap import build
 
-    kb = KnowledgeBase(replace(settings, home=home, config=None))
+    kb = build(replace(settings, home=home, config=None))
     with crawlable(evalset.source) as (start, base, root):
         forget_other_sources(kb, start)
-        kb.ingest([start])
+        kb.ingestion.ingest([start])
         labels = Labels(base, root)
         unresolved = [
             f"{q.id}: {label}" for q in evalset.questions for label in q.pages
@@ -305,7 +305,7 @@ def evaluate_helpcentre(
             ask(kb, labels, q.id, q.text, q.style, q.pages) for q in evalset.questions
         ] + [ask(kb, labels, f"off-{i + 1:03d}", text, "off-topic", ()) for i, text in
              enumerate(evalset.off_topic)]  # fmt: skip
-    return summarise(evalset, kb.status()["documents"], outcomes, unresolved)
+    return summarise(evalset, kb.documents.status()["documents"], outcomes, unresolved)
 
 
 def forget_other_sources(kb: Any, source: str) -> None:
@@ -315,7 +315,7 @@ def forget_other_sources(kb: Any, source: str) -> None:
     crawl from another address is another source: its documents would stay beside the new
     ones as duplicates.
     """
-    store = kb.open_store()
+    store = kb.stores.open()
     try:
         store.forget_sources_except(source)
     finally:
@@ -324,13 +324,13 @@ def forget_other_sources(kb: Any, source: str) -> None:
 
 def ask(kb: Any, labels: Labels, qid: str, text: str, style: str, pages: Sequence[str]) -> Outcome:
     """Search and answer one question as ``/search`` and ``/answer`` would."""
-    hits = kb.search(text, k=5)
+    hits = kb.retrieval.search(text, k=5)
     results = [h.passage.url for h in hits]
     hit_rank = next(
         (i + 1 for i, h in enumerate(hits) if labels.right([h.passage.url, *h.duplicates], pages)),
         None,
     )
-    answer = kb.answer(text)
+    answer = kb.answering.answer(text)
     cited = [c.url for c in answer.citations]
     right = (
         bool(pages)

@@ -12,13 +12,13 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from kb.config import Settings
 from kb.errors import KbError, NotFound
+from kb.usecases.ingestion import Ingestion
 from kb.usecases.locking import Busy, locked
-
-if TYPE_CHECKING:
-    from kb.usecases.service import KnowledgeBase
+from kb.usecases.stores import Stores
 
 
 def _alive(pid: int) -> bool:
@@ -31,73 +31,78 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_ingest(kb: KnowledgeBase, sources: Sequence[str]) -> dict[str, Any]:
-    """Queue an ingest of ``sources`` on a background thread; return the new job."""
-    if not sources or not all(isinstance(s, str) and s.strip() for s in sources):
-        raise KbError("sources must be a non-empty list of URLs or paths")
-    if locked(kb.settings.home):
-        raise Busy("another ingest is running on this data directory; try again when it ends")
-    store = kb.open_store()
-    try:
-        job_id = store.add_job("ingest", list(sources), os.getpid())
-    finally:
-        store.close()
-    threading.Thread(target=_run, args=(kb, job_id, list(sources)), daemon=True,
-                     name=f"kb-job-{job_id}").start()  # fmt: skip
-    return job(kb, job_id)
+class Jobs:
+    """Runs ingests on a background thread and reports on them from the store."""
 
+    def __init__(self, settings: Settings, stores: Stores, ingestion: Ingestion) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.ingestion = ingestion
 
-def _run(kb: KnowledgeBase, job_id: int, sources: list[str]) -> None:
-    last, read = 0.0, 0
-
-    def update(**fields: Any) -> None:
-        store = kb.open_store()
+    def start_ingest(self, sources: Sequence[str]) -> dict[str, Any]:
+        """Queue an ingest of ``sources`` on a background thread; return the new job."""
+        if not sources or not all(isinstance(s, str) and s.strip() for s in sources):
+            raise KbError("sources must be a non-empty list of URLs or paths")
+        if locked(self.settings.home):
+            raise Busy("another ingest is running on this data directory; try again when it ends")
+        store = self.stores.open()
         try:
-            store.update_job(job_id, **fields)
+            job_id = store.add_job("ingest", list(sources), os.getpid())
+        finally:
+            store.close()
+        threading.Thread(target=self._run, args=(job_id, list(sources)), daemon=True,
+                         name=f"kb-job-{job_id}").start()  # fmt: skip
+        return self.get(job_id)
+
+    def _run(self, job_id: int, sources: list[str]) -> None:
+        last, read = 0.0, 0
+
+        def update(**fields: Any) -> None:
+            store = self.stores.open()
+            try:
+                store.update_job(job_id, **fields)
+            finally:
+                store.close()
+
+        def progress(documents: int) -> None:
+            nonlocal last, read
+            read = documents
+            now = time.monotonic()
+            if now - last >= 1.0:  # at most one write a second
+                last = now
+                update(progress=documents)
+
+        update(status="running")
+        try:
+            report = self.ingestion.ingest(sources, on_document=progress)
+        except KbError as e:
+            update(status="failed", error=e.message)
+        except Exception as e:  # noqa: BLE001  (a job must always end with a status)
+            update(status="failed", error=f"unexpected {type(e).__name__}: {e}")
+        else:
+            report_json = json.dumps({"summary": report.summary(), **report.to_dict()})
+            update(status="done", progress=read, report=report_json)
+
+    def get(self, job_id: int) -> dict[str, Any]:
+        """Return a job's status; a running job whose process is gone is marked interrupted."""
+        store = self.stores.open()
+        try:
+            found = store.get_job(job_id)
+            if found is None:
+                raise NotFound(f"no job {job_id}")
+            if found["status"] in ("queued", "running") and not _alive(found["pid"]):
+                store.update_job(job_id, status="failed", error="interrupted: its process ended")
+                found = store.get_job(job_id)
+            assert found is not None
+            return found
         finally:
             store.close()
 
-    def progress(documents: int) -> None:
-        nonlocal last, read
-        read = documents
-        now = time.monotonic()
-        if now - last >= 1.0:  # at most one write a second
-            last = now
-            update(progress=documents)
-
-    update(status="running")
-    try:
-        report = kb.ingest(sources, on_document=progress)
-    except KbError as e:
-        update(status="failed", error=e.message)
-    except Exception as e:  # noqa: BLE001  (a job must always end with a status)
-        update(status="failed", error=f"unexpected {type(e).__name__}: {e}")
-    else:
-        report_json = json.dumps({"summary": report.summary(), **report.to_dict()})
-        update(status="done", progress=read, report=report_json)
-
-
-def job(kb: KnowledgeBase, job_id: int) -> dict[str, Any]:
-    """Return a job's status; a running job whose process is gone is marked interrupted."""
-    store = kb.open_store()
-    try:
-        found = store.get_job(job_id)
-        if found is None:
-            raise NotFound(f"no job {job_id}")
-        if found["status"] in ("queued", "running") and not _alive(found["pid"]):
-            store.update_job(job_id, status="failed", error="interrupted: its process ended")
-            found = store.get_job(job_id)
-        assert found is not None
-        return found
-    finally:
-        store.close()
-
-
-def jobs(kb: KnowledgeBase, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest jobs, newest first."""
-    store = kb.open_store()
-    try:
-        ids = [j["id"] for j in store.jobs(limit)]
-    finally:
-        store.close()
-    return [job(kb, i) for i in ids]
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The latest jobs, newest first."""
+        store = self.stores.open()
+        try:
+            ids = [j["id"] for j in store.jobs(limit)]
+        finally:
+            store.close()
+        return [self.get(i) for i in ids]

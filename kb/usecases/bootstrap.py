@@ -1,0 +1,77 @@
+"""The composition root: every use case of one knowledge base, built from its settings.
+
+The CLI, the web app, the evaluations and the benchmarks call :func:`build` once and use the
+services they need; each service names its collaborators in its constructor, so the graph
+below is the whole of how kb is wired::
+
+    EmbeddingModels, Stores
+    Retrieval(models)            Triage(models)            Generators(models)
+    Answering(retrieval, generators, triage, stores)
+    Ingestion(models, stores, retrieval)      Jobs(stores, ingestion)
+    IndexVersions(stores, retrieval)          Documents(stores, retrieval)
+    Editorial(stores, retrieval, models, generators)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kb.config import Settings
+from kb.embedder import Embedder
+from kb.usecases.answering import Answering
+from kb.usecases.documents import Documents
+from kb.usecases.editorial import Editorial
+from kb.usecases.embedders import EmbeddingModels
+from kb.usecases.generators import Generators
+from kb.usecases.ingestion import Ingestion
+from kb.usecases.jobs import Jobs
+from kb.usecases.retrieval import Retrieval
+from kb.usecases.stores import Stores
+from kb.usecases.triage import Triage
+from kb.usecases.versions import IndexVersions
+
+
+@dataclass(frozen=True)
+class Services:
+    """The use cases of one knowledge base, wired together (see the module docstring)."""
+
+    settings: Settings
+    models: EmbeddingModels
+    stores: Stores
+    retrieval: Retrieval
+    generators: Generators
+    triage: Triage
+    answering: Answering
+    ingestion: Ingestion
+    jobs: Jobs
+    versions: IndexVersions
+    documents: Documents
+    editorial: Editorial
+
+
+def build(settings: Settings, embedder: Embedder | None = None) -> Services:
+    """Return the services of the knowledge base under ``settings.home``.
+
+    ``embedder`` (tests, benchmarks) is used whatever the content; otherwise the model is
+    chosen as :class:`EmbeddingModels` says. Nothing is loaded or opened until first used.
+    """
+    models = EmbeddingModels(settings, embedder)
+    stores = Stores(settings.store_path)
+    retrieval = Retrieval(settings, models)
+    generators = Generators(settings, models)
+    triage = Triage(settings, models)
+    ingestion = Ingestion(settings, models, stores, retrieval)
+    return Services(
+        settings=settings,
+        models=models,
+        stores=stores,
+        retrieval=retrieval,
+        generators=generators,
+        triage=triage,
+        answering=Answering(settings, retrieval, generators, triage, stores),
+        ingestion=ingestion,
+        jobs=Jobs(settings, stores, ingestion),
+        versions=IndexVersions(settings, stores, retrieval),
+        documents=Documents(settings, stores, retrieval),
+        editorial=Editorial(settings, stores, retrieval, models, generators),
+    )

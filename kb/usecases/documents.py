@@ -1,0 +1,80 @@
+"""Documents as customers and editors see them: kb's article view, dates, counts, feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from index.snapshot import current_version
+from kb.config import Settings
+from kb.errors import KbError
+from kb.feedback import parse_feedback
+from kb.store import StoredDocument
+from kb.telemetry import FEEDBACK
+from kb.usecases.retrieval import Retrieval
+from kb.usecases.stores import Stores
+
+
+class Documents:
+    """Reads documents from the served snapshot or the store; takes customers' feedback."""
+
+    def __init__(self, settings: Settings, stores: Stores, retrieval: Retrieval) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.retrieval = retrieval
+
+    def document(self, doc_id: str) -> StoredDocument | None:
+        """Return document ``doc_id`` (of any kind) as the served snapshot holds it, or None.
+
+        The served snapshot's copy is the text its results and citations link to, anchors
+        included, even after a rollback to a snapshot built before the document changed or went.
+        A document the snapshot does not hold (added since it was built, or a snapshot older
+        than format 7) comes from the store.
+        """
+        try:
+            served = self.retrieval.searcher().document(doc_id)
+        except KbError:  # no index yet, or none that loads: the store's copy is all there is
+            served = None
+        if served is not None:
+            return served
+        store = self.stores.read_only()
+        if store is None:
+            return None
+        with store:
+            return store.get_document(doc_id)
+
+    def public_document(self, doc_id: str) -> StoredDocument | None:
+        """Return the stored document ``doc_id`` if it is of a public kind, else None."""
+        doc = self.document(doc_id)
+        return doc if doc is not None and doc.kind in self.settings.public else None
+
+    def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Return when each document last changed (ISO 8601, UTC)."""
+        store = self.stores.read_only()
+        if store is None:
+            return {}
+        with store:
+            return store.updated_times(doc_ids)
+
+    def status(self) -> dict[str, Any]:
+        """Return the counts of documents and chunks and the served index version."""
+        counts = {"documents": 0, "chunks": 0}
+        store = self.stores.read_only()
+        if store is not None:
+            with store:
+                counts = store.counts()
+        return {**counts, "index_version": current_version(self.settings.index_dir)}
+
+    def add_feedback(self, raw: Any) -> int:
+        """Validate, redact and store a customer's feedback; return its id.
+
+        Raises :class:`kb.errors.InvalidInput` naming what is wrong with ``raw``.
+        """
+        item = parse_feedback(raw)
+        FEEDBACK.labels("up" if item["rating"] > 0 else "down", item["target"]).inc()
+        return self.stores.writer().add_feedback(item)
+
+    def recent_feedback(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Return the latest feedback, newest first."""
+        with self.stores.open() as store:
+            return store.feedback(limit)

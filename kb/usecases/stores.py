@@ -1,0 +1,56 @@
+"""The ways into one knowledge base's store: per task, or shared connections for serving."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from kb.store import Store
+
+
+class Stores:
+    """Opens the SQLite store at ``path``.
+
+    :meth:`open` and :meth:`read_only` give a connection for one task (use them with
+    ``with``); :meth:`writer` and :meth:`reader` give connections kept open for the small
+    reads and writes every request makes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: Store | None = None
+        self._reader: Store | None = None
+        self._lock = threading.Lock()
+
+    def open(self) -> Store:
+        """A read-write connection, the store created and migrated if need be."""
+        return Store(self.path)
+
+    def read_only(self) -> Store | None:
+        """A read-only connection to the store, or None when there is none yet."""
+        return Store.reader(self.path)
+
+    def writer(self) -> Store:
+        """A connection kept open for the small writes serving makes (query log, feedback).
+
+        Opening the store for each request would check migrations and connect every time;
+        the store's lock makes the one connection safe across request threads.
+        """
+        with self._lock:
+            if self._writer is None:
+                self._writer = Store(self.path)
+            return self._writer
+
+    def reader(self) -> Store:
+        """A read-only connection kept open for the small reads every request makes (API keys).
+
+        It has a lock of its own, so these reads never wait for the writer's lock; in WAL mode
+        each read sees every write committed before it (a revoked key is refused at once).
+        """
+        with self._lock:
+            if self._reader is None:
+                if self._writer is None:  # the writer creates and migrates the store first
+                    self._writer = Store(self.path)
+                self._reader = Store.reader(self.path)
+            assert self._reader is not None
+            return self._reader
