@@ -41,9 +41,9 @@ import numpy as np
 
 from bench import bench_key
 from bench.ingest import CHINESE, TARGET_PASSAGES, rates
+from index.build import build_snapshot
 from index.choice import MULTILINGUAL_MODEL
 from index.embedding import Embedder, load_embedder
-from index.snapshot import build_snapshot
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
 from kb.store import IndexRow, Store, embedding_text, utcnow

@@ -16,7 +16,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from index.snapshot import build_snapshot, current_version
+from index.build import build_snapshot
+from index.versions import current_version
 from kb.config import load_settings
 from kb.usecases.bootstrap import Services, build
 from tests.conftest import FIXTURES

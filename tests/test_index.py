@@ -6,11 +6,13 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from index.boilerplate import boilerplate_lines, only_boilerplate
+from index.build import build_snapshot
 from index.dense import DenseIndex
 from index.fusion import rrf, top_rows
 from index.lexical import LexicalIndex
 from index.search import Searcher
-from index.snapshot import build_snapshot, current_version, list_versions, load_current
+from index.snapshot import load_current
+from index.versions import current_version, list_versions
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.store import Store
 from kb.text import tokenize

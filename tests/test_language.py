@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from index.choice import DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model
-from index.snapshot import current_manifest
+from index.versions import current_manifest
 from ingest import pipeline
 from ingest.extract import extract
 from ingest.language import detect_language, document_language, language_tag, with_language

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from index import snapshot
+from index import build as snapshot_build
+from index import versions
 from kb.config import load_settings
 from kb.usecases.bootstrap import build
 from web import create_app
@@ -89,11 +90,11 @@ def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedd
     def crash(*args, **kwargs):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(snapshot.FieldedIndex, "build", crash)
+    monkeypatch.setattr(snapshot_build.FieldedIndex, "build", crash)
     with pytest.raises(OSError):
         build(settings, embedder=embedder).ingestion.ingest([str(site)])
     index_dir = settings.index_dir
-    assert snapshot.current_version(index_dir) == "v000001"
+    assert versions.current_version(index_dir) == "v000001"
     assert not list(index_dir.glob(".build-*"))
     served = build(settings, embedder=embedder)
     assert "edition 1" in served.retrieval.search("reset password", k=1)[0].passage.text
@@ -109,7 +110,7 @@ def test_a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving(tmp_path
     broken = settings.index_dir / "v000009"
     broken.mkdir()
     (broken / "manifest.json").write_text('{"version": "v000009"}')
-    snapshot.switch_to(settings.index_dir, "v000009")
+    versions.switch_to(settings.index_dir, "v000009")
     hits = kb.retrieval.search("reset password", k=1)
     assert hits and kb.retrieval.searcher().snapshot.version == "v000001"
 

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from markupsafe import Markup, escape
 
-from index.snapshot import current_version
+from index.versions import current_version
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize

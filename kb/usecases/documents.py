@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from index.snapshot import current_version
+from index.versions import current_version
 from kb.config import Settings
 from kb.errors import KbError
 from kb.feedback import parse_feedback

@@ -10,7 +10,7 @@ from index.choice import AUTO, DEFAULT_MODEL, MULTILINGUAL_MODEL, ModelChoice, c
 from index.embedding import languages_of, load_embedder, model_path
 from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
-from index.snapshot import current_manifest
+from index.versions import current_manifest
 from kb.config import Settings
 from kb.embedder import Embedder
 from kb.errors import ConfigError

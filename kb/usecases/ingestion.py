@@ -16,7 +16,8 @@ from dataclasses import replace
 from typing import Any
 
 from index.background import BackgroundEmbedder
-from index.snapshot import Manifest, build_snapshot, current_manifest, current_version
+from index.build import build_snapshot
+from index.versions import Manifest, current_manifest, current_version
 from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from index.search import Query, Searcher
-from index.snapshot import Snapshot, current_version, load_current
+from index.snapshot import Snapshot, load_current
+from index.versions import current_version
 from kb.answer import missing_names
 from kb.confidence import Calibrator, features
 from kb.config import Settings

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import re
 
-from index.snapshot import (
-    Drift,
-    Manifest,
-    Snapshot,
-    current_version,
-    drift,
-    list_versions,
-    switch_to,
-)
+from index.snapshot import Snapshot
+from index.versions import Drift, Manifest, current_version, drift, list_versions, switch_to
 from kb.config import Settings
 from kb.errors import NotFound
 from kb.usecases.retrieval import Retrieval
