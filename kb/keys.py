@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kb.errors import InvalidInput, NotFound, Unauthorized
+from kb.journal import Journal
 from kb.secrets import check_key, hash_key
-from kb.store import Store
 
 PREFIX = "kbk"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -54,7 +54,7 @@ def _rate(value: Any, name: str) -> int:
 
 
 def create_key(
-    store: Store, name: Any, answers_per_minute: Any, searches_per_minute: Any
+    store: Journal, name: Any, answers_per_minute: Any, searches_per_minute: Any
 ) -> tuple[str, ApiKey]:
     """Make, hash and store a new key; return the key (shown once) and its stored record.
 
@@ -77,12 +77,12 @@ def create_key(
     return key, ApiKey.from_row(stored)
 
 
-def list_keys(store: Store) -> list[ApiKey]:
+def list_keys(store: Journal) -> list[ApiKey]:
     """Return every key, live ones first."""
     return [ApiKey.from_row(row) for row in store.api_keys()]
 
 
-def revoke_key(store: Store, name: str) -> None:
+def revoke_key(store: Journal, name: str) -> None:
     """Revoke the live key called ``name``; raise :class:`NotFound` if there is none."""
     if not store.revoke_api_key(name):
         raise NotFound(f"no live API key called {name[:64]!r}")
@@ -100,7 +100,7 @@ class KeyChecker:
         self._verified: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
-    def check(self, store: Store, given: str) -> ApiKey:
+    def check(self, store: Journal, given: str) -> ApiKey:
         """Return the live key ``given`` is; raise :class:`Unauthorized` otherwise."""
         scheme, _, rest = given.partition("_")
         key_id = rest.partition("_")[0]

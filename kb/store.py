@@ -6,28 +6,17 @@ It is the source of truth; index snapshots are built from it and can always be r
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 
-from kb.errors import KbError
-from kb.migrations import migrate
+from kb.database import Database, utcnow
 from kb.models import Chunk, Document, Section
 from kb.text import content_hash, text_key
-
-
-def utcnow() -> str:
-    """Return the current UTC time as an ISO 8601 string."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def document_hash(doc: Document) -> str:
@@ -123,55 +112,8 @@ class PageState:
     links: tuple[str, ...] = ()
 
 
-class Store:
-    """Documents, chunks and embeddings in one SQLite file."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA foreign_keys = ON")
-            migrate(self.conn)
-        except sqlite3.DatabaseError as e:
-            logging.getLogger("kb").error("cannot open the store %s: %s", path, e)
-            raise KbError("cannot open the knowledge base's store", status=500) from None
-        self.path = path
-        self._lock = threading.RLock()
-
-    @classmethod
-    def reader(cls, path: Path) -> Store | None:
-        """Open an existing store read-only (no migration, nothing created); None if absent."""
-        if not path.is_file():
-            return None
-        store = cls.__new__(cls)
-        try:
-            store.conn = sqlite3.connect(
-                f"file:{quote(str(path))}?mode=ro", uri=True, check_same_thread=False, timeout=30
-            )
-            store.conn.execute("SELECT 1 FROM documents LIMIT 1")
-        except sqlite3.DatabaseError as e:
-            logging.getLogger("kb").error("cannot read the store %s: %s", path, e)
-            raise KbError("cannot open the knowledge base's store", status=500) from None
-        store.path = path
-        store._lock = threading.RLock()
-        return store
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run a block in one transaction: all of it is stored, or none of it."""
-        with self._lock, self.conn:
-            yield self.conn
+class Store(Database):
+    """Documents, their versions and chunks, crawl state, ingest runs and cached embeddings."""
 
     # documents ------------------------------------------------------------------------------
 
@@ -438,166 +380,12 @@ class Store:
 
     # ingest runs ----------------------------------------------------------------------------
 
-    # feedback -------------------------------------------------------------------------------
-
-    def add_feedback(self, item: Mapping[str, Any]) -> int:
-        """Store one piece of feedback (see ``FEEDBACK_FIELDS``); return its id."""
-        values = [item.get(f) for f in FEEDBACK_FIELDS]
-        values[FEEDBACK_FIELDS.index("citations")] = json.dumps(item.get("citations", []))
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                f"INSERT INTO feedback (created_at, {', '.join(FEEDBACK_FIELDS)})"
-                f" VALUES (?, {', '.join('?' * len(FEEDBACK_FIELDS))})",
-                [utcnow(), *values],
-            )
-            return int(cursor.lastrowid or 0)
-
-    def feedback(self, limit: int = 100) -> list[dict[str, Any]]:
-        """Return the latest feedback, newest first."""
-        with self._lock:
-            cursor = self.conn.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,))
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        for row in rows:
-            row["citations"] = json.loads(row["citations"])
-        return rows
-
-    # the query log and FAQ candidates --------------------------------------------------------
-
-    def log_query(self, row: Mapping[str, Any]) -> None:
-        """Record one question and how kb did (``QUERY_FIELDS``; the query already redacted)."""
-        with self.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO queries (created_at, {', '.join(QUERY_FIELDS)})"
-                f" VALUES (?, {', '.join('?' * len(QUERY_FIELDS))})",
-                [row.get("created_at") or utcnow(), *(row.get(f) for f in QUERY_FIELDS)],
-            )
-
-    def queries(self, since: str = "") -> list[dict[str, Any]]:
-        """Return the logged queries since ``since`` (ISO 8601), oldest first."""
-        return self._rows("SELECT * FROM queries WHERE created_at >= ? ORDER BY id", (since,))
-
-    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            cursor = self.conn.execute(sql, args)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-
     def documents_of_kind(self, kind: str) -> list[StoredDocument]:
         """Return every stored document of ``kind``."""
         with self._lock:
             ids = [r[0] for r in self.conn.execute(
                 "SELECT id FROM documents WHERE kind = ? ORDER BY id", (kind,))]  # fmt: skip
         return [d for d in (self.get_document(i) for i in ids) if d is not None]
-
-    def save_candidates(self, candidates: Sequence[Mapping[str, Any]]) -> None:
-        """Replace the pending FAQ candidates; decided ones (by ``key``) are kept as they are."""
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM faq_candidates WHERE status = 'pending'")
-            for c in candidates:
-                conn.execute(
-                    "INSERT OR IGNORE INTO faq_candidates (key, created_at, question, answer,"
-                    " size, tickets, lang, queue, coverage, article)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (c["key"], utcnow(), c["question"], c["answer"], c["size"],
-                     json.dumps(c["tickets"]), c.get("lang"), c.get("queue"), c["coverage"],
-                     json.dumps(c.get("article"))),
-                )  # fmt: skip
-
-    def candidates(self, status: str | None = None) -> list[dict[str, Any]]:
-        """Return FAQ candidates (of ``status``), largest first."""
-        sql = "SELECT * FROM faq_candidates"
-        args: tuple[str, ...] = ()
-        if status:
-            sql, args = sql + " WHERE status = ?", (status,)
-        rows = self._rows(sql + " ORDER BY size DESC, id", args)
-        for row in rows:
-            row["tickets"] = json.loads(row["tickets"])
-            row["article"] = json.loads(row["article"]) if row["article"] else None
-        return rows
-
-    def decide_candidate(
-        self, candidate_id: int, status: str, question: str, answer: str, doc_id: str | None
-    ) -> None:
-        """Record an editor's decision (and edits) on a candidate."""
-        with self.transaction() as conn:
-            conn.execute(
-                "UPDATE faq_candidates SET status = ?, question = ?, answer = ?, doc_id = ?,"
-                " decided_at = ? WHERE id = ?",
-                (status, question, answer, doc_id, utcnow(), candidate_id),
-            )
-
-    # background jobs ---------------------------------------------------------------------------
-
-    def add_job(self, kind: str, sources: Sequence[str], pid: int) -> int:
-        """Record a queued job; return its id."""
-        with self.transaction() as conn:
-            now = utcnow()
-            cursor = conn.execute(
-                "INSERT INTO jobs (kind, sources, pid, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (kind, json.dumps(list(sources)), pid, now, now),
-            )
-            return int(cursor.lastrowid or 0)
-
-    def update_job(self, job_id: int, **fields: Any) -> None:
-        """Change a job's ``status``, ``progress``, ``report`` or ``error``."""
-        allowed = {
-            k: v for k, v in fields.items() if k in ("status", "progress", "report", "error")
-        }
-        sets = ", ".join(f"{k} = ?" for k in allowed)
-        with self.transaction() as conn:
-            conn.execute(
-                f"UPDATE jobs SET {sets}, updated_at = ? WHERE id = ?",
-                [*allowed.values(), utcnow(), job_id],
-            )
-
-    def get_job(self, job_id: int) -> dict[str, Any] | None:
-        """One job, or None."""
-        rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        if not rows:
-            return None
-        row = rows[0]
-        row["sources"] = json.loads(row["sources"])
-        row["report"] = json.loads(row["report"]) if row["report"] else None
-        return row
-
-    def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest jobs, newest first (ids and statuses)."""
-        return self._rows("SELECT id, status FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
-
-    # backend API keys ---------------------------------------------------------------------
-
-    def add_api_key(self, row: Mapping[str, Any]) -> bool:
-        """Store a new key (``API_KEY_FIELDS``); False if a live key already has its name."""
-        try:
-            with self.transaction() as conn:
-                conn.execute(
-                    f"INSERT INTO api_keys (created_at, {', '.join(API_KEY_FIELDS)})"
-                    f" VALUES (?, {', '.join('?' * len(API_KEY_FIELDS))})",
-                    [utcnow(), *(row[f] for f in API_KEY_FIELDS)],
-                )
-        except sqlite3.IntegrityError:
-            return False
-        return True
-
-    def api_key(self, key_id: str) -> dict[str, Any] | None:
-        """Return the key whose public part is ``key_id`` (revoked or not), or None."""
-        rows = self._rows("SELECT * FROM api_keys WHERE key_id = ?", (key_id,))
-        return rows[0] if rows else None
-
-    def api_keys(self) -> list[dict[str, Any]]:
-        """Return every key, live ones first, each group oldest first."""
-        return self._rows("SELECT * FROM api_keys ORDER BY revoked_at IS NOT NULL, id")
-
-    def revoke_api_key(self, name: str) -> bool:
-        """Revoke the live key called ``name``; False if there is none."""
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
-                (utcnow(), name),
-            )
-            return cursor.rowcount > 0
 
     def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Return when each of ``doc_ids`` last changed (ISO 8601, UTC)."""
@@ -627,18 +415,6 @@ class Store:
                 "UPDATE ingest_runs SET finished_at = ?, report = ? WHERE id = ?",
                 (utcnow(), json.dumps(report), run_id),
             )
-
-
-QUERY_FIELDS = (
-    "channel", "query", "refused", "confidence", "top_doc", "index_version", "conversation_id",
-)  # fmt: skip
-API_KEY_FIELDS = (
-    "name", "key_id", "key_hash", "answers_per_minute", "searches_per_minute",
-)  # fmt: skip
-FEEDBACK_FIELDS = (
-    "target", "rating", "comment", "query", "answer", "citations", "doc_id", "index_version",
-    "request_id",
-)  # fmt: skip
 
 
 def embedding_items(doc: Document, chunks: Sequence[Chunk]) -> list[tuple[str, str]]:

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 import kb.keys
 import web.security
 from kb.cli import cli
+from kb.journal import Journal
 from kb.keys import KeyChecker, create_key
 from kb.secrets import hash_key
-from kb.store import Store
 from tests.test_cli import run_kb
 from web import create_app
 from web.security import MAX_FAILED_CHECKS
@@ -124,7 +124,7 @@ def test_a_forged_secret_for_a_real_key_id_is_refused_after_the_real_key_was_use
 
 
 def test_a_checked_key_is_not_hashed_again_but_revocation_still_counts(home, monkeypatch):
-    store = Store(home / "kb.sqlite3")
+    store = Journal(home / "kb.sqlite3")
     key, _ = create_key(store, "bot", 10, 10)
     calls = []
     real = kb.keys.check_key
@@ -332,8 +332,8 @@ def test_keys_are_read_on_the_read_only_connection_not_the_writer(app, monkeypat
     bot = make_key(client, "support-bot", answers=2)
     kb_ = app.extensions["kb"]
     used = []
-    real = Store.api_key
-    monkeypatch.setattr(Store, "api_key", lambda self, key_id: used.append(self) or
+    real = Journal.api_key
+    monkeypatch.setattr(Journal, "api_key", lambda self, key_id: used.append(self) or
                         real(self, key_id))  # fmt: skip
     assert search(client, bot).status_code == 200
     assert used and all(store is kb_.stores.reader() for store in used)

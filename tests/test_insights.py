@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from kb.config import load_settings
-from kb.store import Store
+from kb.journal import Journal
 from kb.usecases.bootstrap import build
 from tests.conftest import DEMO
 from web import create_app
@@ -33,7 +33,7 @@ def kb(home, embedder):
     return build(load_settings({"home": home, "admin_key": KEY}), embedder=embedder)
 
 
-def log(store: Store, query: str, days: float, refused: bool = True, confidence: float = 0.0):
+def log(store: Journal, query: str, days: float, refused: bool = True, confidence: float = 0.0):
     store.log_query({"created_at": ago(days), "channel": "api", "query": query,
                      "refused": int(refused), "confidence": confidence})  # fmt: skip
 
@@ -44,7 +44,7 @@ def test_the_gap_report_ranks_topics_by_volume_and_recency(tmp_path, embedder, d
     home = tmp_path / "home"
     shutil.copytree(demo_home, home)
     kb = build(load_settings({"home": home}), embedder=embedder)
-    store = kb.stores.open()
+    store = kb.stores.journal()
     # Recent and frequent: refused questions about HomeKit.
     for q in ["Does Lumio work with Apple HomeKit?", "HomeKit support for Lumio bulbs?",
               "Can I add Lumio lights to Apple HomeKit", "is there homekit integration",
@@ -148,7 +148,7 @@ def test_answers_are_logged_redacted(tmp_path, demo_home):
     client = create_app({"home": home, "query_log": True}).test_client()
     client.post("/v1/answer", json={"question": "my email is jane@example.com, reset password?"})
     client.post("/v1/answer", json={"question": "How do I bake bread?", "stream": True}).get_data()
-    store = Store(home / "kb.sqlite3")
+    store = Journal(home / "kb.sqlite3")
     rows = store.queries()
     store.close()
     assert [r["channel"] for r in rows] == ["api", "api"]
@@ -176,7 +176,7 @@ def test_training_data_exports_are_chat_format_and_pairs_with_a_stable_split(kb,
 
     from kb.usecases.export import export
 
-    store = kb.stores.open()
+    store = kb.stores.journal()
     store.add_feedback({"target": "answer", "rating": 1, "query": "How do I reset my password?",
                         "answer": "Use Forgot password? on the sign-in screen [1].",
                         "citations": []})  # fmt: skip

@@ -81,7 +81,7 @@ def test_a_failed_job_says_why_and_bad_requests_are_400(tmp_path, embedder):
 
 def test_a_job_whose_process_died_is_reported_interrupted(tmp_path):
     kb = build(load_settings({"home": tmp_path / "home"}))
-    store = kb.stores.open()
+    store = kb.stores.journal()
     job_id = store.add_job("ingest", ["x"], pid=2**22 + 12345)  # no such process
     store.update_job(job_id, status="running")
     store.close()

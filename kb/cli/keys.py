@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from kb import keys
 from kb.cli.group import cli, knowledge_base
-from kb.store import Store
-
-
-@contextmanager
-def _store(ctx: click.Context) -> Iterator[Store]:
-    store = knowledge_base(ctx).stores.open()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _rate_option(name: str, what: str, setting: str) -> Callable[[Any], Any]:
@@ -45,7 +34,7 @@ def keys_create(
     settings = knowledge_base(ctx).settings
     answers = settings.key_rate_limit_answer if answers_per_minute is None else answers_per_minute
     searches = settings.key_rate_limit if searches_per_minute is None else searches_per_minute
-    with _store(ctx) as store:
+    with knowledge_base(ctx).stores.journal() as store:
         key, stored = keys.create_key(store, name, answers, searches)
     click.echo(key)
     click.echo(f"API key {stored.name!r} made: {_limits(stored)}. Send it as "
@@ -65,7 +54,7 @@ def _limits(key: keys.ApiKey) -> str:
 @click.pass_context
 def keys_list(ctx: click.Context, as_json: bool) -> None:
     """List the keys, live ones first (names and limits; the keys themselves are not kept)."""
-    with _store(ctx) as store:
+    with knowledge_base(ctx).stores.journal() as store:
         found = keys.list_keys(store)
     if as_json:
         click.echo(json.dumps([k.to_dict() for k in found], indent=2, ensure_ascii=False))
@@ -82,6 +71,6 @@ def keys_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, name: str) -> None:
     """Revoke the live key called NAME: its next request is refused (401)."""
-    with _store(ctx) as store:
+    with knowledge_base(ctx).stores.journal() as store:
         keys.revoke_key(store, name)
     click.echo(f"Revoked {name!r}.")

@@ -76,5 +76,5 @@ class Documents:
 
     def recent_feedback(self, limit: int = 100) -> list[dict[str, Any]]:
         """Return the latest feedback, newest first."""
-        with self.stores.open() as store:
-            return store.feedback(limit)
+        with self.stores.journal() as journal:
+            return journal.feedback(limit)

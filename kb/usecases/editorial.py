@@ -54,39 +54,34 @@ class Editorial:
 
     def mine_faqs(self, min_size: int = 3) -> list[FaqCandidate]:
         """Cluster the stored resolved tickets into FAQ candidates and save the new ones."""
-        store = self.stores.open()
-        try:
-            tickets = []
+        tickets = []
+        with self.stores.open() as store:
             for doc in store.documents_of_kind("ticket"):
                 parts = {s.anchor: s.text for s in doc.sections}
                 question = f"{doc.title}\n{parts.get('question', '')}".strip()
                 tickets.append(Ticket(doc.id, question, parts.get("resolution", ""), doc.lang,
                                       doc.meta.get("queue")))  # fmt: skip
-            llm = self.generators.llm()
-            draft = None
-            if llm is not None and hasattr(llm, "draft_faq"):
+        llm = self.generators.llm()
+        draft = None
+        if llm is not None and hasattr(llm, "draft_faq"):
 
-                def draft(members: list[Ticket]) -> tuple[str, str]:
-                    return llm.draft_faq([t.question for t in members[:8]],
-                                         [t.resolution for t in members[:8]])  # fmt: skip
+            def draft(members: list[Ticket]) -> tuple[str, str]:
+                return llm.draft_faq([t.question for t in members[:8]],
+                                     [t.resolution for t in members[:8]])  # fmt: skip
 
-            found = faq_candidates(
-                tickets, self.models.embedder, lambda q: self.best_article(q), min_size, draft
-            )
-            store.save_candidates([c.to_dict() for c in found])
-            return found
-        finally:
-            store.close()
+        found = faq_candidates(
+            tickets, self.models.embedder, lambda q: self.best_article(q), min_size, draft
+        )
+        with self.stores.journal() as journal:
+            journal.save_candidates([c.to_dict() for c in found])
+        return found
 
     def candidates(self, status: str | None = None) -> list[dict[str, Any]]:
         """The saved FAQ candidates (of ``status``)."""
         if status not in (None, "pending", "accepted", "rejected"):
             raise InvalidInput("status must be pending, accepted or rejected")
-        store = self.stores.open()
-        try:
-            return store.candidates(status)
-        finally:
-            store.close()
+        with self.stores.journal() as journal:
+            return journal.candidates(status)
 
     def decide(
         self,
@@ -100,9 +95,8 @@ class Editorial:
         Accepting stores a ``faq`` document citing the candidate's tickets; the next ingest
         indexes it.
         """
-        store = self.stores.open()
-        try:
-            found = [c for c in store.candidates() if c["id"] == candidate_id]
+        with self.stores.journal() as journal, self.stores.open() as store:
+            found = [c for c in journal.candidates() if c["id"] == candidate_id]
             if not found:
                 raise NotFound(f"no FAQ candidate {candidate_id}")
             c = found[0]
@@ -125,11 +119,9 @@ class Editorial:
                 )
                 store.upsert_document(doc, chunk_sections(doc.id, doc.sections,
                                                           self.settings.chunk_words))  # fmt: skip
-            store.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
-                                   answer, doc_id)  # fmt: skip
-            return next(x for x in store.candidates() if x["id"] == candidate_id)
-        finally:
-            store.close()
+            journal.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
+                                     answer, doc_id)  # fmt: skip
+            return next(x for x in journal.candidates() if x["id"] == candidate_id)
 
     def _evidence(
         self, days: int, now: datetime | None
@@ -139,12 +131,9 @@ class Editorial:
             raise InvalidInput("days must be between 1 and 3650")
         now = now or datetime.now(UTC)
         since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
-        store = self.stores.open()
-        try:
-            queries = store.queries(since)
-            feedback = [f for f in store.feedback(100_000) if f["created_at"] >= since]
-        finally:
-            store.close()
+        with self.stores.journal() as journal:
+            queries = journal.queries(since)
+            feedback = [f for f in journal.feedback(100_000) if f["created_at"] >= since]
         return queries, feedback, now
 
     def gaps(self, days: int = 90, now: datetime | None = None) -> list[Gap]:
@@ -158,10 +147,11 @@ class Editorial:
         """Weekly ticket volume by queue, sentiment and topic (the FAQ candidates' clusters)."""
         if not 2 <= weeks <= 520:
             raise InvalidInput("weeks must be between 2 and 520")
-        store = self.stores.open()
-        try:
+        with self.stores.journal() as journal:
+            candidates = journal.candidates()
+        with self.stores.open() as store:
             topic_of = {}
-            for c in store.candidates():
+            for c in candidates:
                 title = c["question"].splitlines()[0][:80]
                 topic_of.update({t: title for t in c["tickets"]})
             items = []
@@ -173,8 +163,6 @@ class Editorial:
                     "sentiment": sentiment(f"{doc.title}\n{question}", doc.lang).label,
                     "topic": topic_of.get(doc.id, "other"),
                 })  # fmt: skip
-        finally:
-            store.close()
         return weekly(items, weeks=weeks)
 
     def kpis(self, days: int = 30, now: datetime | None = None) -> dict[str, Any]:

@@ -27,21 +27,20 @@ _MARK = re.compile(r"\s*\[\d{1,3}\]")
 
 def _examples(kb: Services) -> Iterator[tuple[str, str, str, str]]:
     """(id, question, answer, source) from tickets, helpful answers and accepted FAQs."""
-    store = kb.stores.open()
-    try:
+    with kb.stores.journal() as journal:
+        feedback = journal.feedback(1_000_000)
+    with kb.stores.open() as store:
         for doc in store.documents_of_kind("ticket"):
             parts = {s.anchor: s.text for s in doc.sections}
             if parts.get("resolution"):
                 question = f"{doc.title}\n{parts.get('question', '')}".strip()
                 yield doc.id, question, parts["resolution"], "ticket"
-        for f in store.feedback(1_000_000):
+        for f in feedback:
             if f["rating"] > 0 and f["target"] == "answer" and f["answer"]:
                 yield f"feedback/{f['id']}", f["query"], f["answer"], "helpful_answer"
         for doc in store.documents_of_kind("faq"):
             for s in doc.sections:
                 yield doc.id, s.heading, s.text, "faq"
-    finally:
-        store.close()
 
 
 def _split(example_id: str, validation_share: float) -> str:

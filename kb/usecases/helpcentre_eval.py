@@ -315,11 +315,8 @@ def forget_other_sources(kb: Any, source: str) -> None:
     crawl from another address is another source: its documents would stay beside the new
     ones as duplicates.
     """
-    store = kb.stores.open()
-    try:
+    with kb.stores.open() as store:
         store.forget_sources_except(source)
-    finally:
-        store.close()
 
 
 def ask(kb: Any, labels: Labels, qid: str, text: str, style: str, pages: Sequence[str]) -> Outcome:

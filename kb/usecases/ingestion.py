@@ -93,9 +93,7 @@ class Ingestion:
         on_document: Callable[[int], None] | None,
         started: float,
     ) -> IngestReport:
-        store = self.stores.open()
-        run = None
-        try:
+        with self.stores.open() as store:
             if options.dry_run:
                 report = ingest_sources(store, sources, options=options, fetcher=fetcher)
                 report.seconds = time.perf_counter() - started
@@ -170,8 +168,6 @@ class Ingestion:
             report.index_version = manifest.version
             report.seconds = time.perf_counter() - started
             store.finish_run(run, report.to_dict())
-        finally:
-            store.close()
         self.retrieval.invalidate()
         return report
 

@@ -45,11 +45,8 @@ class Jobs:
             raise KbError("sources must be a non-empty list of URLs or paths")
         if locked(self.settings.home):
             raise Busy("another ingest is running on this data directory; try again when it ends")
-        store = self.stores.open()
-        try:
-            job_id = store.add_job("ingest", list(sources), os.getpid())
-        finally:
-            store.close()
+        with self.stores.journal() as journal:
+            job_id = journal.add_job("ingest", list(sources), os.getpid())
         threading.Thread(target=self._run, args=(job_id, list(sources)), daemon=True,
                          name=f"kb-job-{job_id}").start()  # fmt: skip
         return self.get(job_id)
@@ -58,11 +55,8 @@ class Jobs:
         last, read = 0.0, 0
 
         def update(**fields: Any) -> None:
-            store = self.stores.open()
-            try:
-                store.update_job(job_id, **fields)
-            finally:
-                store.close()
+            with self.stores.journal() as journal:
+                journal.update_job(job_id, **fields)
 
         def progress(documents: int) -> None:
             nonlocal last, read
@@ -85,24 +79,18 @@ class Jobs:
 
     def get(self, job_id: int) -> dict[str, Any]:
         """Return a job's status; a running job whose process is gone is marked interrupted."""
-        store = self.stores.open()
-        try:
-            found = store.get_job(job_id)
+        with self.stores.journal() as journal:
+            found = journal.get_job(job_id)
             if found is None:
                 raise NotFound(f"no job {job_id}")
             if found["status"] in ("queued", "running") and not _alive(found["pid"]):
-                store.update_job(job_id, status="failed", error="interrupted: its process ended")
-                found = store.get_job(job_id)
+                journal.update_job(job_id, status="failed", error="interrupted: its process ended")
+                found = journal.get_job(job_id)
             assert found is not None
             return found
-        finally:
-            store.close()
 
     def recent(self, limit: int = 20) -> list[dict[str, Any]]:
         """The latest jobs, newest first."""
-        store = self.stores.open()
-        try:
-            ids = [j["id"] for j in store.jobs(limit)]
-        finally:
-            store.close()
+        with self.stores.journal() as journal:
+            ids = [j["id"] for j in journal.jobs(limit)]
         return [self.get(i) for i in ids]

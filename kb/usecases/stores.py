@@ -1,25 +1,27 @@
-"""The ways into one knowledge base's store: per task, or shared connections for serving."""
+"""The ways into one knowledge base's SQLite file: the content (:class:`Store`) and the journal
+(:class:`Journal`), per task or as connections shared by serving."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+from kb.journal import Journal
 from kb.store import Store
 
 
 class Stores:
-    """Opens the SQLite store at ``path``.
+    """Opens the SQLite file at ``path``.
 
-    :meth:`open` and :meth:`read_only` give a connection for one task (use them with
-    ``with``); :meth:`writer` and :meth:`reader` give connections kept open for the small
-    reads and writes every request makes.
+    :meth:`open`, :meth:`read_only` and :meth:`journal` give a connection for one task (use
+    them with ``with``); :meth:`writer` and :meth:`reader` give journal connections kept open
+    for the small reads and writes every request makes (query log, feedback, API keys).
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._writer: Store | None = None
-        self._reader: Store | None = None
+        self._writer: Journal | None = None
+        self._reader: Journal | None = None
         self._lock = threading.Lock()
 
     def open(self) -> Store:
@@ -30,7 +32,11 @@ class Stores:
         """A read-only connection to the store, or None when there is none yet."""
         return Store.reader(self.path)
 
-    def writer(self) -> Store:
+    def journal(self) -> Journal:
+        """A read-write connection to the journal, the file created and migrated if need be."""
+        return Journal(self.path)
+
+    def writer(self) -> Journal:
         """A connection kept open for the small writes serving makes (query log, feedback).
 
         Opening the store for each request would check migrations and connect every time;
@@ -38,10 +44,10 @@ class Stores:
         """
         with self._lock:
             if self._writer is None:
-                self._writer = Store(self.path)
+                self._writer = Journal(self.path)
             return self._writer
 
-    def reader(self) -> Store:
+    def reader(self) -> Journal:
         """A read-only connection kept open for the small reads every request makes (API keys).
 
         It has a lock of its own, so these reads never wait for the writer's lock; in WAL mode
@@ -49,8 +55,8 @@ class Stores:
         """
         with self._lock:
             if self._reader is None:
-                if self._writer is None:  # the writer creates and migrates the store first
-                    self._writer = Store(self.path)
-                self._reader = Store.reader(self.path)
+                if self._writer is None:  # the writer creates and migrates the file first
+                    self._writer = Journal(self.path)
+                self._reader = Journal.reader(self.path)
             assert self._reader is not None
             return self._reader
