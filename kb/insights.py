@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from kb.embedder import Embedder
+from kb.journal import FeedbackEntry, LoggedQuery
 from kb.models import Hit
 from kb.sentiment import sentiment
 
@@ -236,8 +237,8 @@ def _age_days(stamp: str, now: datetime) -> float:
 
 
 def gap_report(
-    queries: Sequence[dict[str, Any]],
-    feedback: Sequence[dict[str, Any]],
+    queries: Sequence[LoggedQuery],
+    feedback: Sequence[FeedbackEntry],
     embedder: Embedder,
     closest: Callable[[str], Hit | None],
     now: datetime | None = None,
@@ -253,13 +254,13 @@ def gap_report(
     now = now or datetime.now(UTC)
     evidence: list[tuple[str, str, str]] = []  # (query, created_at, reason)
     for q in queries:
-        if q["refused"]:
-            evidence.append((q["query"], q["created_at"], "refused"))
-        elif q["confidence"] < low_confidence:
-            evidence.append((q["query"], q["created_at"], "low_confidence"))
+        if q.refused:
+            evidence.append((q.query, q.created_at, "refused"))
+        elif q.confidence < low_confidence:
+            evidence.append((q.query, q.created_at, "low_confidence"))
     for f in feedback:
-        if f["rating"] < 0 and f.get("query"):
-            evidence.append((f["query"], f["created_at"], "thumbs_down"))
+        if f.rating < 0 and f.query:
+            evidence.append((f.query, f.created_at, "thumbs_down"))
     if not evidence:
         return []
     texts = [e[0] for e in evidence]

@@ -9,9 +9,90 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from kb.database import Database, utcnow
+
+
+@dataclass(frozen=True)
+class FeedbackEntry:
+    """A customer's thumbs up or down on an answer or a result, redacted (table ``feedback``)."""
+
+    id: int
+    created_at: str  # ISO 8601, UTC
+    target: str  # "answer" or "result"
+    rating: int  # 1 or -1
+    comment: str | None
+    query: str
+    answer: str | None
+    citations: list[Any]  # the cited passages as the customer saw them
+    doc_id: str | None
+    index_version: str | None
+    request_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoggedQuery:
+    """One question asked and how kb did, redacted (table ``queries``)."""
+
+    id: int
+    created_at: str  # ISO 8601, UTC
+    channel: str  # "api" or "page"
+    query: str
+    refused: bool
+    confidence: float  # the answer's calibrated confidence, 0..1
+    top_doc: str | None  # the first cited document
+    index_version: str | None
+    conversation_id: str | None
+
+
+@dataclass(frozen=True)
+class SavedCandidate:
+    """A proposed FAQ entry and the editors' decision on it (table ``faq_candidates``)."""
+
+    id: int
+    key: str  # stable over re-mining: the cluster's tickets
+    created_at: str
+    question: str
+    answer: str
+    size: int  # tickets in the cluster
+    tickets: list[str]
+    lang: str | None
+    queue: str | None
+    coverage: float  # how well the closest article already answers it, 0..1
+    article: dict[str, Any] | None  # that article
+    status: str  # "pending", "accepted" or "rejected"
+    decided_at: str | None
+    doc_id: str | None  # the faq document an accepted candidate became
+
+    def to_dict(self) -> dict[str, Any]:
+        """The candidate as JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A background job (an ingest started from the admin API) and how it went (``jobs``)."""
+
+    id: int
+    kind: str
+    sources: list[str]
+    status: str  # "queued", "running", "done" or "failed"
+    progress: int | None  # documents read so far
+    report: dict[str, Any] | None  # the ingest report when done
+    error: str | None
+    pid: int
+    created_at: str
+    updated_at: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as JSON."""
+        return asdict(self)
 
 
 class Journal(Database):
@@ -31,15 +112,10 @@ class Journal(Database):
             )
             return int(cursor.lastrowid or 0)
 
-    def feedback(self, limit: int = 100) -> list[dict[str, Any]]:
+    def feedback(self, limit: int = 100) -> list[FeedbackEntry]:
         """Return the latest feedback, newest first."""
-        with self._lock:
-            cursor = self.conn.execute("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,))
-            names = [d[0] for d in cursor.description]
-            rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
-        for row in rows:
-            row["citations"] = json.loads(row["citations"])
-        return rows
+        rows = self._rows("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,))
+        return [FeedbackEntry(**{**r, "citations": json.loads(r["citations"])}) for r in rows]
 
     # the query log and FAQ candidates --------------------------------------------------------
 
@@ -52,9 +128,10 @@ class Journal(Database):
                 [row.get("created_at") or utcnow(), *(row.get(f) for f in QUERY_FIELDS)],
             )
 
-    def queries(self, since: str = "") -> list[dict[str, Any]]:
+    def queries(self, since: str = "") -> list[LoggedQuery]:
         """Return the logged queries since ``since`` (ISO 8601), oldest first."""
-        return self._rows("SELECT * FROM queries WHERE created_at >= ? ORDER BY id", (since,))
+        rows = self._rows("SELECT * FROM queries WHERE created_at >= ? ORDER BY id", (since,))
+        return [LoggedQuery(**{**r, "refused": bool(r["refused"])}) for r in rows]
 
     def save_candidates(self, candidates: Sequence[Mapping[str, Any]]) -> None:
         """Replace the pending FAQ candidates; decided ones (by ``key``) are kept as they are."""
@@ -70,17 +147,17 @@ class Journal(Database):
                      json.dumps(c.get("article"))),
                 )  # fmt: skip
 
-    def candidates(self, status: str | None = None) -> list[dict[str, Any]]:
+    def candidates(self, status: str | None = None) -> list[SavedCandidate]:
         """Return FAQ candidates (of ``status``), largest first."""
         sql = "SELECT * FROM faq_candidates"
         args: tuple[str, ...] = ()
         if status:
             sql, args = sql + " WHERE status = ?", (status,)
-        rows = self._rows(sql + " ORDER BY size DESC, id", args)
-        for row in rows:
-            row["tickets"] = json.loads(row["tickets"])
-            row["article"] = json.loads(row["article"]) if row["article"] else None
-        return rows
+        return [
+            SavedCandidate(**{**r, "tickets": json.loads(r["tickets"]),
+                              "article": json.loads(r["article"]) if r["article"] else None})
+            for r in self._rows(sql + " ORDER BY size DESC, id", args)
+        ]  # fmt: skip
 
     def decide_candidate(
         self, candidate_id: int, status: str, question: str, answer: str, doc_id: str | None
@@ -118,19 +195,19 @@ class Journal(Database):
                 [*allowed.values(), utcnow(), job_id],
             )
 
-    def get_job(self, job_id: int) -> dict[str, Any] | None:
+    def get_job(self, job_id: int) -> Job | None:
         """One job, or None."""
         rows = self._rows("SELECT * FROM jobs WHERE id = ?", (job_id,))
         if not rows:
             return None
         row = rows[0]
-        row["sources"] = json.loads(row["sources"])
-        row["report"] = json.loads(row["report"]) if row["report"] else None
-        return row
+        report = json.loads(row["report"]) if row["report"] else None
+        return Job(**{**row, "sources": json.loads(row["sources"]), "report": report})
 
-    def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest jobs, newest first (ids and statuses)."""
-        return self._rows("SELECT id, status FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+    def job_ids(self, limit: int = 20) -> list[int]:
+        """The ids of the latest jobs, newest first."""
+        rows = self._rows("SELECT id FROM jobs ORDER BY id DESC LIMIT ?", (limit,))
+        return [int(r["id"]) for r in rows]
 
     # backend API keys ---------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from kb.journal import FeedbackEntry, LoggedQuery
+
 FOLLOW_UP = timedelta(minutes=30)
 
 
@@ -26,41 +28,39 @@ def _key(query: str) -> str:
     return " ".join(query.lower().split()).rstrip("?!. ")
 
 
-def kpis(queries: Sequence[dict[str, Any]], feedback: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def kpis(queries: Sequence[LoggedQuery], feedback: Sequence[FeedbackEntry]) -> dict[str, Any]:
     """Compute the KPIs over the given rows (already limited to the period wanted)."""
     days: dict[str, dict[str, int]] = {}
     for q in queries:
-        day = days.setdefault(q["created_at"][:10], {"questions": 0, "answered": 0, "refused": 0})
+        day = days.setdefault(q.created_at[:10], {"questions": 0, "answered": 0, "refused": 0})
         day["questions"] += 1
-        day["refused" if q["refused"] else "answered"] += 1
-    thumbs = Counter("up" if f["rating"] > 0 else "down" for f in feedback)
-    down_at = [(_when(f["created_at"]), _key(f["query"])) for f in feedback if f["rating"] < 0]
-    by_conversation: dict[str, list[dict[str, Any]]] = {}
+        day["refused" if q.refused else "answered"] += 1
+    thumbs = Counter("up" if f.rating > 0 else "down" for f in feedback)
+    down_at = [(_when(f.created_at), _key(f.query)) for f in feedback if f.rating < 0]
+    by_conversation: dict[str, list[LoggedQuery]] = {}
     for q in queries:
-        if q.get("conversation_id"):
-            by_conversation.setdefault(q["conversation_id"], []).append(q)
+        if q.conversation_id:
+            by_conversation.setdefault(q.conversation_id, []).append(q)
     deflected = 0
     for q in queries:
-        if q["refused"]:
+        if q.refused:
             continue
-        when = _when(q["created_at"])
-        later = [o for o in by_conversation.get(q.get("conversation_id") or "", [])
-                 if when < _when(o["created_at"]) <= when + FOLLOW_UP]  # fmt: skip
+        when = _when(q.created_at)
+        later = [o for o in by_conversation.get(q.conversation_id or "", [])
+                 if when < _when(o.created_at) <= when + FOLLOW_UP]  # fmt: skip
         thumbed_down = any(
-            key == _key(q["query"]) and when <= at <= when + FOLLOW_UP for at, key in down_at
+            key == _key(q.query) and when <= at <= when + FOLLOW_UP for at, key in down_at
         )
-        if not thumbed_down and not any(o["refused"] for o in later):
+        if not thumbed_down and not any(o.refused for o in later):
             deflected += 1
     total = len(queries)
-    asked = Counter(_key(q["query"]) for q in queries)
-    unanswered = Counter(_key(q["query"]) for q in queries if q["refused"])
+    asked = Counter(_key(q.query) for q in queries)
+    unanswered = Counter(_key(q.query) for q in queries if q.refused)
     return {
         "questions": total,
-        "answered": sum(not q["refused"] for q in queries),
-        "refused": sum(bool(q["refused"]) for q in queries),
-        "refusal_rate": round(sum(bool(q["refused"]) for q in queries) / total, 3)
-        if total
-        else None,
+        "answered": sum(not q.refused for q in queries),
+        "refused": sum(bool(q.refused) for q in queries),
+        "refusal_rate": round(sum(bool(q.refused) for q in queries) / total, 3) if total else None,
         "helpful": thumbs["up"],
         "not_helpful": thumbs["down"],
         "helpfulness": round(thumbs["up"] / sum(thumbs.values()), 3) if thumbs else None,

@@ -106,16 +106,16 @@ def test_faq_candidates_come_from_ticket_clusters_with_coverage(kb):
 def test_an_accepted_candidate_is_retrievable_after_the_next_ingest(kb):
     kb.editorial.mine_faqs(min_size=2)
     pending = kb.editorial.candidates("pending")
-    target = next(c for c in pending if not c["coverage"] >= 0.5)
+    target = next(c for c in pending if not c.coverage >= 0.5)
     client = create_app(kb.settings).test_client()
     auth = {"Authorization": f"Bearer {KEY}"}
     edit = {"question": "Can I get a VAT invoice for a bulk office order?"}
-    r = client.post(f"/admin/faq/{target['id']}/accept", headers=auth, json=edit)
+    r = client.post(f"/admin/faq/{target.id}/accept", headers=auth, json=edit)
     assert r.status_code == 200 and r.json["candidate"]["status"] == "accepted"
     doc_id = r.json["candidate"]["doc_id"]
     assert doc_id.startswith("faq/")
     doc = kb.documents.document(doc_id)
-    assert doc.kind == "faq" and doc.meta["source_tickets"] == target["tickets"]
+    assert doc.kind == "faq" and doc.meta["source_tickets"] == target.tickets
     assert doc_id not in [
         h.passage.doc_id for h in kb.retrieval.search("VAT invoice bulk office order")
     ]
@@ -125,8 +125,8 @@ def test_an_accepted_candidate_is_retrievable_after_the_next_ingest(kb):
     ]
     # Decided once: not proposed again, and not decided twice.
     kb.editorial.mine_faqs(min_size=2)
-    assert target["key"] not in [c["key"] for c in kb.editorial.candidates("pending")]
-    again = client.post(f"/admin/faq/{target['id']}/reject", headers=auth)
+    assert target.key not in [c.key for c in kb.editorial.candidates("pending")]
+    again = client.post(f"/admin/faq/{target.id}/reject", headers=auth)
     assert again.status_code == 400 and "already accepted" in again.json["error"]
 
 
@@ -151,9 +151,9 @@ def test_answers_are_logged_redacted(tmp_path, demo_home):
     store = Journal(home / "kb.sqlite3")
     rows = store.queries()
     store.close()
-    assert [r["channel"] for r in rows] == ["api", "api"]
-    assert "jane@example.com" not in rows[0]["query"] and rows[0]["refused"] == 0
-    assert rows[1]["refused"] == 1 and rows[0]["top_doc"] == "reset-password"
+    assert [r.channel for r in rows] == ["api", "api"]
+    assert "jane@example.com" not in rows[0].query and not rows[0].refused
+    assert rows[1].refused and rows[0].top_doc == "reset-password"
 
 
 def test_the_router_learns_queues_from_tickets_and_routes_refusals(kb, home):

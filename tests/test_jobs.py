@@ -86,7 +86,7 @@ def test_a_job_whose_process_died_is_reported_interrupted(tmp_path):
     store.update_job(job_id, status="running")
     store.close()
     found = kb.jobs.get(job_id)
-    assert found["status"] == "failed" and "interrupted" in found["error"]
+    assert found.status == "failed" and "interrupted" in found.error
 
 
 def test_the_lock_is_released_after_an_ingest(tmp_path):

@@ -1,12 +1,20 @@
 """KPIs from a synthetic query log and feedback, computed and served to editors."""
 
+from kb.journal import FeedbackEntry, LoggedQuery
 from kb.kpis import kpis
 from web import create_app
 
 
 def q(at, query, refused=False, conversation=None):
-    return {"created_at": at, "query": query, "refused": int(refused), "confidence": 0.9,
-            "conversation_id": conversation}  # fmt: skip
+    return LoggedQuery(id=0, created_at=at, channel="api", query=query, refused=refused,
+                       confidence=0.9, top_doc=None, index_version=None,
+                       conversation_id=conversation)  # fmt: skip
+
+
+def f(at, query, rating):
+    return FeedbackEntry(id=0, created_at=at, target="answer", rating=rating, comment=None,
+                         query=query, answer=None, citations=[], doc_id=None,
+                         index_version=None, request_id=None)  # fmt: skip
 
 
 QUERIES = [
@@ -18,10 +26,9 @@ QUERIES = [
     q("2026-11-21T12:00:00+00:00", "Does it work with HomeKit", refused=True),
 ]
 FEEDBACK = [
-    {"created_at": "2026-11-21T09:02:00+00:00", "query": "how long do refunds take", "rating": -1},
-    {"created_at": "2026-11-20T11:01:00+00:00", "query": "How do I reset my password?",
-     "rating": 1},
-]  # fmt: skip
+    f("2026-11-21T09:02:00+00:00", "how long do refunds take", -1),
+    f("2026-11-20T11:01:00+00:00", "How do I reset my password?", 1),
+]
 
 
 def test_kpis_count_days_refusals_helpfulness_deflection_and_top_questions():

@@ -44,7 +44,8 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @bp.get("/faq")
 def faq() -> ResponseReturnValue:
     """The FAQ candidates (``status=pending|accepted|rejected``), largest first."""
-    return jsonify({"candidates": get_kb().editorial.candidates(request.args.get("status"))})
+    found = get_kb().editorial.candidates(request.args.get("status"))
+    return jsonify({"candidates": [c.to_dict() for c in found]})
 
 
 @bp.post("/faq/mine")
@@ -52,7 +53,8 @@ def mine() -> ResponseReturnValue:
     """Cluster the stored tickets into FAQ candidates again."""
     min_size = _int_arg("min_size", 3, 2, 1000)
     found = get_kb().editorial.mine_faqs(min_size)
-    return jsonify({"found": len(found), "candidates": get_kb().editorial.candidates()})
+    saved = [c.to_dict() for c in get_kb().editorial.candidates()]
+    return jsonify({"found": len(found), "candidates": saved})
 
 
 def _decide(candidate_id: int, accept: bool) -> ResponseReturnValue:
@@ -60,7 +62,7 @@ def _decide(candidate_id: int, accept: bool) -> ResponseReturnValue:
     candidate = get_kb().editorial.decide(
         candidate_id, accept, body.get("question"), body.get("answer")
     )
-    return jsonify({"ok": True, "candidate": candidate})
+    return jsonify({"ok": True, "candidate": candidate.to_dict()})
 
 
 @bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/accept")
@@ -107,19 +109,19 @@ def ingest() -> ResponseReturnValue:
     sources = body.get("sources")
     if not isinstance(sources, list) or not 1 <= len(sources) <= 50:
         raise InvalidInput("sources must be a list of 1 to 50 URLs or paths")
-    return jsonify({"job": get_kb().jobs.start_ingest(sources)}), 202
+    return jsonify({"job": get_kb().jobs.start_ingest(sources).to_dict()}), 202
 
 
 @bp.get("/jobs")
 def job_list() -> ResponseReturnValue:
     """The latest background jobs, newest first."""
-    return jsonify({"jobs": get_kb().jobs.recent()})
+    return jsonify({"jobs": [j.to_dict() for j in get_kb().jobs.recent()]})
 
 
 @bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
 def job(job_id: int) -> ResponseReturnValue:
     """One job: status (queued, running, done, failed), progress, report or error."""
-    return jsonify({"job": get_kb().jobs.get(job_id)})
+    return jsonify({"job": get_kb().jobs.get(job_id).to_dict()})
 
 
 @bp.post("/index/rollback")
@@ -144,9 +146,11 @@ def rollback() -> ResponseReturnValue:
 def feedback() -> ResponseReturnValue:
     """The latest feedback, newest first."""
     rows = get_kb().documents.recent_feedback(_int_arg("limit", 100, 1, 1000))
-    for row in rows:
-        row["sentiment"] = sentiment(row["comment"]).to_dict() if row["comment"] else None
-    return jsonify({"feedback": rows})
+    items = [
+        {**f.to_dict(), "sentiment": sentiment(f.comment).to_dict() if f.comment else None}
+        for f in rows
+    ]
+    return jsonify({"feedback": items})
 
 
 @bp.get("/keys")

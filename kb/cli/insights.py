@@ -35,9 +35,9 @@ def insights_faq(
         if not as_json:
             click.echo(f"Ingested tickets: {report.summary()}")
     found = kb.editorial.mine_faqs(min_size=min_size)
-    saved = {c["key"]: c for c in kb.editorial.candidates()}
+    saved = {c.key: c for c in kb.editorial.candidates()}
     if as_json:
-        items = [{**c.to_dict(), "id": saved[c.key]["id"], "status": saved[c.key]["status"]}
+        items = [{**c.to_dict(), "id": saved[c.key].id, "status": saved[c.key].status}
                  for c in found]  # fmt: skip
         click.echo(json.dumps({"candidates": items}, ensure_ascii=False, indent=2))
         return
@@ -48,8 +48,8 @@ def insights_faq(
     for c in found[:top]:
         s = saved[c.key]
         where = f"covered by {c.article['title']!r}" if c.covered and c.article else "NOT COVERED"
-        click.echo(f"#{s['id']:<4} {c.size:>4} tickets  coverage {c.coverage:.2f}  {where}  "
-                   f"[{c.lang or '?'} · {c.queue or '?'}] {s['status']}")  # fmt: skip
+        click.echo(f"#{s.id:<4} {c.size:>4} tickets  coverage {c.coverage:.2f}  {where}  "
+                   f"[{c.lang or '?'} · {c.queue or '?'}] {s.status}")  # fmt: skip
         click.echo(f"      Q: {_line(c.question)}")
         click.echo(f"      A: {_line(c.answer)}")
 
@@ -69,7 +69,7 @@ def insights_accept(
 ) -> None:
     """Publish a FAQ candidate as a document of kind faq (indexed on the next ingest)."""
     c = knowledge_base(ctx).editorial.decide(candidate, True, question, answer)
-    click.echo(f"Accepted #{candidate} as {c['doc_id']}; run kb ingest to index it.")
+    click.echo(f"Accepted #{candidate} as {c.doc_id}; run kb ingest to index it.")
 
 
 @insights_group.command("reject")

@@ -9,6 +9,7 @@ from index.versions import current_version
 from kb.config import Settings
 from kb.errors import KbError
 from kb.feedback import parse_feedback
+from kb.journal import FeedbackEntry
 from kb.store import StoredDocument
 from kb.telemetry import FEEDBACK
 from kb.usecases.retrieval import Retrieval
@@ -74,7 +75,7 @@ class Documents:
         FEEDBACK.labels("up" if item["rating"] > 0 else "down", item["target"]).inc()
         return self.stores.writer().add_feedback(item)
 
-    def recent_feedback(self, limit: int = 100) -> list[dict[str, Any]]:
+    def recent_feedback(self, limit: int = 100) -> list[FeedbackEntry]:
         """Return the latest feedback, newest first."""
         with self.stores.journal() as journal:
             return journal.feedback(limit)

@@ -15,6 +15,7 @@ from ingest.chunking import chunk_sections
 from kb.config import Settings
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
+from kb.journal import FeedbackEntry, LoggedQuery, SavedCandidate
 from kb.kpis import kpis as compute_kpis
 from kb.models import Document, Hit, Section
 from kb.sentiment import sentiment
@@ -76,7 +77,7 @@ class Editorial:
             journal.save_candidates([c.to_dict() for c in found])
         return found
 
-    def candidates(self, status: str | None = None) -> list[dict[str, Any]]:
+    def candidates(self, status: str | None = None) -> list[SavedCandidate]:
         """The saved FAQ candidates (of ``status``)."""
         if status not in (None, "pending", "accepted", "rejected"):
             raise InvalidInput("status must be pending, accepted or rejected")
@@ -89,21 +90,21 @@ class Editorial:
         accept: bool,
         question: str | None = None,
         answer: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> SavedCandidate:
         """Accept (with the editor's edits) or reject a pending candidate; return it.
 
         Accepting stores a ``faq`` document citing the candidate's tickets; the next ingest
         indexes it.
         """
         with self.stores.journal() as journal, self.stores.open() as store:
-            found = [c for c in journal.candidates() if c["id"] == candidate_id]
+            found = [c for c in journal.candidates() if c.id == candidate_id]
             if not found:
                 raise NotFound(f"no FAQ candidate {candidate_id}")
             c = found[0]
-            if c["status"] != "pending":
-                raise InvalidInput(f"candidate {candidate_id} is already {c['status']}")
-            question = _edit(question, c["question"], "question")
-            answer = _edit(answer, c["answer"], "answer")
+            if c.status != "pending":
+                raise InvalidInput(f"candidate {candidate_id} is already {c.status}")
+            question = _edit(question, c.question, "question")
+            answer = _edit(answer, c.answer, "answer")
             doc_id = None
             if accept:
                 doc_id = f"faq/{slugify(question.splitlines()[0])[:60] or candidate_id}"
@@ -114,18 +115,18 @@ class Editorial:
                     source=FAQ_SOURCE,
                     url=None,
                     kind="faq",
-                    lang=c["lang"],
-                    meta={"source_tickets": c["tickets"], "candidate": candidate_id},
+                    lang=c.lang,
+                    meta={"source_tickets": c.tickets, "candidate": candidate_id},
                 )
                 store.upsert_document(doc, chunk_sections(doc.id, doc.sections,
                                                           self.settings.chunk_words))  # fmt: skip
             journal.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
                                      answer, doc_id)  # fmt: skip
-            return next(x for x in journal.candidates() if x["id"] == candidate_id)
+            return next(x for x in journal.candidates() if x.id == candidate_id)
 
     def _evidence(
         self, days: int, now: datetime | None
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+    ) -> tuple[list[LoggedQuery], list[FeedbackEntry], datetime]:
         """The logged questions and the feedback of the last ``days``."""
         if not 1 <= days <= 3650:
             raise InvalidInput("days must be between 1 and 3650")
@@ -133,7 +134,7 @@ class Editorial:
         since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
         with self.stores.journal() as journal:
             queries = journal.queries(since)
-            feedback = [f for f in journal.feedback(100_000) if f["created_at"] >= since]
+            feedback = [f for f in journal.feedback(100_000) if f.created_at >= since]
         return queries, feedback, now
 
     def gaps(self, days: int = 90, now: datetime | None = None) -> list[Gap]:
@@ -152,8 +153,8 @@ class Editorial:
         with self.stores.open() as store:
             topic_of = {}
             for c in candidates:
-                title = c["question"].splitlines()[0][:80]
-                topic_of.update({t: title for t in c["tickets"]})
+                title = c.question.splitlines()[0][:80]
+                topic_of.update({t: title for t in c.tickets})
             items = []
             for doc in store.documents_of_kind("ticket"):
                 question = next((s.text for s in doc.sections if s.anchor == "question"), "")

@@ -36,8 +36,8 @@ def _examples(kb: Services) -> Iterator[tuple[str, str, str, str]]:
                 question = f"{doc.title}\n{parts.get('question', '')}".strip()
                 yield doc.id, question, parts["resolution"], "ticket"
         for f in feedback:
-            if f["rating"] > 0 and f["target"] == "answer" and f["answer"]:
-                yield f"feedback/{f['id']}", f["query"], f["answer"], "helpful_answer"
+            if f.rating > 0 and f.target == "answer" and f.answer:
+                yield f"feedback/{f.id}", f.query, f.answer, "helpful_answer"
         for doc in store.documents_of_kind("faq"):
             for s in doc.sections:
                 yield doc.id, s.heading, s.text, "faq"

@@ -16,6 +16,7 @@ from typing import Any
 
 from kb.config import Settings
 from kb.errors import KbError, NotFound
+from kb.journal import Job
 from kb.usecases.ingestion import Ingestion
 from kb.usecases.locking import Busy, locked
 from kb.usecases.stores import Stores
@@ -39,7 +40,7 @@ class Jobs:
         self.stores = stores
         self.ingestion = ingestion
 
-    def start_ingest(self, sources: Sequence[str]) -> dict[str, Any]:
+    def start_ingest(self, sources: Sequence[str]) -> Job:
         """Queue an ingest of ``sources`` on a background thread; return the new job."""
         if not sources or not all(isinstance(s, str) and s.strip() for s in sources):
             raise KbError("sources must be a non-empty list of URLs or paths")
@@ -77,20 +78,20 @@ class Jobs:
             report_json = json.dumps({"summary": report.summary(), **report.to_dict()})
             update(status="done", progress=read, report=report_json)
 
-    def get(self, job_id: int) -> dict[str, Any]:
+    def get(self, job_id: int) -> Job:
         """Return a job's status; a running job whose process is gone is marked interrupted."""
         with self.stores.journal() as journal:
             found = journal.get_job(job_id)
             if found is None:
                 raise NotFound(f"no job {job_id}")
-            if found["status"] in ("queued", "running") and not _alive(found["pid"]):
+            if found.status in ("queued", "running") and not _alive(found.pid):
                 journal.update_job(job_id, status="failed", error="interrupted: its process ended")
                 found = journal.get_job(job_id)
             assert found is not None
             return found
 
-    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+    def recent(self, limit: int = 20) -> list[Job]:
         """The latest jobs, newest first."""
         with self.stores.journal() as journal:
-            ids = [j["id"] for j in journal.jobs(limit)]
+            ids = journal.job_ids(limit)
         return [self.get(i) for i in ids]
