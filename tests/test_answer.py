@@ -2,13 +2,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from kb.answer import (
-    REFUSAL,
-    answer_question,
-    drop_unsupported,
-    missing_names,
-    verify_citations,
-)
+from kb.answer import REFUSAL, answer_question, missing_names
+from kb.citations import drop_unsupported, verify_citations
 from kb.generate import Generator
 from kb.models import Hit, Passage
 from kb.text import names

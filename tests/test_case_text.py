@@ -337,7 +337,7 @@ def test_a_step_is_its_whole_line_and_what_it_introduces_follows_it():
 
 
 def test_checking_an_answer_keeps_its_lines():
-    from kb.answer import drop_unsupported
+    from kb.citations import drop_unsupported
 
     steps = "1. Open Settings. Choose Billing.\n2. Pick a plan."
     passage = Passage(1, "d", 1, "T", "/d", "S", steps, "article", "en")

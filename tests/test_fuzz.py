@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from ingest.extract import extract
 from ingest.tickets import read_tickets
-from kb.answer import drop_unsupported, verify_citations
+from kb.citations import drop_unsupported, verify_citations
 from kb.errors import KbError
 from kb.models import Passage
 from kb.redact import redact
