@@ -30,6 +30,17 @@ def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
+def _page_error(description: str) -> dict[str, Any]:
+    """A page's error: an HTML page, or the JSON error to a client that asks for JSON."""
+    return {
+        "description": description,
+        "content": {
+            "text/html": {"schema": {"type": "string"}},
+            JSON: {"schema": _ref("Error")},
+        },
+    }
+
+
 RATE_HEADERS = {
     "X-RateLimit-Limit": {"description": "Requests a minute this client may make to this group",
                           "schema": {"type": "integer"}},
@@ -267,7 +278,20 @@ API: dict[str, dict[str, Any]] = {
                     "{text}, reset {reason}, then one done carrying the answer",
                     "content": {
                         JSON: {"schema": _ref("Answer")},
-                        "text/event-stream": {"schema": STRING},
+                        "text/event-stream": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["event", "data"],
+                                "properties": {
+                                    "event": {"enum": ["delta", "reset", "done"]},
+                                    "data": {
+                                        "type": "string",
+                                        "description": "JSON: delta "
+                                        "{text}, reset {reason}, done the Answer",
+                                    },
+                                },
+                            }
+                        },
                     },
                 },
                 **ERRORS,
@@ -489,7 +513,12 @@ PAGES: dict[str, dict[str, Any]] = {
                     }
                 }
             },
-            "responses": {"303": {"description": "Back to the results, with thanks"}},
+            "responses": {
+                "303": {"description": "Back to the results, with thanks"},
+                "400": _page_error("What was wrong with the form"),
+                "413": _page_error("Form too large"),
+                "429": _page_error("Too many requests from this address"),
+            },
         }
     },
     "/metrics": {
