@@ -62,8 +62,8 @@ class Searcher:
         return self.snapshot.lexical.knows(term)
 
     def above_chance(self, similarity: float, script: str) -> float | None:
-        """A calibrated dense ``similarity`` in standard deviations above the snapshot's
-        off-topic level for questions in ``script`` (see ``DenseIndex.above_chance``)."""
+        """How far a calibrated dense ``similarity`` lies above the snapshot's off-topic level
+        for questions in ``script``, or None (see ``DenseIndex.above_chance``)."""
         return self.snapshot.dense.above_chance(similarity, script)
 
     def field_values(self, chunk_ids: Sequence[int], field: str) -> dict[int, Any]:

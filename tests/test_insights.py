@@ -148,12 +148,14 @@ def test_answers_are_logged_redacted(tmp_path, demo_home):
     client = create_app({"home": home, "query_log": True}).test_client()
     client.post("/v1/answer", json={"question": "my email is jane@example.com, reset password?"})
     client.post("/v1/answer", json={"question": "How do I bake bread?", "stream": True}).get_data()
-    store = Journal(home / "kb.sqlite3")
-    rows = store.queries()
-    store.close()
-    assert [r.channel for r in rows] == ["api", "api"]
+    client.get("/", query_string={"q": "call me on +1 415 555 0100 about a refund"})
+    client.post("/v1/answer", json={"question": ""})  # refused as bad input: nothing logged
+    with Journal(home / "kb.sqlite3") as journal:
+        rows = journal.queries()
+    assert [r.channel for r in rows] == ["api", "api", "page"]
     assert "jane@example.com" not in rows[0].query and not rows[0].refused
     assert rows[1].refused and rows[0].top_doc == "reset-password"
+    assert "555 0100" not in rows[2].query and "refund" in rows[2].query
 
 
 def test_the_router_learns_queues_from_tickets_and_routes_refusals(kb, home):

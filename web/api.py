@@ -165,11 +165,13 @@ def answer() -> ResponseReturnValue:
 
     question = body["question"]
     if not stream:
-        answer = kb.answering.answer(question, None, searcher, history, context,
-                           channel="api", conversation=conversation)  # fmt: skip
+        answer = kb.answering.answer(
+            question, None, searcher, history, context, channel="api", conversation=conversation
+        )
         return jsonify(result(answer))
-    events = kb.answering.answer_stream(question, None, searcher, history, context,
-                              channel="api", conversation=conversation)  # fmt: skip
+    events = kb.answering.answer_stream(
+        question, None, searcher, history, context, channel="api", conversation=conversation
+    )
 
     def sse() -> Iterator[str]:
         for name, value in events:

@@ -3,5 +3,5 @@
 The only code that wires ``index/`` (retrieval) and ``ingest/`` (reading sources) together
 and to the store. The layers, held by the import-linter contracts in ``pyproject.toml``::
 
-    web, kb.cli  →  kb.usecases  →  index, ingest  →  the kb core (every other module of kb/)
+    kb.cli  →  web  →  kb.usecases  →  index | ingest  →  the kb core (the other modules of kb/)
 """

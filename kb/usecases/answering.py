@@ -65,10 +65,7 @@ class Answering:
         """
         searcher = searcher or self.retrieval.searcher()
         answer = answer_question(**self._plan(question, generator, searcher, history, context))
-        answer = self.escalate(answer, searcher) if answer.refused else answer
-        if channel is not None:
-            self.log_query(answer, channel, conversation, searcher.version)
-        return answer
+        return self._finish(answer, searcher, channel, conversation)
 
     def answer_stream(
         self,
@@ -88,14 +85,19 @@ class Answering:
         """
         pinned = searcher or self.retrieval.searcher()
         events = stream_answer(**self._plan(question, generator, pinned, history, context))
+        return (
+            (name, self._finish(value, pinned, channel, conversation) if name == "done" else value)
+            for name, value in events
+        )
 
-        def finished(answer: Answer) -> Answer:
-            answer = self.escalate(answer, pinned) if answer.refused else answer
-            if channel is not None:
-                self.log_query(answer, channel, conversation, pinned.version)
-            return answer
-
-        return ((name, finished(value) if name == "done" else value) for name, value in events)
+    def _finish(
+        self, answer: Answer, searcher: Searcher, channel: str | None, conversation: str | None
+    ) -> Answer:
+        """Escalate a refusal, and log the answer when it came through a ``channel``."""
+        answer = self.escalate(answer, searcher) if answer.refused else answer
+        if channel is not None:
+            self.log_query(answer, channel, conversation, searcher.version)
+        return answer
 
     def escalate(self, answer: Answer, searcher: Searcher) -> Answer:
         """Add to a refusal where to take the question: the trained router's queue when there
