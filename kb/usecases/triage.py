@@ -24,8 +24,9 @@ class Triage:
 
     @property
     def router_dir(self) -> Path:
-        """Where trained routers are versioned."""
-        return self.settings.models_dir / "router"
+        """Where trained routers are versioned: under ``KB_HOME``, never in a model cache that
+        other knowledge bases share (``KB_MODEL_CACHE``), since a router is this one's own."""
+        return self.settings.home / "models" / "router"
 
     def version(self) -> str | None:
         """The version of the router being served, or None when none is trained."""
