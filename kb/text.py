@@ -297,3 +297,9 @@ def text_key(sections: Sequence[Section]) -> str:
     from its stored chunks has the key it was read with.
     """
     return content_hash(*(f"{normalize(s.heading)}\x1f{normalize(s.text)}" for s in sections))
+
+
+def snippet(text: str, n: int = 200) -> str:
+    """Return the first ``n`` characters of ``text`` on one line, cut with "…" when longer."""
+    line = " ".join(text.split())
+    return line if len(line) <= n else line[: n - 1].rstrip() + "…"

@@ -6,7 +6,7 @@ import pytest
 
 from tests.stores import feedback_rows
 from web import create_app
-from web.openapi import spec
+from web.openapi import contract_of
 
 
 def openapi_path(rule: str) -> str:
@@ -15,7 +15,11 @@ def openapi_path(rule: str) -> str:
 
 def test_openapi_describes_every_route_and_nothing_else(client):
     document = client.get("/openapi.json").json
-    assert document["openapi"].startswith("3.") and document == spec()
+    with client.application.app_context():
+        assert (
+            document["openapi"].startswith("3.")
+            and document == contract_of(client.application).document()
+        )
     served = {}
     for rule in client.application.url_map.iter_rules():
         if rule.endpoint != "static":
@@ -23,6 +27,55 @@ def test_openapi_describes_every_route_and_nothing_else(client):
             served.setdefault(openapi_path(rule.rule), set()).update(methods)
     described = {path: set(ops) for path, ops in document["paths"].items()}
     assert served == described
+
+
+def test_the_published_limits_are_the_settings_and_requests_are_held_to_them(demo_home, embedder):
+    settings = {"home": demo_home, "max_k": 7, "max_query_chars": 300,
+                "context_fields": "product,region", "key_rate_limit": 42}  # fmt: skip
+    client = create_app(settings, embedder).test_client()
+    document = client.get("/openapi.json").json
+    params = {p["name"]: p for p in document["paths"]["/v1/search"]["get"]["parameters"]}
+    assert params["k"]["schema"]["maximum"] == 7 and params["q"]["schema"]["maxLength"] == 300
+    assert {"context.product", "context.region", "context.locale"} <= set(params)
+    schemas = document["components"]["schemas"]
+    assert schemas["AnswerRequest"]["properties"]["question"]["maxLength"] == 300
+    assert set(schemas["Context"]["properties"]) == {"product", "region", "locale"}
+    assert schemas["KeyRequest"]["properties"]["searches_per_minute"]["default"] == 42
+
+    refused = client.get("/v1/search?q=bulb&k=8")
+    assert refused.status_code == 400 and refused.json["error"] == "k must be at most 7"
+    assert client.get("/v1/search?q=bulb&k=7").status_code == 200
+    long = client.post("/v1/answer", json={"question": "q" * 301})
+    assert long.status_code == 400 and "at most 300 characters" in long.json["error"]
+    region = client.post("/v1/answer", json={"question": "bulb", "context": {"region": "eu"}})
+    assert region.status_code == 200
+    colour = client.post("/v1/answer", json={"question": "bulb", "context": {"colour": "red"}})
+    assert (
+        colour.status_code == 400 and colour.json["error"] == "context.colour is not a known field"
+    )
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({}, "missing field 'question'"),
+        ({"question": 42}, "question must be a string"),
+        ({"question": "bulb", "history": "no"}, "history must be a list"),
+        ({"question": "bulb", "history": [{"answer": "x"}]}, "missing field 'history[0].question'"),
+        ({"question": "bulb", "history": [{"question": "x"}] * 21}, "history has too many items"),
+    ],
+)
+def test_a_request_the_contract_refuses_is_a_400_naming_the_field(client, body, message):
+    response = client.post("/v1/answer", json=body)
+    assert response.status_code == 400 and message in response.json["error"]
+
+
+def test_a_json_body_is_read_whatever_its_content_type(client):
+    sent = client.post("/v1/answer", data='{"question": "bulb"}', content_type="text/plain")
+    assert sent.status_code == 200 and sent.json["question"] == "bulb"
+    assert client.post("/v1/answer", data="not json").json["error"] == (
+        "request body must be a JSON object"
+    )
 
 
 def test_every_response_and_error_names_the_api_version(client):

@@ -35,11 +35,14 @@ def create_app(
     locale.init_app(app)
     security.init_app(app)
     inputs.init_app(app)
-    app.register_blueprint(api.bp, url_prefix=f"/v{API_VERSION}", name=f"v{API_VERSION}")
-    app.register_blueprint(api.bp)  # the bare paths: an alias of the latest version
-    app.register_blueprint(openapi.bp)
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(metrics.bp)
-    app.register_blueprint(pages.bp)
+    contract = openapi.Contract(settings)  # the request models carry these settings' limits
+    openapi.init_app(app, contract)
+    api_bp = api.blueprint(contract)
+    app.register_blueprint(api_bp, url_prefix=f"/v{API_VERSION}", name=f"v{API_VERSION}")
+    app.register_blueprint(api_bp)  # the bare paths: an alias of the latest version
+    app.register_blueprint(openapi.blueprint(contract))
+    app.register_blueprint(admin.blueprint(contract))
+    app.register_blueprint(metrics.blueprint(contract))
+    app.register_blueprint(pages.blueprint(contract))
     errors.init_app(app)
     return app

@@ -7,177 +7,197 @@ cached (``Cache-Control: no-store``, set with the security headers: one answer h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, jsonify, make_response, request
-from flask.typing import ResponseReturnValue
+from flask import Blueprint, make_response
 
 from kb import keys
-from kb.errors import InvalidInput
 from kb.sentiment import sentiment
 from kb.trends import to_csv
-from web.api import json_body
+from web.admin_contract import (
+    Candidates,
+    Decided,
+    FaqEdit,
+    FaqQuery,
+    FeedbackList,
+    FeedbackQuery,
+    Gaps,
+    GapsQuery,
+    IngestRequest,
+    Jobs,
+    KeyRequest,
+    Keys,
+    KpisQuery,
+    MineQuery,
+    NewKey,
+    OneJob,
+    Report,
+    Revoked,
+    RollbackRequest,
+    RolledBack,
+    TrendsQuery,
+    key_request,
+)
+from web.api import parsed
+from web.openapi import ERRORS, Contract, Reply
 from web.requests import get_kb
 from web.security import credentials
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_ID = 2**63 - 1  # ids are SQLite integers: anything larger names nothing
+ADMIN_ERRORS = {401: "No admin key, or the wrong one (Authorization: Bearer KEY)",
+                400: ERRORS[400]}  # fmt: skip
 
 
-@bp.before_request
 def require_key() -> None:
     """Let through only requests carrying the configured admin key."""
     credentials().require_admin()
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, "")
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise InvalidInput(f"{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}")
-    return value
+def blueprint(contract: Contract) -> Blueprint:
+    """Return the editors' API, its operations declared with ``contract``'s models."""
+    bp = Blueprint("admin", __name__, url_prefix="/admin")
+    bp.before_request(require_key)
+    op = contract.operation
 
+    def missing(what: str) -> dict[int, str]:
+        return {**ADMIN_ERRORS, 404: f"No such {what}"}
 
-@bp.get("/faq")
-def faq() -> ResponseReturnValue:
-    """The FAQ candidates (``status=pending|accepted|rejected``), largest first."""
-    found = get_kb().editorial.candidates(request.args.get("status"))
-    return jsonify({"candidates": [c.to_dict() for c in found]})
+    @bp.get("/faq")
+    @op(query=FaqQuery, ok=Candidates, errors=ADMIN_ERRORS)
+    def faq() -> Reply:
+        """FAQ candidates mined from tickets (status=pending|accepted|rejected), largest first."""
+        status = cast(FaqQuery, parsed("query")).status
+        return Candidates(candidates=get_kb().editorial.candidates(status))
 
+    @bp.post("/faq/mine")
+    @op(query=MineQuery, ok=Candidates, errors=ADMIN_ERRORS)
+    def mine() -> Reply:
+        """Cluster the stored tickets into FAQ candidates again."""
+        found = get_kb().editorial.mine_faqs(cast(MineQuery, parsed("query")).min_size)
+        return Candidates(found=len(found), candidates=get_kb().editorial.candidates())
 
-@bp.post("/faq/mine")
-def mine() -> ResponseReturnValue:
-    """Cluster the stored tickets into FAQ candidates again."""
-    min_size = _int_arg("min_size", 3, 2, 1000)
-    found = get_kb().editorial.mine_faqs(min_size)
-    saved = [c.to_dict() for c in get_kb().editorial.candidates()]
-    return jsonify({"found": len(found), "candidates": saved})
+    def decide(candidate_id: int, accept: bool) -> Decided:
+        edit = cast(FaqEdit, parsed("json"))
+        candidate = get_kb().editorial.decide(candidate_id, accept, edit.question, edit.answer)
+        return Decided(candidate=candidate)
 
+    @bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/accept")
+    @op(json=FaqEdit, ok=Decided, errors=missing("candidate"))
+    def accept(candidate_id: int) -> Reply:
+        """Publish a candidate as a faq document (indexed on the next ingest).
 
-def _decide(candidate_id: int, accept: bool) -> ResponseReturnValue:
-    body: dict[str, Any] = json_body() if request.get_data() else {}
-    candidate = get_kb().editorial.decide(
-        candidate_id, accept, body.get("question"), body.get("answer")
-    )
-    return jsonify({"ok": True, "candidate": candidate.to_dict()})
+        The editor's ``question`` and ``answer`` edits, if any, replace the mined ones.
+        """
+        return decide(candidate_id, True)
 
+    @bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/reject")
+    @op(json=FaqEdit, ok=Decided, errors=missing("candidate"))
+    def reject(candidate_id: int) -> Reply:
+        """Reject a candidate; it is not proposed again."""
+        return decide(candidate_id, False)
 
-@bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/accept")
-def accept(candidate_id: int) -> ResponseReturnValue:
-    """Publish a candidate (with the editor's ``question`` and ``answer`` edits, if any)."""
-    return _decide(candidate_id, True)
+    @bp.get("/gaps")
+    @op(query=GapsQuery, ok=Gaps, errors=ADMIN_ERRORS)
+    def gaps() -> Reply:
+        """Content gaps: refused, unsure or thumbs-down questions, clustered and ranked."""
+        days = cast(GapsQuery, parsed("query")).days
+        return Gaps(days=days, gaps=[g.to_dict() for g in get_kb().editorial.gaps(days)])
 
+    @bp.get("/trends")
+    @op(query=TrendsQuery, ok=Report, errors=ADMIN_ERRORS, media={200: {"text/csv": None}})
+    def trends() -> Reply:
+        """Weekly ticket volume by queue, sentiment and topic, rising ones flagged.
 
-@bp.post(f"/faq/<int(max={MAX_ID}):candidate_id>/reject")
-def reject(candidate_id: int) -> ResponseReturnValue:
-    """Reject a candidate; it is not proposed again."""
-    return _decide(candidate_id, False)
+        ``format=csv`` gives a spreadsheet.
+        """
+        query = cast(TrendsQuery, parsed("query"))
+        found = get_kb().editorial.trends(query.weeks)
+        if query.format == "csv":
+            response = make_response(to_csv(found))
+            response.mimetype = "text/csv"
+            response.headers["Content-Disposition"] = "attachment; filename=trends.csv"
+            return response
+        return Report(**found)
 
+    @bp.get("/kpis")
+    @op(query=KpisQuery, ok=Report, errors=ADMIN_ERRORS)
+    def kpis() -> Reply:
+        """KPIs: questions a day, answered and refused, helpfulness, deflection, top and
+        unanswered questions."""
+        return Report(**get_kb().editorial.kpis(cast(KpisQuery, parsed("query")).days))
 
-@bp.get("/gaps")
-def gaps() -> ResponseReturnValue:
-    """The content-gap report over the last ``days`` (default 90)."""
-    days = _int_arg("days", 90, 1, 3650)
-    return jsonify({"days": days, "gaps": [g.to_dict() for g in get_kb().editorial.gaps(days)]})
+    @bp.post("/ingest")
+    @op(json=IngestRequest, ok=OneJob, status=202, description="Started",
+        errors={**ADMIN_ERRORS, 409: ERRORS[409]})  # fmt: skip
+    def ingest() -> Reply:
+        """Start ingesting sources (URLs or server paths) as a background job; 409 while another
+        ingest runs."""
+        sources = cast(IngestRequest, parsed("json")).sources
+        return OneJob(job=get_kb().jobs.start_ingest(sources)), 202
 
+    @bp.get("/jobs")
+    @op(ok=Jobs, errors=ADMIN_ERRORS)
+    def job_list() -> Reply:
+        """The latest background jobs, newest first."""
+        return Jobs(jobs=get_kb().jobs.recent())
 
-@bp.get("/trends")
-def trends() -> ResponseReturnValue:
-    """Weekly ticket volume by queue, sentiment and topic; ``format=csv`` for a spreadsheet."""
-    found = get_kb().editorial.trends(_int_arg("weeks", 12, 2, 520))
-    if request.args.get("format") == "csv":
-        response = make_response(to_csv(found))
-        response.mimetype = "text/csv"
-        response.headers["Content-Disposition"] = "attachment; filename=trends.csv"
-        return response
-    return jsonify(found)
+    @bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
+    @op(ok=OneJob, errors=missing("job"))
+    def job(job_id: int) -> Reply:
+        """One job: status (queued, running, done, failed), progress, report or error."""
+        return OneJob(job=get_kb().jobs.get(job_id))
 
+    @bp.post("/index/rollback")
+    @op(json=RollbackRequest, ok=RolledBack,
+        errors={**missing("snapshot"), 503: "The snapshot is damaged"})  # fmt: skip
+    def rollback() -> Reply:
+        """Serve an earlier index snapshot, once it checks out whole.
 
-@bp.get("/kpis")
-def kpis() -> ResponseReturnValue:
-    """Questions a day, answered and refused, helpfulness, deflection, top questions."""
-    return jsonify(get_kb().editorial.kpis(_int_arg("days", 30, 1, 3650)))
+        The body names it: ``{"version": "v000003"}``.
+        """
+        version = cast(RollbackRequest, parsed("json")).version
+        changes = get_kb().versions.rollback(version)
+        return RolledBack(index_version=version, removed_since=list(changes.removed),
+                            changed_since=list(changes.changed))  # fmt: skip
 
+    @bp.get("/feedback")
+    @op(query=FeedbackQuery, ok=FeedbackList, errors=ADMIN_ERRORS)
+    def feedback() -> Reply:
+        """The latest feedback, newest first, with the sentiment of each comment."""
+        rows = get_kb().documents.recent_feedback(cast(FeedbackQuery, parsed("query")).limit)
+        items: list[dict[str, Any]] = [
+            {**f.to_dict(), "sentiment": sentiment(f.comment).to_dict() if f.comment else None}
+            for f in rows
+        ]
+        return FeedbackList(feedback=items)
 
-@bp.post("/ingest")
-def ingest() -> ResponseReturnValue:
-    """Start ingesting ``sources`` in the background; 409 while another ingest runs."""
-    body = json_body()
-    sources = body.get("sources")
-    if not isinstance(sources, list) or not 1 <= len(sources) <= 50:
-        raise InvalidInput("sources must be a list of 1 to 50 URLs or paths")
-    return jsonify({"job": get_kb().jobs.start_ingest(sources).to_dict()}), 202
+    @bp.get("/keys")
+    @op(ok=Keys, errors=ADMIN_ERRORS)
+    def key_list() -> Reply:
+        """Backend API keys, live ones first: names, limits a minute (0: none), created,
+        revoked; never the keys."""
+        return Keys(keys=keys.list_keys(get_kb().stores.writer()))
 
+    @bp.post("/keys")
+    @op(json=key_request(contract.settings), ok=NewKey, status=201, description="Made",
+        errors=ADMIN_ERRORS)  # fmt: skip
+    def key_create() -> Reply:
+        """Make a backend API key; the answer holds the key, shown this once.
 
-@bp.get("/jobs")
-def job_list() -> ResponseReturnValue:
-    """The latest background jobs, newest first."""
-    return jsonify({"jobs": [j.to_dict() for j in get_kb().jobs.recent()]})
+        Limits left out are the settings ``KB_KEY_RATE_LIMIT_ANSWER`` and ``KB_KEY_RATE_LIMIT``.
+        """
+        body = cast(KeyRequest, parsed("json"))
+        writer = get_kb().stores.writer()
+        key, stored = keys.create_key(
+            writer, body.name, body.answers_per_minute, body.searches_per_minute
+        )
+        return NewKey(key=key, **stored.to_dict()), 201
 
+    @bp.delete("/keys/<name>")
+    @op(ok=Revoked, errors={**ADMIN_ERRORS, 404: "No live key of this name"})
+    def key_revoke(name: str) -> Reply:
+        """Revoke the live key of this name: its next request is a 401."""
+        keys.revoke_key(get_kb().stores.writer(), name)
+        return Revoked(revoked=name)
 
-@bp.get(f"/jobs/<int(max={MAX_ID}):job_id>")
-def job(job_id: int) -> ResponseReturnValue:
-    """One job: status (queued, running, done, failed), progress, report or error."""
-    return jsonify({"job": get_kb().jobs.get(job_id).to_dict()})
-
-
-@bp.post("/index/rollback")
-def rollback() -> ResponseReturnValue:
-    """Serve an earlier index snapshot (``{"version": "v000003"}``), once it checks out."""
-    version = json_body().get("version")
-    if not isinstance(version, str) or not version:
-        raise InvalidInput("version must be a snapshot name such as v000003")
-    kb = get_kb()
-    changes = kb.versions.rollback(version)
-    return jsonify(
-        {
-            "ok": True,
-            "index_version": version,
-            "removed_since": list(changes.removed),
-            "changed_since": list(changes.changed),
-        }
-    )
-
-
-@bp.get("/feedback")
-def feedback() -> ResponseReturnValue:
-    """The latest feedback, newest first."""
-    rows = get_kb().documents.recent_feedback(_int_arg("limit", 100, 1, 1000))
-    items = [
-        {**f.to_dict(), "sentiment": sentiment(f.comment).to_dict() if f.comment else None}
-        for f in rows
-    ]
-    return jsonify({"feedback": items})
-
-
-@bp.get("/keys")
-def key_list() -> ResponseReturnValue:
-    """The backend API keys, live ones first (names and limits; never the keys)."""
-    return jsonify({"keys": [k.to_dict() for k in keys.list_keys(get_kb().stores.writer())]})
-
-
-@bp.post("/keys")
-def key_create() -> ResponseReturnValue:
-    """Make a backend key (``name``, ``answers_per_minute``?, ``searches_per_minute``?).
-
-    The answer holds the key itself, shown this once; the settings ``KB_KEY_RATE_LIMIT_ANSWER``
-    and ``KB_KEY_RATE_LIMIT`` give the limits left out.
-    """
-    body, settings = json_body(), get_kb().settings
-    key, stored = keys.create_key(
-        get_kb().stores.writer(),
-        body.get("name"),
-        body.get("answers_per_minute", settings.key_rate_limit_answer),
-        body.get("searches_per_minute", settings.key_rate_limit),
-    )
-    return jsonify({"key": key, **stored.to_dict()}), 201
-
-
-@bp.delete("/keys/<name>")
-def key_revoke(name: str) -> ResponseReturnValue:
-    """Revoke the live key called ``name``: its next request is a 401."""
-    keys.revoke_key(get_kb().stores.writer(), name)
-    return jsonify({"ok": True, "revoked": name})
+    return bp

@@ -22,7 +22,7 @@ from web.requests import request_id
 from web.versions import API_BLUEPRINTS
 
 log = logging.getLogger("kb.web")
-API_SURFACES = (*API_BLUEPRINTS, "openapi", "admin")  # blueprints that answer only JSON
+API_SURFACES = (*API_BLUEPRINTS, "document", "admin")  # blueprints that answer only JSON
 _VERSIONED = re.compile(r"^/v[0-9]+(?:/|$)")  # /v1/…, and versions that do not exist (yet)
 
 

@@ -12,9 +12,9 @@ from prometheus_client.registry import Collector
 
 from kb.telemetry import multiprocess
 from kb.usecases.bootstrap import Services
+from web.openapi import Contract
 from web.requests import get_kb
 
-bp = Blueprint("metrics", __name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -32,15 +32,22 @@ class KnowledgeBaseCollector(Collector):
         yield GaugeMetricFamily("kb_chunks", "Chunks in the store", value=status["chunks"])
 
 
-@bp.get("/metrics")
-def metrics() -> Response:
-    """Every worker's samples (added up under a multi-process server), and the gauges."""
-    if multiprocess():
-        shared = CollectorRegistry()
-        MultiProcessCollector(shared)
-        body = generate_latest(shared)
-    else:
-        body = generate_latest(REGISTRY)
-    gauges = CollectorRegistry()
-    gauges.register(KnowledgeBaseCollector(get_kb()))
-    return Response(body + generate_latest(gauges), content_type=CONTENT_TYPE)
+def blueprint(contract: Contract) -> Blueprint:
+    """Return the blueprint serving ``/metrics``."""
+    bp = Blueprint("metrics", __name__)
+
+    @bp.get("/metrics")
+    @contract.operation(description="Metrics", media={200: {"text/plain": None}})
+    def metrics() -> Response:
+        """Every worker's samples (added up under a multi-process server), and the gauges."""
+        if multiprocess():
+            shared = CollectorRegistry()
+            MultiProcessCollector(shared)
+            body = generate_latest(shared)
+        else:
+            body = generate_latest(REGISTRY)
+        gauges = CollectorRegistry()
+        gauges.register(KnowledgeBaseCollector(get_kb()))
+        return Response(body + generate_latest(gauges), content_type=CONTENT_TYPE)
+
+    return bp

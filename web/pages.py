@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from markupsafe import Markup, escape
+from pydantic import BaseModel
 
 from index.versions import current_version
 from kb.errors import KbError, NotFound
 from kb.models import Citation
 from kb.text import slugify, tokenize
+from web.contract import IdQuery, PageQuery
 from web.locale import editor_messages, page_messages, widget_messages
+from web.openapi import Contract
 from web.requests import get_kb, requested_id
 
-bp = Blueprint("pages", __name__)
 
-
-@bp.app_template_filter("cite")
 def cite(text: str, citations: Sequence[Citation]) -> Markup:
     """Return ``text`` escaped, each citation mark (at its citation's offsets) a link.
 
@@ -42,7 +42,6 @@ def cite(text: str, citations: Sequence[Citation]) -> Markup:
     return Markup("".join(out))
 
 
-@bp.app_template_filter("highlight")
 def highlight(text: str, query: str, width: int = 260) -> Markup:
     """Return a snippet of ``text`` around the query's words, those words in ``<mark>``."""
     wanted = set(tokenize(query))
@@ -68,7 +67,6 @@ def highlight(text: str, query: str, width: int = 260) -> Markup:
 _WORDS = re.compile(r"\w+", re.UNICODE)
 
 
-@bp.app_template_filter("contact_link")
 def contact_link(text: str, contact: str) -> Markup:
     """Return ``text`` escaped, its first mention of ``contact`` a link (mail or web)."""
     at = text.find(contact) if contact else -1
@@ -85,97 +83,135 @@ def page(template: str, **values: Any) -> str:
     return render_template(template, product=s.product_name, logo=s.logo_url, **values)
 
 
-@bp.get("/")
-def home() -> ResponseReturnValue:
-    """The search page; with ``q`` it shows the answer and the matching articles."""
-    kb = get_kb()
-    query = request.args.get("q", "")
-    hits, answer, error, updated = [], None, None, {}
-    version = current_version(kb.settings.index_dir)
-    if query.strip():
-        try:
-            searcher = kb.retrieval.searcher()
-            version = searcher.version
-            hits = kb.retrieval.search(query, k=10, searcher=searcher)
-            answer = kb.answering.answer(query, searcher=searcher, channel="page")
-            updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
-        except KbError as e:
-            if e.status >= 500:
-                raise
-            error = e.message
-    return page(
-        "search.html",
-        query=query,
-        hits=hits,
-        answer=answer,
-        error=error,
-        updated=updated,
-        thanks=request.args.get("thanks") == "1",
-        index_version=version,
-        messages=page_messages(),
-    )
+HTML: dict[int, Any] = {200: {"text/html": None}}
+HELPFUL_ERRORS = {400: "What was wrong with the form", 413: "Form too large",
+                  429: "Too many requests from this address"}  # fmt: skip
+PAGE_ERRORS: dict[int, Any] = {code: {"text/html": None} for code in HELPFUL_ERRORS}
 
 
-@bp.post("/helpful")
-def helpful() -> ResponseReturnValue:
-    """Feedback from the page without JavaScript: store it, then go back to the results."""
-    form = request.form
-    item: dict[str, Any] = {
-        "rating": form.get("rating"),
-        "target": form.get("target", "answer"),
-        "query": form.get("query", ""),
-        "comment": form.get("comment") or None,
-        "answer": form.get("answer") or None,
-        "doc_id": form.get("doc_id") or None,
-        "index_version": form.get("index_version") or None,
-        "citations": [{"doc_id": d} for d in form.getlist("cited") if d][:20],
-    }
-    get_kb().documents.add_feedback(item)
-    return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
+class HelpfulForm(BaseModel):
+    """The search page's feedback form (no JavaScript needed)."""
+
+    rating: Literal["up", "down"]
+    target: Literal["answer", "result"] = "answer"
+    query: str = ""
+    comment: str | None = None
+    answer: str | None = None
+    doc_id: str | None = None
+    index_version: str | None = None
+    cited: list[str] = []
 
 
-@bp.get("/editor")
-def editor() -> ResponseReturnValue:
-    """The editors' page: a shell that loads everything from the admin API with the key."""
-    return page("editor.html", messages=editor_messages())
+def blueprint(contract: Contract) -> Blueprint:
+    """Return the pages' blueprint, declared in ``contract`` (HTML, so not validated there)."""
+    bp = Blueprint("pages", __name__)
+    for name, f in (("cite", cite), ("highlight", highlight), ("contact_link", contact_link)):
+        bp.add_app_template_filter(f, name)
+    op = contract.operation
 
-
-@bp.get("/theme.css")
-def theme() -> ResponseReturnValue:
-    """The configured colours, as CSS (kept out of the page so the CSP needs no inline style)."""
-    colour = get_kb().settings.brand_color
-    response = make_response(f":root {{ --accent: {colour}; }}\n")
-    response.mimetype = "text/css"
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
-
-
-@bp.get("/widget.js")
-def widget() -> ResponseReturnValue:
-    """The embeddable ask box: ``<script src="https://help.example/widget.js" defer>``."""
-    s = get_kb().settings
-    response = make_response(
-        render_template(
-            "widget.js", product=s.product_name, colour=s.brand_color, messages=widget_messages()
+    @bp.get("/")
+    @op(query=PageQuery, media=HTML, validate=False)
+    def home() -> ResponseReturnValue:
+        """The search page; with ``q`` it shows the answer and the matching articles."""
+        kb = get_kb()
+        query = request.args.get("q", "")
+        hits, answer, error, updated = [], None, None, {}
+        version = current_version(kb.settings.index_dir)
+        if query.strip():
+            try:
+                searcher = kb.retrieval.searcher()
+                version = searcher.version
+                hits = kb.retrieval.search(query, k=10, searcher=searcher)
+                answer = kb.answering.answer(query, searcher=searcher, channel="page")
+                updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
+            except KbError as e:
+                if e.status >= 500:
+                    raise
+                error = e.message
+        return page(
+            "search.html",
+            query=query,
+            hits=hits,
+            answer=answer,
+            error=error,
+            updated=updated,
+            thanks=request.args.get("thanks") == "1",
+            index_version=version,
+            messages=page_messages(),
         )
+
+    @bp.post("/helpful")
+    @op(form=HelpfulForm, status=303, description="Back to the results, with thanks",
+        errors=HELPFUL_ERRORS, media=PAGE_ERRORS, validate=False)  # fmt: skip
+    def helpful() -> ResponseReturnValue:
+        """Feedback from the page without JavaScript: store it, then go back to the results."""
+        form = request.form
+        item: dict[str, Any] = {
+            "rating": form.get("rating"),
+            "target": form.get("target", "answer"),
+            "query": form.get("query", ""),
+            "comment": form.get("comment") or None,
+            "answer": form.get("answer") or None,
+            "doc_id": form.get("doc_id") or None,
+            "index_version": form.get("index_version") or None,
+            "citations": [{"doc_id": d} for d in form.getlist("cited") if d][:20],
+        }
+        get_kb().documents.add_feedback(item)
+        return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
+
+    @bp.get("/editor")
+    @op(media=HTML)
+    def editor() -> ResponseReturnValue:
+        """The editors' page: a shell that loads everything from the admin API with the key."""
+        return page("editor.html", messages=editor_messages())
+
+    @bp.get("/theme.css")
+    @op(description="CSS", media={200: {"text/css": None}})
+    def theme() -> ResponseReturnValue:
+        """The configured colours, as CSS (out of the page, so the CSP needs no inline style)."""
+        colour = get_kb().settings.brand_color
+        response = make_response(f":root {{ --accent: {colour}; }}\n")
+        response.mimetype = "text/css"
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+    @bp.get("/widget.js")
+    @op(description="Script", media={200: {"text/javascript": None}})
+    def widget() -> ResponseReturnValue:
+        """The embeddable ask box: ``<script src="https://help.example/widget.js" defer>``."""
+        s = get_kb().settings
+        response = make_response(
+            render_template(
+                "widget.js",
+                product=s.product_name,
+                colour=s.brand_color,
+                messages=widget_messages(),
+            )
+        )
+        response.mimetype = "text/javascript"
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return response
+
+    @bp.get("/articles/", defaults={"doc_id": None})
+    @bp.get("/articles/<path:doc_id>")
+    @op(
+        query=IdQuery,
+        errors={400: "No id given", 404: "No such public document"},
+        media={**HTML, 400: {"text/html": None}, 404: {"text/html": None}},
+        validate=False,
     )
-    response.mimetype = "text/javascript"
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    def article(doc_id: str | None) -> ResponseReturnValue:
+        """kb's copy of a document, each section under its anchor.
 
+        The id is the path, or the ``id`` query parameter for ids a path cannot carry (see
+        :func:`kb.links.article_path`).
+        """
+        kb = get_kb()
+        doc_id = requested_id(doc_id)
+        doc = kb.documents.public_document(doc_id)
+        if doc is None:
+            raise NotFound(f"no document {doc_id[:200]!r}")
+        sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]
+        return page("article.html", doc=doc, sections=sections)
 
-@bp.get("/articles/", defaults={"doc_id": None})
-@bp.get("/articles/<path:doc_id>")
-def article(doc_id: str | None) -> ResponseReturnValue:
-    """kb's copy of a document, each section under its anchor.
-
-    The id is the path, or the ``id`` query parameter for ids a path cannot carry (see
-    :func:`kb.links.article_path`).
-    """
-    kb = get_kb()
-    doc_id = requested_id(doc_id)
-    doc = kb.documents.public_document(doc_id)
-    if doc is None:
-        raise NotFound(f"no document {doc_id[:200]!r}")
-    sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]
-    return page("article.html", doc=doc, sections=sections)
+    return bp

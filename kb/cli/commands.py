@@ -14,9 +14,10 @@ import click
 
 from kb.cli.group import cli, knowledge_base
 from kb.models import Filter, UserContext
-from kb.schema import answer_json, hit_json, snippet
+from kb.text import snippet
 from kb.usecases.bootstrap import Services
 from kb.usecases.validation import user_context
+from web.contract import Answer, Hit
 
 
 @cli.command()
@@ -118,7 +119,8 @@ def search(
     kb = knowledge_base(ctx)
     hits = kb.retrieval.search(query, k, where=where, context=_context(kb, context))
     if as_json:
-        click.echo(json.dumps({"hits": [hit_json(h) for h in hits]}, ensure_ascii=False, indent=2))
+        found = [Hit.of(h).model_dump() for h in hits]
+        click.echo(json.dumps({"hits": found}, ensure_ascii=False, indent=2))
         return
     if not hits:
         click.echo("No results.")
@@ -155,7 +157,7 @@ def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bo
     kb = knowledge_base(ctx)
     answer = kb.answering.answer(question, context=_context(kb, context))
     if as_json:
-        click.echo(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(Answer.of(answer).model_dump(), ensure_ascii=False, indent=2))
         return
     click.echo(answer.text)
     click.echo()
