@@ -10,6 +10,7 @@ import re
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +40,22 @@ class Generator(ABC):
     def stream(self, question: str, passages: Sequence[Passage]) -> Iterator[str]:
         """Yield the answer text in pieces as it is written (by default, all at once)."""
         yield self.generate(question, passages)
+
+
+class Rewriter(Protocol):
+    """Makes a follow-up question standalone from the earlier ones (a language model can)."""
+
+    def rewrite(self, question: str, history: Sequence[str]) -> str:
+        """Return ``question`` rewritten to stand alone, given ``history`` (oldest first)."""
+        ...
+
+
+class FaqDrafter(Protocol):
+    """Writes an FAQ entry from similar tickets (a language model can)."""
+
+    def draft_faq(self, questions: Sequence[str], resolutions: Sequence[str]) -> tuple[str, str]:
+        """Return the (question, answer) a cluster of tickets suggests."""
+        ...
 
 
 class ExtractiveGenerator(Generator):

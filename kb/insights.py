@@ -94,7 +94,7 @@ def clusters_of(
 
 
 @dataclass
-class Ticket:
+class ResolvedTicket:
     """A resolved ticket as the miner sees it."""
 
     id: str
@@ -145,11 +145,11 @@ COVERED = 0.5  # best article similarity (above chance) at which the help centre
 
 
 def faq_candidates(
-    tickets: Sequence[Ticket],
+    tickets: Sequence[ResolvedTicket],
     embedder: Embedder,
     coverage: Callable[[str], Hit | None],
     min_size: int = 3,
-    draft: Callable[[list[Ticket]], tuple[str, str]] | None = None,
+    draft: Callable[[list[ResolvedTicket]], tuple[str, str]] | None = None,
 ) -> list[FaqCandidate]:
     """Group tickets by question; each group of ``min_size`` or more is a candidate.
 

@@ -3,8 +3,8 @@
 import pytest
 
 from kb.config import load_settings
+from kb.escalation import vote
 from kb.models import Hit, Passage
-from kb.routing import vote
 from kb.usecases.bootstrap import build
 from tests.conftest import DEMO
 from web import create_app

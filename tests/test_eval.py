@@ -12,7 +12,7 @@ from index.fusion import absolute_convex, dense_weight_for
 from index.lexical import FieldedIndex, LexicalIndex
 from kb.cli import cli
 from kb.errors import SourceError
-from kb.metrics import mrr, ndcg, recall, score_run
+from kb.retrieval_metrics import mrr, ndcg, recall, score_run
 from kb.text import tokenize
 from kb.usecases.evaluate import load_beir
 

@@ -16,10 +16,10 @@ from typing import Any
 from index.search import Searcher
 from kb.answer import Event, answer_question, escalation_text, stream_answer
 from kb.config import Settings
+from kb.escalation import NEIGHBOURS, vote
 from kb.generate import Generator
 from kb.models import Answer, Escalation, Filter, UserContext
 from kb.redact import redact
-from kb.routing import NEIGHBOURS, vote
 from kb.telemetry import ANSWERS
 from kb.usecases.generators import Generators
 from kb.usecases.retrieval import Retrieval

@@ -14,7 +14,7 @@ from typing import Any
 from ingest.chunking import chunk_sections
 from kb.config import Settings
 from kb.errors import InvalidInput, NotFound
-from kb.insights import FaqCandidate, Gap, Ticket, faq_candidates, gap_report
+from kb.insights import FaqCandidate, Gap, ResolvedTicket, faq_candidates, gap_report
 from kb.journal import FeedbackEntry, LoggedQuery, SavedCandidate
 from kb.kpis import kpis as compute_kpis
 from kb.models import Document, Hit, Section
@@ -60,13 +60,14 @@ class Editorial:
             for doc in store.documents_of_kind("ticket"):
                 parts = {s.anchor: s.text for s in doc.sections}
                 question = f"{doc.title}\n{parts.get('question', '')}".strip()
-                tickets.append(Ticket(doc.id, question, parts.get("resolution", ""), doc.lang,
-                                      doc.meta.get("queue")))  # fmt: skip
+                resolution = parts.get("resolution", "")
+                queue = doc.meta.get("queue")
+                tickets.append(ResolvedTicket(doc.id, question, resolution, doc.lang, queue))
         llm = self.generators.llm()
         draft = None
-        if llm is not None and hasattr(llm, "draft_faq"):
+        if llm is not None:
 
-            def draft(members: list[Ticket]) -> tuple[str, str]:
+            def draft(members: list[ResolvedTicket]) -> tuple[str, str]:
                 return llm.draft_faq([t.question for t in members[:8]],
                                      [t.resolution for t in members[:8]])  # fmt: skip
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kb.config import Settings
 from kb.errors import SourceError
-from kb.metrics import score_run
+from kb.retrieval_metrics import score_run
 from kb.usecases.bootstrap import build
 
 METHODS = ("lexical", "dense", "hybrid")

@@ -4,10 +4,14 @@ extractive generator that needs none."""
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from kb.config import Settings
-from kb.generate import ExtractiveGenerator, Generator
+from kb.generate import ExtractiveGenerator
 from kb.usecases.embedders import EmbeddingModels
+
+if TYPE_CHECKING:  # the openai client loads only when a model is configured
+    from kb.llm import OpenAIGenerator
 
 
 class Generators:
@@ -16,10 +20,12 @@ class Generators:
     def __init__(self, settings: Settings, models: EmbeddingModels) -> None:
         self.settings = settings
         self.models = models
-        self._llm: Generator | None = None
+        self._llm: OpenAIGenerator | None = None
 
-    def llm(self) -> Generator | None:
-        """The language-model generator when ``llm_base_url`` is set, else None."""
+    def llm(self) -> OpenAIGenerator | None:
+        """The language model when ``llm_base_url`` is set, else None: it generates answers,
+        rewrites follow-ups (:class:`kb.generate.Rewriter`) and drafts FAQ entries
+        (:class:`kb.generate.FaqDrafter`)."""
         s = self.settings
         if not s.llm_base_url:
             return None

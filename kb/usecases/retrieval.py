@@ -21,7 +21,7 @@ from kb.confidence import Calibrator, features
 from kb.config import Settings
 from kb.conversation import MAX_TURNS, Known, faithful, is_follow_up, standalone
 from kb.errors import InvalidInput, KbError
-from kb.generate import Generator
+from kb.generate import Rewriter
 from kb.llm import UpstreamError
 from kb.models import Filter, Hit, UserContext
 from kb.telemetry import RETRIEVAL_SECONDS, timed
@@ -182,10 +182,10 @@ class Retrieval:
         history: Sequence[str] = (),
         context: UserContext | None = None,
         searcher: Searcher | None = None,
-        rewriter: Generator | None = None,
+        rewriter: Rewriter | None = None,
     ) -> Retrieved:
         """Validate ``question``, make it standalone with ``history`` (earlier questions,
-        oldest first; by ``rewriter``'s ``rewrite`` when it has one, else by rule), and rank
+        oldest first; by ``rewriter`` when there is one, else by rule), and rank
         pages for it, narrowed and ordered by ``context``.
 
         Raises :class:`InvalidInput` for an empty or too long question or history question.
@@ -215,7 +215,7 @@ class Retrieval:
         )
 
     def standalone(
-        self, question: str, previous: Sequence[str], rewriter: Generator | None, known: Known
+        self, question: str, previous: Sequence[str], rewriter: Rewriter | None, known: Known
     ) -> str:
         """Return the follow-up ``question`` made standalone: by the model if any, else by rule.
 
@@ -223,10 +223,11 @@ class Retrieval:
         """
         if not previous or not is_follow_up(question, known):
             return question
-        rewrite = getattr(rewriter, "rewrite", None)
-        if rewrite is not None:
+        if rewriter is not None:
             try:
-                query = clean_query(rewrite(question, previous), self.settings.max_query_chars)
+                query = clean_query(
+                    rewriter.rewrite(question, previous), self.settings.max_query_chars
+                )
                 if faithful(query, question, previous):
                     return query
                 log.warning("follow-up rewrite left the conversation, using the rule: %r", query)
