@@ -79,6 +79,20 @@ _KINDS = {
     "model_attributes_type": "must be an object",
     "dataclass_type": "must be an object",
     "none_required": "must be null",
+    "extra_forbidden": "is not a known field",
+}
+# Errors about a bound: the error's context key and what the message says of it.
+_BOUNDS = {
+    "string_too_long": ("max_length", "is too long (at most {} characters)"),
+    "string_too_short": ("min_length", "is too short (at least {} characters)"),
+    "too_long": ("max_length", "has too many items (at most {})"),
+    "too_short": ("min_length", "needs at least {} item(s)"),
+    "greater_than_equal": ("ge", "must be at least {}"),
+    "greater_than": ("gt", "must be more than {}"),
+    "less_than_equal": ("le", "must be at most {}"),
+    "less_than": ("lt", "must be less than {}"),
+    "literal_error": ("expected", "must be {}"),
+    "string_pattern_mismatch": ("pattern", "must match {}"),
 }
 
 
@@ -96,33 +110,17 @@ def describe(error: ValidationError, part: str) -> str:
     if not where:
         return "request body must be a JSON object" if part == "json" else first["msg"]
     if kind == "missing":
-        return (
-            f"missing {_PARTS[part]} {where!r}"
-            if part != "query"
-            else f"missing {_PARTS[part]} {where}"
-        )
-    if kind in _KINDS:
-        return f"{where} {_KINDS[kind]}"
+        name = where if part == "query" else repr(where)
+        return f"missing {_PARTS[part]} {name}"
     if kind == "string_too_short" and ctx.get("min_length") == 1:
         return f"{where} is empty"
-    if kind == "string_too_long":
-        return f"{where} is too long (at most {ctx['max_length']} characters)"
-    if kind == "too_long":
-        return f"{where} has too many items (at most {ctx['max_length']})"
-    if kind == "too_short":
-        return f"{where} needs at least {ctx['min_length']} item(s)"
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"{where} must be at least {ctx.get('ge', ctx.get('gt'))}"
-    if kind in ("less_than_equal", "less_than"):
-        return f"{where} must be at most {ctx.get('le', ctx.get('lt'))}"
-    if kind == "literal_error":
-        return f"{where} must be {ctx['expected']}"
-    if kind == "extra_forbidden":
-        return f"{where} is not a known field"
-    if kind == "string_pattern_mismatch":
-        return f"{where} must match {ctx['pattern']}"
     if kind == "value_error":
         return str(ctx.get("error", first["msg"]))
+    if kind in _KINDS:
+        return f"{where} {_KINDS[kind]}"
+    if kind in _BOUNDS:
+        key, text = _BOUNDS[kind]
+        return f"{where} {text.format(ctx[key])}"
     return f"{where}: {first['msg']}"
 
 
