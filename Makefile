@@ -12,10 +12,12 @@ export TRANSFORMERS_OFFLINE := 1
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
 # (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline);
-# and the two Chinese help centres bench-ingest and bench crawl (KiCad's and Debian Edu's).
+# and the two Chinese help centres bench-ingest and bench crawl (KiCad's and Debian Edu's);
+# PostgreSQL and Redis, which the tests start on 127.0.0.1 for the store and the rate limits.
 # Installed only when missing, and only where we may (root with apt); otherwise those tests
 # skip and say why.
-SYSTEM_PACKAGES := libreoffice-help-en-us chromium kicad-doc-zh debian-edu-doc-zh-cn
+SYSTEM_PACKAGES := libreoffice-help-en-us chromium kicad-doc-zh debian-edu-doc-zh-cn \
+	postgresql redis-server
 
 # torch first, as the CPU build on disk; otherwise sentence-transformers pulls CUDA wheels.
 $(STAMP): pyproject.toml

@@ -26,12 +26,12 @@ class BackgroundEmbedder:
 
     def __init__(
         self,
-        store_path: Path,
+        store: str | Path,
         model: str,
         load_embedder: Callable[[], Embedder],
         batch_size: int = 32,
     ) -> None:
-        self.store_path = store_path
+        self.store = store  # a SQLite path or a database URL
         self.model = model
         self.load_embedder = load_embedder
         self.batch_size = batch_size
@@ -75,7 +75,7 @@ class BackgroundEmbedder:
             self._thread.join()
 
     def _work(self) -> None:
-        store = Store(self.store_path)
+        store = Store(self.store)
         try:
             done = False
             while not done:

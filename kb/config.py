@@ -28,6 +28,11 @@ class Settings:
     """Every knob kb has. Environment variable: ``KB_`` + the upper-case field name."""
 
     home: Path = _s(Path("var"), "Data directory: the SQLite store and index snapshots.")
+    database_url: str = _s(
+        "",
+        "The store's database: empty for the SQLite file under `home`; `postgresql://user:pass@"
+        "host/db` to share one store between replicas.",
+    )
     config: Path | None = _s(
         None, "TOML file of settings (default: `$KB_HOME/kb.toml` if present)."
     )
@@ -143,6 +148,11 @@ class Settings:
     def context_keys(self) -> tuple[str, ...]:
         """The user-context fields matched against document labels."""
         return tuple(k.strip().lower() for k in self.context_fields.split(",") if k.strip())
+
+    @property
+    def store(self) -> str | Path:
+        """Where the store is: the PostgreSQL URL when one is set, else the SQLite file."""
+        return self.database_url or self.store_path
 
     @property
     def store_path(self) -> Path:

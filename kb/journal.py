@@ -7,10 +7,11 @@ jobs and backend API keys. The content (documents, chunks, embeddings) is :mod:`
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from kb.database import Database, utcnow
 
@@ -107,10 +108,10 @@ class Journal(Database):
         with self.transaction() as conn:
             cursor = conn.execute(
                 f"INSERT INTO feedback (created_at, {', '.join(FEEDBACK_FIELDS)})"
-                f" VALUES (?, {', '.join('?' * len(FEEDBACK_FIELDS))})",
+                f" VALUES (?, {', '.join('?' * len(FEEDBACK_FIELDS))}) RETURNING id",
                 [utcnow(), *values],
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
 
     def feedback(self, limit: int = 100) -> list[FeedbackEntry]:
         """Return the latest feedback, newest first."""
@@ -125,7 +126,7 @@ class Journal(Database):
             conn.execute(
                 f"INSERT INTO queries (created_at, {', '.join(QUERY_FIELDS)})"
                 f" VALUES (?, {', '.join('?' * len(QUERY_FIELDS))})",
-                [row.get("created_at") or utcnow(), *(row.get(f) for f in QUERY_FIELDS)],
+                [row.get("created_at") or utcnow(), *(_column(row.get(f)) for f in QUERY_FIELDS)],
             )
 
     def queries(self, since: str = "") -> list[LoggedQuery]:
@@ -139,9 +140,9 @@ class Journal(Database):
             conn.execute("DELETE FROM faq_candidates WHERE status = 'pending'")
             for c in candidates:
                 conn.execute(
-                    "INSERT OR IGNORE INTO faq_candidates (key, created_at, question, answer,"
+                    "INSERT INTO faq_candidates (key, created_at, question, answer,"
                     " size, tickets, lang, queue, coverage, article)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (key) DO NOTHING",
                     (c["key"], utcnow(), c["question"], c["answer"], c["size"],
                      json.dumps(c["tickets"]), c.get("lang"), c.get("queue"), c["coverage"],
                      json.dumps(c.get("article"))),
@@ -178,10 +179,10 @@ class Journal(Database):
             now = utcnow()
             cursor = conn.execute(
                 "INSERT INTO jobs (kind, sources, pid, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (kind, json.dumps(list(sources)), pid, now, now),
             )
-            return int(cursor.lastrowid or 0)
+            return int(cursor.fetchone()[0])
 
     def update_job(self, job_id: int, **fields: Any) -> None:
         """Change a job's ``status``, ``progress``, ``report`` or ``error``."""
@@ -220,7 +221,7 @@ class Journal(Database):
                     f" VALUES (?, {', '.join('?' * len(API_KEY_FIELDS))})",
                     [utcnow(), *(row[f] for f in API_KEY_FIELDS)],
                 )
-        except sqlite3.IntegrityError:
+        except IntegrityError:
             return False
         return True
 
@@ -241,6 +242,11 @@ class Journal(Database):
                 (utcnow(), name),
             )
             return cursor.rowcount > 0
+
+
+def _column(value: Any) -> Any:
+    """``value`` as stored: a truth value is an integer (0 or 1) on both engines."""
+    return int(value) if isinstance(value, bool) else value
 
 
 QUERY_FIELDS = (

@@ -1,8 +1,13 @@
-"""Numbered schema migrations for the SQLite store; ``PRAGMA user_version`` records the last run."""
+"""The SQLite-only migrations kb ran before Alembic; ``PRAGMA user_version`` records the last run.
+
+A store made before Alembic is brought up to the last of these, which the Alembic baseline
+(``kb/alembic/versions/0001_baseline.py``) equals, and is marked as that revision; every
+change since is an Alembic migration, for SQLite and PostgreSQL alike.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
 MIGRATIONS: list[str] = [
     # 1: documents, their versions, chunks, embeddings cached by content hash, ingest runs.
@@ -181,13 +186,12 @@ MIGRATIONS: list[str] = [
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations ``conn`` has not seen yet; return the schema version."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+def legacy_migrate(conn: Any, current: int) -> int:
+    """Run, on ``conn`` (a SQLAlchemy connection to a SQLite file in a transaction), the
+    migrations after ``current``; return the version reached."""
     for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        try:
-            conn.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-        except sqlite3.Error:
-            conn.rollback()
-            raise
+        for statement in script.split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+        conn.exec_driver_sql(f"PRAGMA user_version = {number}")
     return len(MIGRATIONS)

@@ -1,4 +1,4 @@
-"""The SQLite store: documents, their versions and chunks, and cached embeddings.
+"""The content store: documents, their versions and chunks, crawl state, cached embeddings.
 
 It is the source of truth; index snapshots are built from it and can always be rebuilt.
 """
@@ -6,13 +6,13 @@ It is the source of truth; index snapshots are built from it and can always be r
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
+from sqlalchemy.exc import OperationalError
 
 from kb.database import Database, utcnow
 from kb.models import Chunk, Document, Section
@@ -82,7 +82,15 @@ def sections_of(chunks: Iterable[tuple[str, str | None, str]]) -> tuple[Section,
     return tuple(sections)
 
 
-def read_document(conn: sqlite3.Connection, doc_id: str, chunks_sql: str) -> StoredDocument | None:
+class Reads(Protocol):
+    """A connection that runs a statement with ``?`` parameters (the store's, a snapshot's)."""
+
+    def execute(self, sql: str, args: Sequence[Any] = ..., /) -> Any:
+        """Run ``sql``; the result has ``fetchone`` and ``fetchall``."""
+        ...
+
+
+def read_document(conn: Reads, doc_id: str, chunks_sql: str) -> StoredDocument | None:
     """Return document ``doc_id`` from a database with a ``documents`` table (the store's, or
     an index snapshot's copy), its chunks' (heading, anchor, text) read in order by
     ``chunks_sql`` with the id as its one parameter; None if there is no such document."""
@@ -130,7 +138,11 @@ class Store(Database):
             ).fetchone()
             holder = (doc.id, doc.source)
             if row:
-                c.execute("INSERT OR IGNORE INTO document_sources VALUES (?,?)", holder)
+                c.execute(
+                    "INSERT INTO document_sources (doc_id, source) VALUES (?,?)"
+                    " ON CONFLICT DO NOTHING",
+                    holder,
+                )
             if row and row[0] == digest:
                 if row[2] is None:  # stored before text keys were
                     c.execute(
@@ -155,9 +167,12 @@ class Store(Database):
                     (*fields, digest, text_key(doc.sections), version, now, now, doc.source,
                      doc.id),
                 )  # fmt: skip
-                c.execute("INSERT INTO document_sources VALUES (?,?)", holder)
+                c.execute("INSERT INTO document_sources (doc_id, source) VALUES (?,?)", holder)
             c.execute(
-                "INSERT OR REPLACE INTO document_versions VALUES (?,?,?,?,?)",
+                "INSERT INTO document_versions (doc_id, version, content_hash, title, created_at)"
+                " VALUES (?,?,?,?,?) ON CONFLICT (doc_id, version) DO UPDATE SET"
+                " content_hash = excluded.content_hash, title = excluded.title,"
+                " created_at = excluded.created_at",
                 (doc.id, version, digest, doc.title, now),
             )
             c.executemany(
@@ -260,7 +275,7 @@ class Store(Database):
                     missing.append((key, doc_id))
                 out[doc_id] = (key, url)
         if missing:
-            with suppress(sqlite3.OperationalError), self.transaction() as c:  # a reader: next time
+            with suppress(OperationalError), self.transaction() as c:  # a reader: next time
                 c.executemany("UPDATE documents SET text_key = ? WHERE id = ?", missing)
         return out
 
@@ -330,7 +345,8 @@ class Store(Database):
         """Cache embeddings of ``model`` by content hash."""
         with self.transaction() as c:
             c.executemany(
-                "INSERT OR REPLACE INTO embeddings VALUES (?,?,?)",
+                "INSERT INTO embeddings (model, content_hash, vector) VALUES (?,?,?)"
+                " ON CONFLICT (model, content_hash) DO UPDATE SET vector = excluded.vector",
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
 
@@ -362,7 +378,11 @@ class Store(Database):
             if complete:
                 c.execute("DELETE FROM pages WHERE source = ?", (source,))
             c.executemany(
-                "INSERT OR REPLACE INTO pages VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO pages (url, source, doc_id, etag, last_modified, lastmod, links,"
+                " fetched_at) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (url, source) DO UPDATE SET"
+                " doc_id = excluded.doc_id, etag = excluded.etag,"
+                " last_modified = excluded.last_modified, lastmod = excluded.lastmod,"
+                " links = excluded.links, fetched_at = excluded.fetched_at",
                 [
                     (
                         p.url,
@@ -403,10 +423,10 @@ class Store(Database):
         """Record the start of an ingest run; return its id."""
         with self.transaction() as c:
             cur = c.execute(
-                "INSERT INTO ingest_runs (started_at, sources) VALUES (?, ?)",
+                "INSERT INTO ingest_runs (started_at, sources) VALUES (?, ?) RETURNING id",
                 (utcnow(), json.dumps(list(sources))),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def finish_run(self, run_id: int, report: dict[str, Any]) -> None:
         """Record the report of ingest run ``run_id``."""

@@ -11,6 +11,7 @@ import pytest
 from index.embedding import Embedder, load_embedder
 from kb.config import Settings, load_settings
 from kb.usecases.bootstrap import Services, build
+from tests.servers import PostgreSQL, postgresql_bin
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,25 @@ def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
         os.environ.pop("KB_MODEL_CACHE", None)
     else:
         os.environ["KB_MODEL_CACHE"] = previous
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[PostgreSQL]:
+    """A real PostgreSQL server from Debian's package, for the whole session."""
+    if postgresql_bin() is None:
+        pytest.skip("PostgreSQL is not installed (make test installs it where it may)")
+    server = PostgreSQL()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
+    """Where a store test keeps its store: a SQLite file, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "kb.sqlite3"
+    server: PostgreSQL = request.getfixturevalue("postgresql_server")
+    return server.database()
 
 
 @pytest.fixture

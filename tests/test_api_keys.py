@@ -12,6 +12,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.exc import OperationalError
 
 import kb.keys
 import web.security
@@ -338,5 +339,5 @@ def test_keys_are_read_on_the_read_only_connection_not_the_writer(app, monkeypat
     assert search(client, bot).status_code == 200
     assert used and all(store is kb_.stores.reader() for store in used)
     assert kb_.stores.reader() is not kb_.stores.writer()
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+    with pytest.raises(OperationalError, match="readonly"):
         kb_.stores.reader().conn.execute("DELETE FROM api_keys")

@@ -26,6 +26,7 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 from werkzeug.serving import make_server
 
 from ingest.ids import Claim, also_at, sharing_groups, unique_ids, url_preference
@@ -502,7 +503,11 @@ def test_a_page_keeps_its_id_when_a_variant_of_its_address_appears(
 def statements(store: Store) -> list[str]:
     """Record every SQL statement ``store`` runs from now on; return the (growing) list."""
     seen: list[str] = []
-    store.conn.set_trace_callback(seen.append)
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
     return seen
 
 

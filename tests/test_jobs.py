@@ -5,9 +5,11 @@ import threading
 import time
 from http.server import SimpleHTTPRequestHandler
 
+import pytest
+
 from kb.config import load_settings
 from kb.usecases.bootstrap import build
-from kb.usecases.locking import Busy, ingest_lock
+from kb.usecases.locking import Busy, ingest_lock, locked
 from tests.conftest import DEMO
 from tests.sites import serve
 from web import create_app
@@ -93,4 +95,19 @@ def test_the_lock_is_released_after_an_ingest(tmp_path):
     with ingest_lock(tmp_path):
         pass
     with ingest_lock(tmp_path):  # would raise Busy if the first had leaked
+        pass
+
+
+def test_with_postgresql_the_lock_is_the_database_s_so_every_host_sees_it(
+    tmp_path, postgresql_server
+):
+    url = postgresql_server.database()
+    elsewhere = tmp_path / "another-host"  # a replica with a data directory of its own
+    assert not locked(tmp_path, url)
+    with ingest_lock(tmp_path, url):
+        assert locked(elsewhere, url)
+        with pytest.raises(Busy), ingest_lock(elsewhere, url):
+            pass
+    assert not locked(elsewhere, url)
+    with ingest_lock(elsewhere, url):  # released: the next ingest may start
         pass

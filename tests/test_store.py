@@ -1,9 +1,14 @@
+"""The store, on both engines: each test runs on a SQLite file and on a real PostgreSQL."""
+
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy.exc import IntegrityError
 
+from kb.database import HEAD
+from kb.journal import Journal
 from kb.migrations import MIGRATIONS
 from kb.models import Chunk, Document, Section
 from kb.store import Store
@@ -17,8 +22,8 @@ def chunks(d: Document) -> list[Chunk]:
     return [Chunk(d.id, 0, d.title, None, d.sections[0].text)]
 
 
-def test_upsert_reports_added_unchanged_updated_and_keeps_versions(tmp_path: Path):
-    store = Store(tmp_path / "kb.sqlite3")
+def test_upsert_reports_added_unchanged_updated_and_keeps_versions(store_target):
+    store = Store(store_target)
     assert store.upsert_document(doc(), chunks(doc())) == "added"
     assert store.upsert_document(doc(), chunks(doc())) == "unchanged"
     changed = doc("New body")
@@ -33,15 +38,15 @@ def test_upsert_reports_added_unchanged_updated_and_keeps_versions(tmp_path: Pat
     assert store.counts() == {"documents": 1, "chunks": 1}
 
 
-def test_remove_deletes_chunks_too(tmp_path: Path):
-    store = Store(tmp_path / "kb.sqlite3")
+def test_remove_deletes_chunks_too(store_target):
+    store = Store(store_target)
     store.upsert_document(doc(), chunks(doc()))
     assert store.remove_documents(["d1", "missing"]) == 1
     assert store.counts() == {"documents": 0, "chunks": 0}
 
 
-def test_embeddings_are_cached_by_model_and_hash(tmp_path: Path):
-    store = Store(tmp_path / "kb.sqlite3")
+def test_embeddings_are_cached_by_model_and_hash(store_target):
+    store = Store(store_target)
     v = np.arange(4, dtype=np.float32)
     store.put_embeddings("m", {"h1": v})
     got = store.get_embeddings("m", ["h1", "h2"])
@@ -49,31 +54,56 @@ def test_embeddings_are_cached_by_model_and_hash(tmp_path: Path):
     assert store.get_embeddings("other", ["h1"]) == {}
 
 
-def test_store_survives_reopen_and_migrations_run_once(tmp_path: Path):
-    path = tmp_path / "kb.sqlite3"
-    Store(path).upsert_document(doc(), chunks(doc()))
-    again = Store(path)
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+def test_store_survives_reopen_and_migrations_run_once(store_target):
+    Store(store_target).upsert_document(doc(), chunks(doc()))
+    again = Store(store_target)
+    assert again.conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
     assert again.counts()["documents"] == 1
 
 
-def test_a_failed_write_changes_nothing(tmp_path: Path):
-    store = Store(tmp_path / "kb.sqlite3")
+def test_a_store_made_before_alembic_is_brought_up_to_date_with_its_data(tmp_path: Path):
+    path = tmp_path / "kb.sqlite3"
+    legacy = sqlite3.connect(path)
+    for script in MIGRATIONS[:3]:  # a store of an older kb: documents, pages, feedback
+        legacy.executescript(script)
+    legacy.execute("PRAGMA user_version = 3")
+    legacy.execute(
+        "INSERT INTO documents (id, source, title, content_hash, created_at, updated_at)"
+        " VALUES ('old', 'src', 'Old', 'h', '2025-01-01', '2025-01-01')"
+    )
+    legacy.commit()
+    legacy.close()
+    store = Store(path)
+    assert store.conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+    assert store.document_ids("src") == {"old"}  # migration 7 gave it its source row
+    assert Journal(path).add_api_key(
+        {
+            "name": "bot",
+            "key_id": "k",
+            "key_hash": "x",
+            "answers_per_minute": 1,
+            "searches_per_minute": 1,
+        }
+    )
+
+
+def test_a_failed_write_changes_nothing(store_target):
+    store = Store(store_target)
     store.upsert_document(doc(), chunks(doc()))
     bad = doc("Other")
     duplicate_ordinals = [Chunk("d1", 0, "T", None, "a"), Chunk("d1", 0, "T", None, "b")]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         store.upsert_document(bad, duplicate_ordinals)
     stored = store.get_document("d1")
     assert stored is not None and stored.sections[0].text == "Body" and stored.version == 1
 
 
-def test_forgetting_other_sources_drops_their_documents_and_crawl_state(tmp_path: Path):
+def test_forgetting_other_sources_drops_their_documents_and_crawl_state(store_target):
     from dataclasses import replace
 
     from kb.store import PageState
 
-    store = Store(tmp_path / "kb.sqlite3")
+    store = Store(store_target)
     kept, old = doc(doc_id="kept"), replace(doc(doc_id="old"), source="http://127.0.0.1:1/")
     for d in (kept, old):
         store.upsert_document(d, chunks(d))
@@ -82,3 +112,25 @@ def test_forgetting_other_sources_drops_their_documents_and_crawl_state(tmp_path
     assert store.forget_sources_except("src") == 1
     assert store.document_ids() == {"kept"}
     assert store.pages("http://127.0.0.1:1/") == {} and set(store.pages("src")) == {"http://a/kept"}
+
+
+def test_the_journal_keeps_feedback_queries_candidates_jobs_and_keys(store_target):
+    journal = Journal(store_target)
+    first = journal.add_feedback({"target": "answer", "rating": 1, "query": "q", "citations": []})
+    assert journal.add_feedback({"target": "result", "rating": -1, "query": "r"}) == first + 1
+    assert [f.rating for f in journal.feedback()] == [-1, 1]
+    journal.log_query({"channel": "api", "query": "q", "refused": True, "confidence": 0.25})
+    assert [(q.refused, q.confidence) for q in journal.queries()] == [(True, 0.25)]
+    candidate = {"key": "k", "question": "Q?", "answer": "A.", "size": 3, "tickets": ["t"],
+                 "coverage": 0.5}  # fmt: skip
+    journal.save_candidates([candidate])
+    journal.save_candidates([candidate])  # the same cluster again: still one
+    assert [c.question for c in journal.candidates("pending")] == ["Q?"]
+    job = journal.add_job("ingest", ["demo"], 1)
+    journal.update_job(job, status="done", progress=3)
+    assert journal.get_job(job).status == "done" and journal.job_ids() == [job]
+    key = {"name": "bot", "key_id": "k1", "key_hash": "x", "answers_per_minute": 1,
+           "searches_per_minute": 2}  # fmt: skip
+    assert journal.add_api_key(key) and not journal.add_api_key({**key, "key_id": "k2"})
+    assert journal.revoke_api_key("bot") and journal.add_api_key({**key, "key_id": "k3"})
+    assert [k["key_id"] for k in journal.api_keys()] == ["k3", "k1"]

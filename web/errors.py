@@ -14,6 +14,7 @@ import re
 import sqlite3
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 
@@ -95,8 +96,9 @@ def init_app(app: Flask) -> None:
             response.headers["Allow"] = e.get_response().headers["Allow"]
         return response
 
-    @app.errorhandler(sqlite3.OperationalError)
-    def handle_storage(e: sqlite3.OperationalError) -> Response:
+    @app.errorhandler(sqlite3.OperationalError)  # an index snapshot's file
+    @app.errorhandler(OperationalError)  # the store: locked, full, or its server unreachable
+    def handle_storage(e: Exception) -> Response:
         log.error("rid=%s storage error: %s", request_id(), e)
         return error_response("kb cannot store this right now; please try again later", 503)
 

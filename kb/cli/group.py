@@ -13,6 +13,7 @@ import sys
 from typing import NoReturn
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from kb.config import load_settings
 from kb.errors import ConfigError, KbError
@@ -70,7 +71,7 @@ def main() -> None:
         fail(e.message)
     except KeyboardInterrupt:
         fail("interrupted", 130)
-    except (OSError, sqlite3.OperationalError, RuntimeError) as e:
+    except (OSError, sqlite3.OperationalError, OperationalError, RuntimeError) as e:
         if not out_of_space(e):
             logging.getLogger("kb").debug("unexpected error", exc_info=True)
             fail(f"unexpected {type(e).__name__}: {e} (KB_LOG_LEVEL=DEBUG shows details)")

@@ -56,7 +56,7 @@ def build(settings: Settings, embedder: Embedder | None = None) -> Services:
     chosen as :class:`EmbeddingModels` says. Nothing is loaded or opened until first used.
     """
     models = EmbeddingModels(settings, embedder)
-    stores = Stores(settings.store_path)
+    stores = Stores(settings.store)
     retrieval = Retrieval(settings, models)
     generators = Generators(settings, models)
     triage = Triage(settings, models)

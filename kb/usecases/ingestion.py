@@ -71,17 +71,21 @@ class Ingestion:
         options: IngestOptions | None = None,
         fetcher: Fetcher | None = None,
         on_document: Callable[[int], None] | None = None,
+        lock_held: bool = False,
     ) -> IngestReport:
         """Ingest ``sources`` into the store, then build and switch to a new index snapshot.
 
-        One ingest runs at a time per data directory (a lock file says so); ``on_document``
-        hears the count of documents read so far.
+        One ingest runs at a time per knowledge base (see :mod:`kb.usecases.locking`; with
+        ``lock_held`` the caller holds the lock already); ``on_document`` hears the count of
+        documents read so far.
 
         A dry run reads every source and reports what would change, writing nothing.
         """
         options = options or self.options()
         started = time.perf_counter()
-        with ingest_lock(self.settings.home):
+        if lock_held:
+            return self._ingest(sources, progress, options, fetcher, on_document, started)
+        with ingest_lock(self.settings.home, self.settings.database_url):
             return self._ingest(sources, progress, options, fetcher, on_document, started)
 
     def _ingest(
@@ -114,7 +118,7 @@ class Ingestion:
 
                 def start(model: str) -> BackgroundEmbedder:
                     embedder = BackgroundEmbedder(
-                        self.settings.store_path,
+                        self.settings.store,
                         model,
                         lambda: self.models.load(model),
                         batch_size=self.settings.embed_batch_size,

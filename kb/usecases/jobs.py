@@ -12,13 +12,14 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import Any
 
 from kb.config import Settings
 from kb.errors import KbError, NotFound
 from kb.journal import Job
 from kb.usecases.ingestion import Ingestion
-from kb.usecases.locking import Busy, locked
+from kb.usecases.locking import ingest_lock
 from kb.usecases.stores import Stores
 
 
@@ -44,15 +45,23 @@ class Jobs:
         """Queue an ingest of ``sources`` on a background thread; return the new job."""
         if not sources or not all(isinstance(s, str) and s.strip() for s in sources):
             raise KbError("sources must be a non-empty list of URLs or paths")
-        if locked(self.settings.home):
-            raise Busy("another ingest is running on this data directory; try again when it ends")
-        with self.stores.journal() as journal:
-            job_id = journal.add_job("ingest", list(sources), os.getpid())
-        threading.Thread(target=self._run, args=(job_id, list(sources)), daemon=True,
-                         name=f"kb-job-{job_id}").start()  # fmt: skip
+        hold = ExitStack()  # taken here, so a second request is refused at once; the job lets go
+        hold.enter_context(ingest_lock(self.settings.home, self.settings.database_url))
+        try:
+            with self.stores.journal() as journal:
+                job_id = journal.add_job("ingest", list(sources), os.getpid())
+            threading.Thread(target=self._run, args=(job_id, list(sources), hold), daemon=True,
+                             name=f"kb-job-{job_id}").start()  # fmt: skip
+        except BaseException:
+            hold.close()
+            raise
         return self.get(job_id)
 
-    def _run(self, job_id: int, sources: list[str]) -> None:
+    def _run(self, job_id: int, sources: list[str], hold: ExitStack) -> None:
+        with hold:
+            self._ingest(job_id, sources)
+
+    def _ingest(self, job_id: int, sources: list[str]) -> None:
         last, read = 0.0, 0
 
         def update(**fields: Any) -> None:
@@ -69,7 +78,7 @@ class Jobs:
 
         update(status="running")
         try:
-            report = self.ingestion.ingest(sources, on_document=progress)
+            report = self.ingestion.ingest(sources, on_document=progress, lock_held=True)
         except KbError as e:
             update(status="failed", error=e.message)
         except Exception as e:  # noqa: BLE001  (a job must always end with a status)

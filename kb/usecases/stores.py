@@ -1,5 +1,5 @@
-"""The ways into one knowledge base's SQLite file: the content (:class:`Store`) and the journal
-(:class:`Journal`), per task or as connections shared by serving."""
+"""The ways into one knowledge base's store (its SQLite file, or PostgreSQL): the content
+(:class:`Store`) and the journal (:class:`Journal`), per task or shared by serving."""
 
 from __future__ import annotations
 
@@ -11,30 +11,30 @@ from kb.store import Store
 
 
 class Stores:
-    """Opens the SQLite file at ``path``.
+    """Opens the store at ``target``: a SQLite path, or a database URL (``postgresql://…``).
 
     :meth:`open`, :meth:`read_only` and :meth:`journal` give a connection for one task (use
     them with ``with``); :meth:`writer` and :meth:`reader` give journal connections kept open
     for the small reads and writes every request makes (query log, feedback, API keys).
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, target: str | Path) -> None:
+        self.target = target
         self._writer: Journal | None = None
         self._reader: Journal | None = None
         self._lock = threading.Lock()
 
     def open(self) -> Store:
         """A read-write connection, the store created and migrated if need be."""
-        return Store(self.path)
+        return Store(self.target)
 
     def read_only(self) -> Store | None:
         """A read-only connection to the store, or None when there is none yet."""
-        return Store.reader(self.path)
+        return Store.reader(self.target)
 
     def journal(self) -> Journal:
         """A read-write connection to the journal, the file created and migrated if need be."""
-        return Journal(self.path)
+        return Journal(self.target)
 
     def writer(self) -> Journal:
         """A connection kept open for the small writes serving makes (query log, feedback).
@@ -44,7 +44,7 @@ class Stores:
         """
         with self._lock:
             if self._writer is None:
-                self._writer = Journal(self.path)
+                self._writer = Journal(self.target)
             return self._writer
 
     def reader(self) -> Journal:
@@ -56,7 +56,7 @@ class Stores:
         with self._lock:
             if self._reader is None:
                 if self._writer is None:  # the writer creates and migrates the file first
-                    self._writer = Journal(self.path)
-                self._reader = Journal.reader(self.path)
+                    self._writer = Journal(self.target)
+                self._reader = Journal.reader(self.target)
             assert self._reader is not None
             return self._reader
