@@ -28,6 +28,11 @@ class Settings:
     """Every knob kb has. Environment variable: ``KB_`` + the upper-case field name."""
 
     home: Path = _s(Path("var"), "Data directory: the SQLite store and index snapshots.")
+    index_dir: Path | None = _s(
+        None,
+        "Where index snapshots are kept (default: `$KB_HOME/index`). A volume every replica"
+        " mounts lets all of them serve what one ingests (it must rename atomically).",
+    )
     database_url: str = _s(
         "",
         "The store's database: empty for the SQLite file under `home`; `postgresql://user:pass@"
@@ -83,6 +88,11 @@ class Settings:
     min_confidence: float = _s(
         0.4,
         "Below this probability that the cited page answers the question, /answer refuses.",
+    )
+    redis_url: str = _s(
+        "",
+        "Redis for rate limits (`redis://host:6379/0`), so workers and replicas share each"
+        " client's count; empty: each process counts on its own.",
     )
     rate_limit: int = _s(300, "Searches and pages a client may request per minute (0: no limit).")
     rate_limit_answer: int = _s(
@@ -165,11 +175,14 @@ class Settings:
         return self.model_cache or self.home / "models"
 
     @property
-    def index_dir(self) -> Path:
-        """Directory holding the versioned index snapshots."""
-        return self.home / "index"
+    def snapshots_dir(self) -> Path:
+        """Directory holding the versioned index snapshots: ``index_dir``, else under ``home``."""
+        return self.index_dir or self.home / "index"
 
 
+# What a throwaway knowledge base (an evaluation's) must not share with the one it is made
+# from: its store and snapshots stay under its own home.
+SCRATCH: dict[str, Any] = {"index_dir": None, "database_url": ""}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 

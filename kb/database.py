@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from kb.errors import KbError
 
 log = logging.getLogger("kb")
-HEAD = "0001"  # the newest revision in kb/alembic/versions
+HEAD = "0002"  # the newest revision in kb/alembic/versions
 LEGACY_LATEST = 7  # the last of the SQLite-only migrations (kb/migrations.py)
 _MIGRATION_LOCK = 0x6B62_0001  # PostgreSQL advisory lock key held while migrating ("kb")
 _engines: dict[tuple[str, bool], Engine] = {}
@@ -140,12 +140,14 @@ class Database:
 
     @classmethod
     def reader(cls, target: str | Path) -> Self | None:
-        """Open an existing store read-only (no migration, nothing created); None if absent."""
+        """Open an existing SQLite store read-only (no migration, nothing created; None if the
+        file is absent), or a database server's store as it is (its schema made if need be:
+        the database exists already, and every replica reads through it)."""
         if isinstance(target, Path) and not target.is_file():
             return None
         store = cls.__new__(cls)
         store.url = database_url(target)
-        store.engine = engine(store.url, read_only=True)
+        store.engine = engine(store.url, read_only=not is_postgresql(store.url))
         store.postgresql = store.engine.dialect.name == "postgresql"
         store.path = target if isinstance(target, Path) else None
         store.conn = _Reads(store)

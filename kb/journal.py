@@ -90,6 +90,7 @@ class Job:
     pid: int
     created_at: str
     updated_at: str
+    host: str = ""  # the machine running it (its pid means something there only)
 
     def to_dict(self) -> dict[str, Any]:
         """The job as JSON."""
@@ -173,14 +174,14 @@ class Journal(Database):
 
     # background jobs ---------------------------------------------------------------------------
 
-    def add_job(self, kind: str, sources: Sequence[str], pid: int) -> int:
-        """Record a queued job; return its id."""
+    def add_job(self, kind: str, sources: Sequence[str], pid: int, host: str = "") -> int:
+        """Record a queued job run by process ``pid`` on ``host``; return its id."""
         with self.transaction() as conn:
             now = utcnow()
             cursor = conn.execute(
-                "INSERT INTO jobs (kind, sources, pid, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?) RETURNING id",
-                (kind, json.dumps(list(sources)), pid, now, now),
+                "INSERT INTO jobs (kind, sources, pid, host, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (kind, json.dumps(list(sources)), pid, host, now, now),
             )
             return int(cursor.fetchone()[0])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from index.embedding import Embedder, load_embedder
 from kb.config import Settings, load_settings
 from kb.usecases.bootstrap import Services, build
-from tests.servers import PostgreSQL, postgresql_bin
+from tests.servers import PostgreSQL, Redis, postgresql_bin
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +47,26 @@ def postgresql_server() -> Iterator[PostgreSQL]:
     server = PostgreSQL()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    """A real redis-server from Debian's package, for the whole session."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("Redis is not installed (make test installs it where it may)")
+    server = Redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: Redis) -> str:
+    """A Redis database for one test, emptied first."""
+    import redis
+
+    url = redis_server.url()
+    redis.Redis.from_url(url).flushdb()
+    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

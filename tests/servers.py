@@ -1,5 +1,7 @@
 """Real database servers for the tests, started from Debian's packages on 127.0.0.1.
 
+:class:`Redis` runs ``redis-server`` on a free port of 127.0.0.1, without persistence.
+
 :class:`PostgreSQL` runs ``initdb`` and ``pg_ctl`` in a temporary directory (as the
 ``postgres`` user when the tests run as root, since PostgreSQL refuses root), listening on a
 free port of 127.0.0.1 with trust authentication, and stops with the session.
@@ -15,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -80,4 +83,40 @@ class PostgreSQL:
         """Stop the server and delete its files."""
         self.admin.dispose()
         self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Redis:
+    """A redis-server of its own on 127.0.0.1; :meth:`url` names one of its databases."""
+
+    def __init__(self) -> None:
+        program = shutil.which("redis-server")
+        if program is None:
+            raise RuntimeError("Redis is not installed (Debian: apt install redis-server)")
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="kb-redis-"))
+        self.process = subprocess.Popen(
+            [program, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._numbers = itertools.count(1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def url(self) -> str:
+        """A database of this server no other test uses (Redis has 16)."""
+        return f"redis://127.0.0.1:{self.port}/{next(self._numbers) % 16}"
+
+    def stop(self) -> None:
+        """Stop the server and delete its files."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -224,12 +224,21 @@ def test_a_visitor_gets_no_more_at_once_than_the_settings_say(home, answers, sea
     assert_exactly([answer(client) for _ in range(answers + 1)], answers)
 
 
-@pytest.mark.parametrize("group", ["answer", "route", "other"])
-def test_no_bucket_bursts_past_its_limit_a_minute(group):
-    for per_minute in range(1, 2000):
-        burst = web.security._buckets(group, per_minute).burst
-        assert 1 <= burst <= per_minute
-        assert burst == max(min(per_minute, 10 if group == "other" else 5), per_minute / 4)
+def test_a_limit_holds_across_workers_and_replicas_that_share_redis(home, redis_url):
+    """Two apps (two workers, or two hosts) with one Redis: a client's quota is counted once."""
+    settings = {"home": home, "rate_limit": 4, "rate_limit_answer": 2, "redis_url": redis_url}
+    one, two = create_app(settings).test_client(), create_app(settings).test_client()
+    searches = [search(c) for c in (one, two, one, two, one)]
+    assert_exactly(searches, 4)
+    assert search(two, address="10.0.0.2").status_code == 200  # another client: its own count
+    assert [answer(c).status_code for c in (two, one, two)] == [200, 200, 429]
+
+
+def test_without_redis_each_process_counts_on_its_own(home):
+    settings = {"home": home, "rate_limit": 2}
+    one, two = create_app(settings).test_client(), create_app(settings).test_client()
+    assert [search(c).status_code for c in (one, one, one)] == [200, 200, 429]
+    assert search(two).status_code == 200
 
 
 # --- Authorization headers that are not kb's, and the admin key -----------------------------

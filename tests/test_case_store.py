@@ -250,7 +250,9 @@ def test_an_empty_source_loses_nothing_already_stored(demo_home, tmp_path, embed
 def test_an_index_of_no_passages_searches_to_nothing(kb, embedder):
     store = kb.stores.open()
     try:
-        manifest, _ = build_snapshot(store, embedder.name, lambda: embedder, kb.settings.index_dir)
+        manifest, _ = build_snapshot(
+            store, embedder.name, lambda: embedder, kb.settings.snapshots_dir
+        )
     finally:
         store.close()
     assert (manifest.passages, manifest.documents) == (0, 0)

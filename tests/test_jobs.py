@@ -91,6 +91,15 @@ def test_a_job_whose_process_died_is_reported_interrupted(tmp_path):
     assert found.status == "failed" and "interrupted" in found.error
 
 
+def test_a_job_another_host_runs_is_not_judged_by_this_host_s_processes(tmp_path):
+    kb = build(load_settings({"home": tmp_path / "home"}))
+    with kb.stores.journal() as journal:
+        job_id = journal.add_job("ingest", ["x"], pid=2**22 + 12345, host="another-replica")
+        journal.update_job(job_id, status="running")
+    found = kb.jobs.get(job_id)
+    assert found.status == "running" and found.host == "another-replica"
+
+
 def test_the_lock_is_released_after_an_ingest(tmp_path):
     with ingest_lock(tmp_path):
         pass

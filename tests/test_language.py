@@ -141,7 +141,7 @@ def test_an_english_ingest_reports_minilm_and_records_it(kb, tmp_path: Path):
     (folder / "reset.html").write_text(f"<html><body><h1>Reset</h1><p>{ENGLISH}</p></body></html>")
     report = kb.ingestion.ingest([str(folder)])
     assert report.model_line() == "embedding model: all-MiniLM-L6-v2 (given to the knowledge base)"
-    assert current_manifest(kb.settings.index_dir).model == DEFAULT_MODEL  # type: ignore[union-attr]
+    assert current_manifest(kb.settings.snapshots_dir).model == DEFAULT_MODEL  # type: ignore[union-attr]
     assert kb.documents.public_document("reset").lang == "en"  # type: ignore[union-attr]
 
 

@@ -93,7 +93,7 @@ def test_a_crash_mid_build_leaves_the_previous_snapshot_serving(tmp_path, embedd
     monkeypatch.setattr(snapshot_build.FieldedIndex, "build", crash)
     with pytest.raises(OSError):
         build(settings, embedder=embedder).ingestion.ingest([str(site)])
-    index_dir = settings.index_dir
+    index_dir = settings.snapshots_dir
     assert versions.current_version(index_dir) == "v000001"
     assert not list(index_dir.glob(".build-*"))
     served = build(settings, embedder=embedder)
@@ -107,10 +107,10 @@ def test_a_broken_new_snapshot_is_refused_and_the_old_one_keeps_serving(tmp_path
     kb = build(settings, embedder=embedder)
     kb.ingestion.ingest([str(site)])
     assert kb.retrieval.search("reset password", k=1)
-    broken = settings.index_dir / "v000009"
+    broken = settings.snapshots_dir / "v000009"
     broken.mkdir()
     (broken / "manifest.json").write_text('{"version": "v000009"}')
-    versions.switch_to(settings.index_dir, "v000009")
+    versions.switch_to(settings.snapshots_dir, "v000009")
     hits = kb.retrieval.search("reset password", k=1)
     assert hits and kb.retrieval.searcher().snapshot.version == "v000001"
 

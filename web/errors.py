@@ -90,6 +90,7 @@ def init_app(app: Flask) -> None:
             404: "not found",
             405: f"method {request.method} not allowed here",
             413: f"request body too large (at most {app.config['MAX_CONTENT_LENGTH']} bytes)",
+            429: "too many requests: slow down and try again shortly",
         }
         response = error_response(messages.get(status, e.name.lower()), status)
         if status == 405 and e.get_response().headers.get("Allow"):

@@ -59,7 +59,7 @@ RATE_HEADERS = {
     "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}},
     "X-RateLimit-Limit": {"description": "Requests a minute this client may make to this group",
                           "schema": {"type": "integer"}},
-    "X-RateLimit-Remaining": {"description": "Requests it may make at once before slowing down",
+    "X-RateLimit-Remaining": {"description": "Requests it may still make in the current minute",
                               "schema": {"type": "integer"}},
 }  # fmt: skip
 # What a request's part is called in messages: ``missing query parameter q``.

@@ -116,7 +116,7 @@ def blueprint(contract: Contract) -> Blueprint:
         kb = get_kb()
         query = request.args.get("q", "")
         hits, answer, error, updated = [], None, None, {}
-        version = current_version(kb.settings.index_dir)
+        version = current_version(kb.settings.snapshots_dir)
         if query.strip():
             try:
                 searcher = kb.retrieval.searcher()

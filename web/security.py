@@ -2,10 +2,10 @@
 
 The pages have no inline script or style, so the Content-Security-Policy needs no
 ``unsafe-inline``. Framing is denied unless ``KB_FRAME_ANCESTORS`` names who may frame the
-pages. Rate limits are a token bucket per client and route group, kept in each worker process:
-with N workers a client gets up to N times the rate, which still stops a flood. A bucket's
-burst is a quarter of its limit a minute (at least 10 searches or 5 answers), never more than
-the limit itself.
+pages. Rate limits go through Flask-Limiter: a moving window of a minute per client and route
+group (answers, routing, everything else), counted in memory (one process) or, with
+``KB_REDIS_URL``, in Redis, so that N workers or replicas never give a client N times its limit.
+If Redis cannot be reached, each process counts on its own until it can, and says so in its log.
 
 The client is its backend API key when the request carries one (``Authorization: Bearer
 kbk_…``, limits of its own; see :mod:`kb.keys`), else its address (the ``KB_RATE_LIMIT*``
@@ -14,22 +14,22 @@ neither, or a key that is revoked, is a 401, never silently an anonymous visitor
 schemes (``Basic``, from a proxy in front of kb) are not kb's and are ignored. Each address may
 fail :data:`MAX_FAILED_CHECKS` key checks a minute (an scrypt each); past that a request
 carrying a key is a 429 before its key is checked. Limited responses say ``X-RateLimit-Limit``
-(a minute) and ``X-RateLimit-Remaining``; a 429 says ``Retry-After``. Admin responses, which
-may hold a new key, say ``Cache-Control: no-store``.
+(a minute) and ``X-RateLimit-Remaining``; a 429 says ``Retry-After`` (whole seconds, at least
+1). Admin responses, which may hold a new key, say ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import threading
+import math
 import time
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
+from flask_limiter import ApplicationLimit, Limiter
+from limits import RateLimitItemPerMinute
 
 from kb.config import Settings
 from kb.errors import KbError, Unauthorized
@@ -37,7 +37,6 @@ from kb.keys import PREFIX, ApiKey, KeyChecker
 from kb.secrets import check_key
 from web.requests import get_kb
 
-MAX_CLIENTS = 100_000  # buckets kept; the least recently seen are forgotten first
 MAX_FAILED_CHECKS = 10  # wrong keys an address may send a minute (each costs an scrypt)
 # The admin key sent to the public API: a client without limits (0 a minute: none).
 ADMIN_CLIENT = ApiKey(name="admin key", key_id="admin", answers_per_minute=0,
@@ -54,54 +53,15 @@ class RateLimited(KbError):
         self.retry_after = retry_after
 
 
-class TokenBuckets:
-    """``rate`` requests a minute per key, in bursts of up to ``burst``."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate = rate / 60.0
-        self.burst = burst
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def wait(self, key: str, now: float | None = None) -> float:
-        """Return 0 if ``key`` has a token to spend, else the seconds until it has; spend none."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-
-    def take(self, key: str, now: float | None = None) -> float:
-        """Spend a token for ``key``; return 0, or the seconds until one is free."""
-        return self.spend(key, now).wait
-
-    def spend(self, key: str, now: float | None = None) -> Spent:
-        """Spend a token for ``key``; return the wait (0 if spent) and the whole tokens left."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            tokens, last = self._buckets.pop(key, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - last) * self.rate)
-            wait = 0.0
-            if tokens >= 1:
-                tokens -= 1
-            else:
-                wait = (1 - tokens) / self.rate
-            self._buckets[key] = (tokens, now)
-            while len(self._buckets) > MAX_CLIENTS:
-                self._buckets.popitem(last=False)
-            return Spent(wait, int(tokens))
-
-
-@dataclass(frozen=True)
-class Spent:
-    """What taking a token did: seconds to wait (0: allowed) and whole tokens left."""
-
-    wait: float
-    remaining: int
-
-
 # Which requests count against which limit: answers cost far more than searches.
 GROUPS = {"answer": ("/answer", "/v1/answer"), "route": ("/route", "/v1/route")}
+UNLIMITED = ("/static/", "/healthz", "/readyz", "/metrics", "/admin/")  # keys checked elsewhere
+FAILED_CHECKS = RateLimitItemPerMinute(MAX_FAILED_CHECKS)
+
+
+def group_of(path: str) -> str:
+    """The limit group of a request path: ``answer``, ``route`` or ``other``."""
+    return next((name for name, paths in GROUPS.items() if path in paths), "other")
 
 
 def client_address() -> str:
@@ -151,10 +111,10 @@ class AdminKey:
 class Credentials:
     """Checks the keys requests carry, and refuses addresses that keep sending wrong ones."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, limiter: Limiter) -> None:
         self.admin = AdminKey(settings)
         self.backend = KeyChecker()
-        self.failures = TokenBuckets(MAX_FAILED_CHECKS, MAX_FAILED_CHECKS)
+        self.limiter = limiter  # counts failed checks where it counts requests (Redis or memory)
 
     def client_key(self) -> ApiKey | None:
         """The backend key (or :data:`ADMIN_CLIENT`) the request carries; None without one.
@@ -186,13 +146,15 @@ class Credentials:
     @contextmanager
     def _counting_failures(self) -> Iterator[None]:
         address = client_address()
-        wait = self.failures.wait(address)
-        if wait:
-            raise RateLimited("too many wrong keys from this address: try again later", wait)
+        counter = self.limiter.limiter
+        if not counter.test(FAILED_CHECKS, "failed-key-checks", address):
+            reset = counter.get_window_stats(FAILED_CHECKS, "failed-key-checks", address)[0]
+            raise RateLimited("too many wrong keys from this address: try again later",
+                              reset - time.time())  # fmt: skip
         try:
             yield
         except Unauthorized:
-            self.failures.spend(address)
+            counter.hit(FAILED_CHECKS, "failed-key-checks", address)
             raise
 
 
@@ -202,42 +164,57 @@ def credentials() -> Credentials:
     return found
 
 
-def _buckets(group: str, per_minute: int) -> TokenBuckets:
-    burst = max(10 if group == "other" else 5, per_minute / 4)
-    return TokenBuckets(per_minute, min(per_minute, burst))  # a burst is never over the limit
+def _rate(settings: Settings, group: str) -> int:
+    """The current client's limit a minute in ``group`` (0: none): its key's, or the address's."""
+    key: ApiKey | None = g.get("client")
+    if key is None:
+        return settings.rate_limit if group == "other" else settings.rate_limit_answer
+    return key.searches_per_minute if group == "other" else key.answers_per_minute
+
+
+def _client() -> str:
+    """Whom a limit counts: the backend key the request carries, else the client's address."""
+    key: ApiKey | None = g.get("client")
+    return f"key {key.key_id}" if key is not None else f"address {client_address()}"
+
+
+def limiter_for(settings: Settings) -> Limiter:
+    """A Flask-Limiter with one shared limit a minute per group, for the current client."""
+
+    def limit(group: str) -> ApplicationLimit:
+        return ApplicationLimit(
+            limit_provider=lambda: f"{_rate(settings, group)}/minute",
+            key_function=_client,
+            scope=f"kb-{group}",
+            exempt_when=lambda: group_of(request.path) != group or _rate(settings, group) <= 0,
+        )
+
+    limiter = Limiter(
+        key_func=_client,
+        application_limits=[limit(group) for group in (*GROUPS, "other")],
+        storage_uri=settings.redis_url or "memory://",
+        strategy="moving-window",
+        headers_enabled=False,  # kb says its own (see init_app): Retry-After on a 429 only
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
+        key_prefix="kb",
+    )
+    limiter.request_filter(lambda: request.path.startswith(UNLIMITED))
+    return limiter
 
 
 def init_app(app: Flask) -> None:
     """Install the rate limits and the security headers."""
     settings = app.extensions["kb"].settings
-    anonymous = {
-        group: _buckets(
-            group, settings.rate_limit if group == "other" else settings.rate_limit_answer
-        )
-        for group in (*GROUPS, "other")
-    }
-    app.extensions["kb.credentials"] = checks = Credentials(settings)
-    keyed: dict[tuple[str, str, int], TokenBuckets] = {}  # (group, key id, rate): one per key
+    limiter = limiter_for(settings)
+    app.extensions["kb.credentials"] = checks = Credentials(settings, limiter)
 
     @app.before_request
-    def limit() -> None:
-        if request.path.startswith(("/static/", "/healthz", "/readyz", "/metrics", "/admin/")):
-            return
-        group = next((n for n, paths in GROUPS.items() if request.path in paths), "other")
-        key = checks.client_key()
-        if key is None:
-            buckets, client = anonymous[group], client_address()
-        else:
-            rate = key.searches_per_minute if group == "other" else key.answers_per_minute
-            bucket_key = (group, key.key_id, rate)
-            buckets = keyed.get(bucket_key) or keyed.setdefault(bucket_key, _buckets(group, rate))
-            client = f"key {key.key_id}"
-        if buckets.rate <= 0:
-            return
-        spent = buckets.spend(f"{group}:{client}")
-        g.rate_limit = (round(buckets.rate * 60), spent.remaining)
-        if spent.wait:
-            raise RateLimited("too many requests: slow down and try again shortly", spent.wait)
+    def identify() -> None:  # before the limiter's check, which counts this client
+        if not request.path.startswith(UNLIMITED):
+            g.client = checks.client_key()
+
+    limiter.init_app(app)
 
     frame_ancestors = settings.frame_ancestors.strip() or "'none'"
     policy = "; ".join([
@@ -258,8 +235,12 @@ def init_app(app: Flask) -> None:
         h = response.headers
         if request.path == "/admin" or request.path.startswith("/admin/"):
             h["Cache-Control"] = "no-store"  # editors' data, and POST /admin/keys shows a key
-        if "rate_limit" in g:
-            h["X-RateLimit-Limit"], h["X-RateLimit-Remaining"] = map(str, g.rate_limit)
+        current = limiter.current_limit
+        if current is not None:
+            h["X-RateLimit-Limit"] = str(current.limit.amount)
+            h["X-RateLimit-Remaining"] = str(current.remaining)
+            if response.status_code == 429:
+                h["Retry-After"] = str(max(1, math.ceil(current.reset_at - time.time())))
         h.setdefault("Content-Security-Policy", policy)
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from kb.cli.group import cli, knowledge_base
+from kb.database import HEAD
 from kb.models import Filter, UserContext
 from kb.text import snippet
 from kb.usecases.bootstrap import Services
@@ -279,6 +280,19 @@ def _eval_helpcentre(
         click.echo(json.dumps({"dataset": evalset.name, **report.figures()}, indent=2))
     else:
         click.echo(format_report(report))
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the store's schema up to date, and say which revision it is at.
+
+    kb does this itself when a process first opens the store; run it before rolling out a new
+    version so that no replica waits on it.
+    """
+    kb = knowledge_base(ctx)
+    with kb.stores.open() as store:
+        click.echo(f"The store ({store.engine.dialect.name}) is at schema revision {HEAD}.")
 
 
 @cli.group("index")

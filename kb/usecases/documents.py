@@ -64,7 +64,7 @@ class Documents:
         if store is not None:
             with store:
                 counts = store.counts()
-        return {**counts, "index_version": current_version(self.settings.index_dir)}
+        return {**counts, "index_version": current_version(self.settings.snapshots_dir)}
 
     def add_feedback(self, raw: Any) -> int:
         """Validate, redact and store a customer's feedback; return its id.

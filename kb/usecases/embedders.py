@@ -45,7 +45,7 @@ class EmbeddingModels:
         if self.given is not None:
             return self.given.name
         if self._name is None:
-            served = current_manifest(self.settings.index_dir)
+            served = current_manifest(self.settings.snapshots_dir)
             setting = self.settings.embed_model
             self._name = served.model if served else explicit(setting) or DEFAULT_MODEL
         return self._name

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kb.config import Settings
+from kb.config import SCRATCH, Settings
 from kb.errors import SourceError
 from kb.retrieval_metrics import score_run
 from kb.usecases.bootstrap import build
@@ -68,7 +68,7 @@ def evaluate_answers(
     point at a relevant document; ``citation_recall``: share of relevant documents cited.
     """
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
-        kb = build(replace(settings, home=home or Path(scratch), config=None))
+        kb = build(replace(settings, home=home or Path(scratch), config=None, **SCRATCH))
         kb.ingestion.ingest([str(evalset.corpus)])
         judged = [q for q in evalset.qrels if q in evalset.queries]
         answered_relevant = refused = cited = cited_relevant = relevant_found = relevant = 0
@@ -105,7 +105,7 @@ def evaluate(
 ) -> dict[str, dict[str, float]]:
     """Build a throw-away knowledge base of the corpus; return metrics per method."""
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as scratch:
-        kb = build(replace(settings, home=home or Path(scratch), config=None))
+        kb = build(replace(settings, home=home or Path(scratch), config=None, **SCRATCH))
         kb.ingestion.ingest([str(evalset.corpus)])
         judged = [q for q in evalset.qrels if q in evalset.queries]
         searcher = kb.retrieval.searcher()

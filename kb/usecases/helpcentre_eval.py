@@ -29,7 +29,7 @@ from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from kb.calibration import Bucket, expected_calibration_error, reliability
-from kb.config import Settings
+from kb.config import SCRATCH, Settings
 from kb.errors import SourceError
 
 HTML_SUFFIXES = (".html", ".htm", ".xhtml")
@@ -292,7 +292,7 @@ def evaluate_helpcentre(
     """
     from kb.usecases.bootstrap import build
 
-    kb = build(replace(settings, home=home, config=None))
+    kb = build(replace(settings, home=home, config=None, **SCRATCH))
     with crawlable(evalset.source) as (start, base, root):
         forget_other_sources(kb, start)
         kb.ingestion.ingest([start])

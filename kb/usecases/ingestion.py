@@ -109,7 +109,7 @@ class Ingestion:
             # a Chinese help centre is not embedded with MiniLM first and e5 again after.
             guess = self.models.named or self.models.name
             undecided = (
-                self.models.named is None and current_manifest(self.settings.index_dir) is None
+                self.models.named is None and current_manifest(self.settings.snapshots_dir) is None
             )
             with Progress("Reading", enabled=progress) as bar, ExitStack() as stack:
                 background: BackgroundEmbedder | None = None
@@ -154,7 +154,7 @@ class Ingestion:
                 )
                 # A small first ingest is embedded by the snapshot build, with the chosen model.
                 embedded_while_reading = background.close() if background else 0
-            served = current_version(self.settings.index_dir)
+            served = current_version(self.settings.snapshots_dir)
             choice = self.models.choose(store)
             self.models.use(choice.model)
             manifest, embedded = self.build_index(store, progress=progress, reason=choice.reason)
@@ -187,7 +187,7 @@ class Ingestion:
                 store,
                 self.models.name,
                 lambda: self.models.embedder,
-                self.settings.index_dir,
+                self.settings.snapshots_dir,
                 progress=bar.step,
                 batch_size=self.settings.embed_batch_size,
                 keep=self.settings.index_keep,

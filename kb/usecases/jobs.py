@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -49,7 +50,7 @@ class Jobs:
         hold.enter_context(ingest_lock(self.settings.home, self.settings.database_url))
         try:
             with self.stores.journal() as journal:
-                job_id = journal.add_job("ingest", list(sources), os.getpid())
+                job_id = journal.add_job("ingest", list(sources), os.getpid(), socket.gethostname())
             threading.Thread(target=self._run, args=(job_id, list(sources), hold), daemon=True,
                              name=f"kb-job-{job_id}").start()  # fmt: skip
         except BaseException:
@@ -93,7 +94,8 @@ class Jobs:
             found = journal.get_job(job_id)
             if found is None:
                 raise NotFound(f"no job {job_id}")
-            if found.status in ("queued", "running") and not _alive(found.pid):
+            here = found.host in ("", socket.gethostname())  # another host's pid means nothing here
+            if found.status in ("queued", "running") and here and not _alive(found.pid):
                 journal.update_job(job_id, status="failed", error="interrupted: its process ended")
                 found = journal.get_job(job_id)
             assert found is not None

@@ -74,7 +74,7 @@ class Retrieval:
         if current is not None and now - self._checked < self.settings.reload_interval:
             return current
         self._checked = now
-        version = current_version(self.settings.index_dir)
+        version = current_version(self.settings.snapshots_dir)
         if current is not None and current.version == version:
             return current
         # One thread loads the new snapshot; the others keep serving the current one.
@@ -86,7 +86,7 @@ class Retrieval:
             if self._searcher is not None and self._searcher.version == version:
                 return self._searcher
             try:
-                snapshot: Snapshot = load_current(self.settings.index_dir)
+                snapshot: Snapshot = load_current(self.settings.snapshots_dir)
             except KbError as e:
                 if self._searcher is None:
                     raise

@@ -22,7 +22,7 @@ class IndexVersions:
 
     def list(self) -> tuple[list[Manifest], str | None]:
         """Return every snapshot, oldest first, and the name of the one served."""
-        index_dir = self.settings.index_dir
+        index_dir = self.settings.snapshots_dir
         return list_versions(index_dir), current_version(index_dir)
 
     def rollback(self, version: str) -> Drift:
@@ -35,11 +35,11 @@ class IndexVersions:
         """
         if not re.fullmatch(r"v[0-9]{1,12}", version):  # a name, never a path or a novel
             raise NotFound(f"no index snapshot {version[:40]!r}")
-        directory = self.settings.index_dir / version
+        directory = self.settings.snapshots_dir / version
         snapshot = None
         if (directory / "manifest.json").is_file():
             snapshot = Snapshot(directory)  # raises, naming the damage, if it cannot be served
-        switch_to(self.settings.index_dir, version)
+        switch_to(self.settings.snapshots_dir, version)
         self.retrieval.invalidate()
         if snapshot is None:
             return Drift()
