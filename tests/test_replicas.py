@@ -72,7 +72,9 @@ class Replica:
         )  # fmt: skip
         deadline = time.monotonic() + 90
         while self.call("GET", "/healthz")[0] != 200:
-            assert time.monotonic() < deadline and self.process.poll() is None
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop(signal.SIGKILL)  # never left running when it did not come up
+                raise AssertionError(f"kb serve on {self.base} did not come up")
             time.sleep(0.2)
 
     def call(self, method: str, path: str, body: dict | None = None, client: str | None = None,
@@ -108,7 +110,11 @@ def test_two_kb_serve_replicas_share_ingests_journal_and_limits_and_survive_a_ki
            "KB_RATE_LIMIT": "4", "KB_RATE_LIMIT_ANSWER": "100", "KB_RELOAD_INTERVAL": "0.3",
            "KB_WORKERS": "1", "KB_THREADS": "4"}  # fmt: skip
     one = Replica(tmp_path / "one", env)
-    two = Replica(tmp_path / "two", env)
+    try:
+        two = Replica(tmp_path / "two", env)
+    except BaseException:
+        one.stop()
+        raise
     try:
         # An ingest started through one replica's admin API, followed through the other's.
         status, started = one.call("POST", "/admin/ingest", {"sources": [str(DEMO)]}, admin=True)
