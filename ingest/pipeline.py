@@ -15,6 +15,7 @@ from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
 from ingest.ids import suffixed
 from ingest.language import with_language
+from ingest.sheets import is_faq_sheet, read_faq_sheet
 from ingest.sources import Batch, is_url, read_source
 from kb.errors import SourceError
 from kb.models import Document
@@ -145,7 +146,9 @@ def _read(
             text_keys=store.text_keys,
         )
     path = Path(source).expanduser()
-    if is_ticket_export(path):
+    if is_faq_sheet(path, options.mapping):
+        batch = read_faq_sheet(path, options.mapping)
+    elif is_ticket_export(path):
         from ingest.tickets import read_tickets
 
         batch = read_tickets(path, options.mapping)

@@ -80,8 +80,8 @@ def read_source(source: str, held: HeldIds | None = None) -> Batch:
         batch.documents.append(doc)
         return batch
     raise SourceError(
-        f"cannot ingest {source}: expected a folder, an .html, .md or .jsonl file, a ticket export"
-        " (.csv, .json) or an http(s) URL"
+        f"cannot ingest {source}: expected a folder, an .html, .md or .jsonl file, an FAQ sheet"
+        " (.csv, .xlsx), a ticket export (.csv, .json) or an http(s) URL"
     )
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ingest.sheets import HEADERS as SHEET_FIELDS
 from ingest.sources import Batch, json_object
 from kb.dedupe import connected_groups, same_owner_pairs, similar_pairs
 from kb.errors import SourceError
@@ -104,11 +105,11 @@ def parse_mapping(text: str) -> dict[str, str]:
                 f"bad column mapping {part.strip()!r}: expected field=Column, "
                 "e.g. subject=Title,body=Question"
             )
-        if field not in DEFAULT_MAPPING:
-            known = ", ".join(DEFAULT_MAPPING)
-            raise SourceError(f"unknown ticket field {field!r} in column mapping; known: {known}")
+        if field not in DEFAULT_MAPPING and field not in SHEET_FIELDS:
+            known = ", ".join(dict.fromkeys([*DEFAULT_MAPPING, *SHEET_FIELDS]))
+            raise SourceError(f"unknown field {field!r} in column mapping; known: {known}")
         if field in mapping:
-            raise SourceError(f"ticket field {field!r} is mapped twice")
+            raise SourceError(f"field {field!r} is mapped twice")
         mapping[field] = column
     if not mapping:
         raise SourceError("empty column mapping: expected field=Column, e.g. body=Question")

@@ -79,7 +79,7 @@ def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str
     [
         ("missing", None, "no such file or folder"),
         ("emptydir", "", "no HTML or Markdown documents"),
-        ("file.pdf", "x", "expected a folder, an .html, .md or .jsonl file"),
+        ("file.pdf", "x", "expected a folder, an .html, .md or .jsonl file, an FAQ sheet"),
         ("bin.html", b"\x00\x01\x02", "binary content"),
     ],
 )

@@ -244,7 +244,7 @@ def test_parse_mapping():
         ("subject", "bad column mapping 'subject'"),
         ("=Title", "bad column mapping '=Title'"),
         ("body=", "bad column mapping 'body='"),
-        ("colour=Red", "unknown ticket field 'colour'"),
+        ("colour=Red", "unknown field 'colour'"),
         ("body=A,body=B", "'body' is mapped twice"),
         (" , ", "empty column mapping"),
     ],
