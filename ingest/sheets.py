@@ -84,7 +84,10 @@ def is_faq_sheet(path: Path, mapping: Mapping[str, str] | None = None) -> bool:
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     try:
-        header = next(csv.reader(io.StringIO(_decode(path.read_bytes()[:65536]))), [])
+        with path.open("rb") as f:
+            head = f.read(65536)
+        cut = head.rfind(b"\n")  # whole lines only: a cut inside a character is not UTF-8
+        header = next(csv.reader(io.StringIO(_decode(head[:cut] if cut > 0 else head))), [])
     except (csv.Error, OSError):
         return False
     named = {k: v for k, v in (mapping or {}).items() if k in HEADERS}

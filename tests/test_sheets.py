@@ -105,3 +105,17 @@ def test_a_bad_sheet_is_one_line_and_stores_nothing(tmp_path, name, content, mes
     assert result.returncode != 0 and result.stderr.startswith("kb: error: ")
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (home / "index").exists()  # nothing published
+
+
+def test_a_long_utf8_sheet_is_still_read_by_its_header(tmp_path, kb):
+    """The header is read from the file's first 64 KiB: a cut inside a character is not text."""
+    rows = [(f"问题 {n}：怎样连接集线器？", "打开应用，点击添加设备。" * 40) for n in range(120)]
+    path = write_csv(tmp_path / "长表.csv", ("问题", "答案"), rows)
+    assert path.stat().st_size > 65536
+    try:
+        path.read_bytes()[:65536].decode("utf-8-sig")
+        split = False
+    except UnicodeDecodeError:
+        split = True
+    assert split  # the 64 KiB cut falls inside a character, as it did before the fix
+    assert kb.ingestion.ingest([str(path)]).added == 120
