@@ -174,14 +174,6 @@ class Database:
         with self._lock, self.engine.begin() as conn:
             yield Session(conn, self.postgresql)
 
-    @contextmanager
-    def stream(self, sql: str, args: Sequence[Any] = ()) -> Iterator[Iterator[Any]]:
-        """Yield the rows of a large read as they come (a server-side cursor on PostgreSQL)."""
-        with self.engine.connect() as conn:
-            options = conn.execution_options(stream_results=True, yield_per=2000)
-            sql = _placeholders(sql) if self.postgresql else sql
-            yield iter(options.exec_driver_sql(sql, tuple(args)))
-
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         result = self.conn.execute(sql, args)
         return [dict(zip(result.names, r, strict=True)) for r in result.rows]

@@ -38,6 +38,7 @@ from kb.generate import compose
 from kb.links import article_path, at_address, is_plain_path
 from kb.store import Store, StoredDocument
 from kb.usecases.bootstrap import Services, build
+from tests.servers import free_port
 from tests.sites import reply, serve, serve_folder
 from web import create_app
 
@@ -104,9 +105,7 @@ def test_an_id_held_last_time_stays_and_taken_ids_are_never_given():
 @pytest.fixture
 def case_shop() -> Iterator[str]:
     """The reported site (site.py, run as its README says) on a free port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     script = CASES / "crawl-query-id-collision" / "site.py"
     proc = subprocess.Popen(
         [sys.executable, str(script), str(port)],

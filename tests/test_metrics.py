@@ -3,7 +3,6 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.openai_server import Reply, ScriptedModel, openai_server
+from tests.servers import free_port
 from web import create_app
 
 
@@ -76,9 +76,7 @@ def test_language_model_latency_tokens_and_failures(demo_home):
 
 
 def test_kb_serve_with_two_workers_adds_up_their_metrics(demo_home):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env |= {"KB_HOME": str(demo_home), "KB_WORKERS": "2", "KB_THREADS": "2"}
     kb = Path(sys.executable).parent / "kb"
