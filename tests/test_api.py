@@ -29,6 +29,21 @@ def test_openapi_describes_every_route_and_nothing_else(client):
     assert served == described
 
 
+def test_every_operation_documents_the_media_of_its_bad_input_error(client):
+    """A NUL in any query string is refused before the route runs: pages answer that 400 as
+    HTML, the API as JSON, and the document says so for each operation."""
+    document = client.get("/openapi.json").json
+    tried = 0
+    for path, operations in document["paths"].items():
+        if "{" in path or "get" not in operations:
+            continue
+        response = client.get(f"{path}?q=%00", headers={"Accept": "text/html"})
+        assert response.status_code == 400, path
+        assert response.mimetype in operations["get"]["responses"]["400"]["content"], path
+        tried += 1
+    assert tried >= 15
+
+
 def test_the_published_limits_are_the_settings_and_requests_are_held_to_them(demo_home, embedder):
     settings = {"home": demo_home, "max_k": 7, "max_query_chars": 300,
                 "context_fields": "product,region", "key_rate_limit": 42}  # fmt: skip

@@ -32,6 +32,7 @@ from spectree.utils import get_multidict_items
 from kb.config import Settings
 from kb.errors import InvalidInput
 from web.contract import Error, RequestModels, request_models
+from web.errors import API_SURFACES
 from web.versions import API_VERSION
 
 # What a declared view returns: a model (sent as JSON, checked), or what Flask takes.
@@ -234,13 +235,20 @@ class Contract:
         for rule in current_app.url_map.iter_rules():
             media = self._media.get(current_app.view_functions[rule.endpoint], {})
             path = self.tree.backend.parse_path(rule, None)[0]
+            page = rule.endpoint.split(".")[0] not in API_SURFACES
             for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
                 op = paths.get(path, {}).get(method.lower())
-                for code, types in media.items() if op else ():
+                if not op:
+                    continue
+                for code, types in media.items():
                     response = op["responses"].setdefault(str(code), {"description": "OK"})
                     content = response.setdefault("content", {})
                     for kind, schema in types.items():
                         content[kind] = {"schema": schema or STRING}
+                if page:  # a page's errors are a small HTML page unless JSON is asked for
+                    for code, response in op["responses"].items():
+                        if int(code) >= 400:
+                            response.setdefault("content", {})["text/html"] = {"schema": STRING}
         prefix = f"/v{API_VERSION}"
         for path in paths:
             if path.startswith(prefix + "/") and path[len(prefix) :] in paths:
