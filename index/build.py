@@ -40,7 +40,7 @@ from index.versions import (
     switch_to,
 )
 from kb.embedder import Embedder
-from kb.links import article_path
+from kb.links import article_path, opens_at_sections
 from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import TOKENIZER, content_hash, script, slugify, tokenize
 
@@ -52,14 +52,17 @@ FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: str, title: str):
     """Return the link to a passage's section: its anchor, or a text fragment for its heading.
 
-    Documents with no public URL link to kb's own article page, which gives every section an
-    anchor (its slug) when the source had none.
+    Documents with no public URL, or one a browser downloads (a Word file), link to kb's own
+    article page, which gives every section an anchor (its slug) when the source had none.
+    Anchors keep ``=`` so a PDF's ``page=N`` reaches the viewer as its open parameter.
     """
+    if doc_url and not opens_at_sections(doc_url):
+        doc_url = None  # a Word file: its sections are in kb's copy
     base = (doc_url or article_path(doc_id)).split("#", 1)[0]
     if not doc_url and not anchor and section and section != title:
         anchor = slugify(section)
     if anchor:
-        return f"{base}#{quote(anchor, safe='-_.~')}"
+        return f"{base}#{quote(anchor, safe='-_.~=')}"
     if section and section != title:
         return f"{base}#:~:text={quote(section, safe='')}"
     return base

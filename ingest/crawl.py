@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from ingest.extract import extract
-from ingest.fetch import Fetcher, FetchError, Response
+from ingest.fetch import Fetcher, FetchError, Response, document_suffix
 from ingest.ids import (
     Claim,
     also_at,
@@ -32,7 +32,7 @@ from ingest.ids import (
 )
 from ingest.robots import Robots
 from ingest.sitemap import is_sitemap, parse_sitemap
-from ingest.sources import Batch, page_document, url_doc_id
+from ingest.sources import MAX_FILE_BYTES, Batch, file_document, page_document, url_doc_id
 from ingest.urls import in_scope, looks_like_page, normalize_url, scope_of, trap_reason
 from kb.errors import SourceError
 from kb.links import ALSO_AT
@@ -101,8 +101,10 @@ class Crawler:
         user_agent: str,
         on_document: Callable[[Document], None] | None = None,
         text_keys: TextKeys | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         self.fetcher = fetcher
+        self.max_file_bytes = max_file_bytes
         self.text_keys = text_keys  # of stored documents, to tell copies of unchanged pages
         self.limits = limits
         self.known = known
@@ -373,7 +375,10 @@ class Crawler:
 
     def _page(self, item: _Item, response: Response) -> None:
         url = response.url
-        state = self.known.get(item.url)
+        suffix = document_suffix(response.content_type, url)
+        if suffix:
+            self._file(item, response, suffix)
+            return
         if response.content_type not in HTML_TYPES:
             self.batch.skipped.append((url, f"not HTML ({response.content_type})"))
             return
@@ -401,7 +406,30 @@ class Crawler:
             lastmod=item.lastmod,
             links=links,
         )
+        self._read_as(page_state, doc, reason, declared, url)
+
+    def _file(self, item: _Item, response: Response, suffix: str) -> None:
+        """Read a PDF or Word file a page linked to (in scope) as a document; it has no links."""
+        url = normalize_url(response.url) or item.url
+        doc, reason = file_document(response.body, suffix, doc_id=url_doc_id(url),
+                                    source=self.batch.source, url=url,
+                                    max_bytes=self.max_file_bytes)  # fmt: skip
+        page_state = PageState(
+            url=item.url,
+            doc_id=None,
+            etag=response.headers.get("etag"),
+            last_modified=response.headers.get("last-modified"),
+            lastmod=item.lastmod,
+            links=(),
+        )
+        self._read_as(page_state, doc, reason, False, response.url)
+
+    def _read_as(self, page_state: PageState, doc: Document | None, reason: str,
+                 declared: bool, url: str) -> None:  # fmt: skip
+        """Keep what the page or file at ``url`` gave: its document, else the reason (and the
+        document it gave last time is gone)."""
         if doc is None:
+            state = self.known.get(page_state.url)
             self.batch.pages.append(page_state)
             self.batch.skipped.append((url, reason))
             if state and state.doc_id:
@@ -486,13 +514,13 @@ def crawl(
     source: str,
     on_document: Callable[[Document], None] | None = None,
     text_keys: TextKeys | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Batch:
     """Crawl the sites of ``starts`` into a batch (documents, kept, gone, failed, skipped).
 
     ``text_keys`` returns the text key and URL of stored documents by id, in one call: with
     it, a new page that copies an unchanged one (not read again) is known as its duplicate.
     """
-    crawler = Crawler(
-        fetcher, limits, known, user_agent=user_agent, on_document=on_document, text_keys=text_keys
-    )
+    crawler = Crawler(fetcher, limits, known, user_agent=user_agent, on_document=on_document,
+                      text_keys=text_keys, max_file_bytes=max_file_bytes)  # fmt: skip
     return crawler.crawl(starts, source)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -17,6 +18,13 @@ from dataclasses import dataclass, field
 from ingest.compression import inflate
 
 USER_AGENT = "kb-crawler/0.1"
+# Files a crawl reads as documents (ingest.sources.file_document), by media type.
+DOCUMENT_TYPES = {
+    "application/pdf": ".pdf",
+    "application/x-pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
+_GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream", "application/download"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,19 @@ class Response:
         return None
 
 
+def document_suffix(content_type: str, url: str) -> str | None:
+    """Return ``.pdf`` or ``.docx`` if a response of ``content_type`` from ``url`` is such a
+    file (by its media type, or by the URL's extension when the type says nothing), else None.
+    """
+    if content_type in DOCUMENT_TYPES:
+        return DOCUMENT_TYPES[content_type]
+    path = urllib.parse.urlsplit(url).path.lower()
+    for suffix in set(DOCUMENT_TYPES.values()):
+        if content_type in _GENERIC_TYPES and path.endswith(suffix):
+            return suffix
+    return None
+
+
 class FetchError(Exception):
     """A page could not be fetched: timeout, refused connection, too large…"""
 
@@ -63,6 +84,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class HttpFetcher(Fetcher):
     """GET over HTTP(S) with a timeout, a total deadline and a size limit per response.
 
+    Pages may have ``max_bytes``; PDF and Word files (:func:`document_suffix`)
+    ``max_document_bytes``, as manuals are larger than pages.
+
     A body the server compressed anyway (``Content-Encoding: gzip`` or ``deflate``) is
     returned decompressed, within the same size limit.
     """
@@ -72,10 +96,12 @@ class HttpFetcher(Fetcher):
         *,
         timeout: float = 20.0,
         max_bytes: int = 5 * 1024 * 1024,
+        max_document_bytes: int = 100 * 1024 * 1024,
         user_agent: str = USER_AGENT,
     ) -> None:
         self.timeout = timeout
         self.max_bytes = max_bytes
+        self.max_document_bytes = max_document_bytes
         self.user_agent = user_agent
         self._opener = urllib.request.build_opener(_NoRedirect)
 
@@ -98,14 +124,16 @@ class HttpFetcher(Fetcher):
                 status = raw.status if hasattr(raw, "status") else raw.code
                 names = {k.lower(): v for k, v in raw.headers.items()}
                 length = names.get("content-length", "")
-                if length.isdigit() and int(length) > self.max_bytes:
-                    raise FetchError(f"larger than {self.max_bytes} bytes")
-                body = self._read(raw, deadline)
+                media = names.get("content-type", "").split(";")[0].strip().lower()
+                limit = self.max_document_bytes if document_suffix(media, url) else self.max_bytes
+                if length.isdigit() and int(length) > limit:
+                    raise FetchError(f"larger than {limit} bytes")
+                body = self._read(raw, deadline, limit)
                 coding = names.pop("content-encoding", "identity").strip().lower()
                 if coding in ("gzip", "x-gzip", "deflate"):
                     # Sent although we asked for identity: some servers always compress.
                     try:
-                        body = inflate(body, limit=self.max_bytes)
+                        body = inflate(body, limit=limit)
                     except ValueError as e:
                         raise FetchError(f"{coding} body: {e}") from None
                 elif coding not in ("identity", ""):
@@ -120,7 +148,7 @@ class HttpFetcher(Fetcher):
         except (http.client.HTTPException, OSError, ValueError) as e:
             raise FetchError(f"{type(e).__name__}: {e}") from None
 
-    def _read(self, raw: object, deadline: float) -> bytes:
+    def _read(self, raw: object, deadline: float, limit: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -130,6 +158,6 @@ class HttpFetcher(Fetcher):
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
-            if size > self.max_bytes:
-                raise FetchError(f"larger than {self.max_bytes} bytes")
+            if size > limit:
+                raise FetchError(f"larger than {limit} bytes")
             chunks.append(chunk)

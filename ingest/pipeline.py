@@ -16,7 +16,7 @@ from ingest.fetch import Fetcher, HttpFetcher
 from ingest.ids import suffixed
 from ingest.language import with_language
 from ingest.sheets import is_faq_sheet, read_faq_sheet
-from ingest.sources import Batch, is_url, read_source
+from ingest.sources import MAX_FILE_BYTES, Batch, is_url, read_source, too_large
 from kb.errors import SourceError
 from kb.models import Document
 from kb.store import Store
@@ -30,7 +30,8 @@ class IngestOptions:
     limits: CrawlLimits = field(default_factory=CrawlLimits)
     user_agent: str = "kb-crawler/0.1"
     timeout: float = 20.0
-    max_bytes: int = 5 * 1024 * 1024
+    max_bytes: int = 5 * 1024 * 1024  # a crawled page
+    max_file_bytes: int = MAX_FILE_BYTES  # a file: on disk, or a PDF or Word file a crawl links
     mapping: dict[str, str] | None = None
     dry_run: bool = False
 
@@ -133,7 +134,10 @@ def _read(
 ) -> Batch:
     if is_url(source):
         fetcher = fetcher or HttpFetcher(
-            timeout=options.timeout, max_bytes=options.max_bytes, user_agent=options.user_agent
+            timeout=options.timeout,
+            max_bytes=options.max_bytes,
+            max_document_bytes=options.max_file_bytes,
+            user_agent=options.user_agent,
         )
         return crawl(
             [source],
@@ -144,8 +148,12 @@ def _read(
             source=source,
             on_document=on_document,
             text_keys=store.text_keys,
+            max_file_bytes=options.max_file_bytes,
         )
     path = Path(source).expanduser()
+    if path.is_file() and path.stat().st_size > options.max_file_bytes:
+        raise SourceError(f"cannot ingest {source}: "
+                          + too_large(path.stat().st_size, options.max_file_bytes))  # fmt: skip
     if is_faq_sheet(path, options.mapping):
         batch = read_faq_sheet(path, options.mapping)
     elif is_ticket_export(path):
@@ -153,7 +161,11 @@ def _read(
 
         batch = read_tickets(path, options.mapping)
     else:
-        batch = read_source(source, held=lambda resolved: held_ids(store, resolved))
+        batch = read_source(
+            source,
+            held=lambda resolved: held_ids(store, resolved),
+            max_bytes=options.max_file_bytes,
+        )
     if on_document:
         for doc in batch.documents:
             on_document(doc)

@@ -1,4 +1,4 @@
-"""Sources → documents: a folder or file of HTML, a JSONL file, or a web page."""
+"""Sources → documents: a folder or file of HTML, Markdown, PDF or Word, a JSONL file, a page."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ from kb.text import normalize, slugify
 
 HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
+DOCUMENT_SUFFIXES = {".pdf", ".docx"}  # read by ingest/pdf.py and ingest/docx.py
+READABLE = HTML_SUFFIXES | MARKDOWN_SUFFIXES | DOCUMENT_SUFFIXES
+MAX_FILE_BYTES = 100 * 1024 * 1024  # a file read whole: manuals with pictures stay under it
+# Formats kb does not read, and what to do instead.
+_UNREAD = {
+    ".doc": "a Word 97-2003 .doc: save it as .docx",
+    ".xls": "an Excel 97-2003 .xls: save it as .xlsx",
+    ".pptx": "a slide deck: kb reads PDF, Word (.docx), HTML and Markdown",
+    ".ppt": "a slide deck: kb reads PDF, Word (.docx), HTML and Markdown",
+}
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
@@ -59,36 +69,49 @@ def is_url(source: str) -> bool:
 HeldIds = Callable[[str], tuple[Mapping[str, str], Mapping[str, str]]]
 
 
-def read_source(source: str, held: HeldIds | None = None) -> Batch:
+def read_source(
+    source: str, held: HeldIds | None = None, *, max_bytes: int = MAX_FILE_BYTES
+) -> Batch:
     """Read every document of a file or folder; raise :class:`SourceError` if none can be read.
 
-    ``held`` gives the ids a folder's files held last time, which they keep.
+    ``held`` gives the ids a folder's files held last time, which they keep; a file over
+    ``max_bytes`` is not read (in a folder it is skipped, alone it is an error).
     """
     path = Path(source).expanduser()
     if not path.exists():
         raise SourceError(f"no such file or folder: {source}")
     if path.is_dir():
         by_path, by_text = held(str(path.resolve())) if held else ({}, {})
-        return read_folder(path, by_path, by_text)
+        return read_folder(path, by_path, by_text, max_bytes=max_bytes)
     if path.suffix.lower() == ".jsonl":
         return read_jsonl(path)
-    if path.suffix.lower() in HTML_SUFFIXES | MARKDOWN_SUFFIXES:
+    if path.suffix.lower() in READABLE:
         batch = Batch(source=str(path.resolve()))
-        doc, reason = read_html_file(path, path.stem, batch.source)
+        doc, reason = read_file(path, path.stem, batch.source, max_bytes=max_bytes)
         if doc is None:
             raise SourceError(f"cannot ingest {source}: {reason}")
         batch.documents.append(doc)
         return batch
     raise SourceError(
-        f"cannot ingest {source}: expected a folder, an .html, .md or .jsonl file, an FAQ sheet"
-        " (.csv, .xlsx), a ticket export (.csv, .json) or an http(s) URL"
+        f"cannot ingest {source}: "
+        + _UNREAD.get(
+            path.suffix.lower(),
+            "expected a folder, an .html, .md, .pdf, .docx or .jsonl file, an FAQ sheet"
+            " (.csv, .xlsx), a help-centre export or ticket export (.json, .csv) or an http(s)"
+            " URL",
+        )
     )
 
 
 def read_folder(
-    folder: Path, by_path: Mapping[str, str] | None = None, by_text: Mapping[str, str] | None = None
+    folder: Path,
+    by_path: Mapping[str, str] | None = None,
+    by_text: Mapping[str, str] | None = None,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> Batch:
-    """Read every HTML or Markdown file below ``folder``; ids are paths without extension.
+    """Read every HTML, Markdown, PDF or Word file below ``folder``; ids are paths without
+    extension.
 
     Files whose paths differ only by extension (``faq.md``, ``faq.html``) are told apart: a
     file keeps the id it held last time (``by_path``: path → id; else ``by_text``: text key →
@@ -102,10 +125,10 @@ def read_folder(
     read: list[tuple[str, Document]] = []
     for path in files:
         rel = path.relative_to(folder).as_posix()
-        if path.suffix.lower() not in HTML_SUFFIXES | MARKDOWN_SUFFIXES:
-            batch.skipped.append((rel, "not an HTML or Markdown file"))
+        if path.suffix.lower() not in READABLE:
+            batch.skipped.append((rel, _UNREAD.get(path.suffix.lower(), "not a format kb reads")))
             continue
-        doc, reason = read_html_file(path, rel.rsplit(".", 1)[0], batch.source)
+        doc, reason = read_file(path, rel.rsplit(".", 1)[0], batch.source, max_bytes=max_bytes)
         if doc is None:
             batch.skipped.append((rel, reason))
         else:
@@ -124,19 +147,50 @@ def read_folder(
         others = (read[i][0] for i in group if read[i][0] != rel)
         batch.skipped.extend((other, f"duplicate of {rel}") for other in others)
     if not batch.documents:
-        raise SourceError(f"no HTML or Markdown documents in {folder}")
+        raise SourceError(f"no HTML, Markdown, PDF or Word documents in {folder}")
     return batch
 
 
-def read_html_file(path: Path, doc_id: str, source: str) -> tuple[Document | None, str]:
-    """Return the document in an HTML or Markdown file, or None and the reason it has none."""
-    data = path.read_bytes()
-    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+def read_file(
+    path: Path, doc_id: str, source: str, *, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[Document | None, str]:
+    """Return the document in an HTML, Markdown, PDF or Word file, or None and the reason it
+    has none (too large, damaged, no text…)."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return None, too_large(size, max_bytes)
+        data = path.read_bytes()
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or e})"
+    return file_document(data, path.suffix.lower(), doc_id=doc_id, source=source, url=None,
+                         max_bytes=max_bytes)  # fmt: skip
+
+
+def too_large(size: int, limit: int) -> str:
+    """Return the reason a file of ``size`` bytes is not read (``limit`` bytes at most)."""
+    return f"{size / 2**20:.0f} MiB, more than the {limit / 2**20:.0f} MiB a file may have"
+
+
+def file_document(
+    data: bytes, suffix: str, *, doc_id: str, source: str, url: str | None, max_bytes: int
+) -> tuple[Document | None, str]:
+    """Return the document in a file's ``data`` by its format (``suffix``: ``.pdf``, ``.md``…),
+    or None and the one-line reason it has none. Never raises for bad content."""
+    if suffix == ".pdf":
+        from ingest.pdf import read_pdf
+
+        return read_pdf(data, doc_id=doc_id, source=source, url=url)
+    if suffix == ".docx":
+        from ingest.docx import read_docx
+
+        return read_docx(data, doc_id=doc_id, source=source, url=url, limit=max_bytes)
+    if suffix in MARKDOWN_SUFFIXES:
         try:
             data = markdown_html(data.decode("utf-8")).encode("utf-8")
         except UnicodeDecodeError:
             return None, "not UTF-8 text"
-    return html_document(data, doc_id=doc_id, source=source, url=None)
+    return html_document(data, doc_id=doc_id, source=source, url=url)
 
 
 def markdown_html(text: str) -> str:

@@ -8,8 +8,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit
 
 TRACKING = re.compile(r"^(utm_\w+|gclid|fbclid|msclkid|mc_cid|mc_eid|_ga|_gl|yclid|ref_src)$", re.I)
 NOT_PAGES = re.compile(
-    r"\.(png|jpe?g|gif|svg|webp|ico|bmp|pdf|zip|gz|tgz|bz2|xz|7z|rar|exe|dmg|msi|deb|rpm|iso|"
-    r"mp3|mp4|m4a|wav|ogg|webm|avi|mov|css|js|mjs|json|woff2?|ttf|eot|otf|txt|csv|xlsx?|docx?|"
+    r"\.(png|jpe?g|gif|svg|webp|ico|bmp|zip|gz|tgz|bz2|xz|7z|rar|exe|dmg|msi|deb|rpm|iso|"
+    r"mp3|mp4|m4a|wav|ogg|webm|avi|mov|css|js|mjs|json|woff2?|ttf|eot|otf|txt|csv|xlsx?|doc|"
     r"pptx?|odt|ods|odp)$",
     re.I,
 )
@@ -78,5 +78,6 @@ def trap_reason(url: str) -> str | None:
 
 
 def looks_like_page(url: str) -> bool:
-    """Return whether ``url`` may be an HTML page (not an image, archive, script…)."""
+    """Return whether ``url`` may be a page or a document kb reads (HTML, PDF, Word), not an
+    image, archive, script…"""
     return NOT_PAGES.search(urlsplit(url).path) is None

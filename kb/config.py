@@ -68,6 +68,11 @@ class Settings:
     crawl_max_depth: int = _s(25, "Most links followed from a start page or sitemap.")
     crawl_timeout: float = _s(20.0, "Seconds one page may take to arrive.")
     crawl_max_bytes: int = _s(5 * 1024 * 1024, "Largest page fetched, in bytes.")
+    max_file_bytes: int = _s(
+        100 * 1024 * 1024,
+        "Largest file ingested, in bytes: a PDF, Word file, sheet or export on disk, or a PDF or"
+        " Word file a crawled page links to.",
+    )
     user_agent: str = _s(
         "kb-crawler/0.1", "User agent the crawler sends and matches in robots.txt."
     )
@@ -261,6 +266,7 @@ SECRETS = frozenset({"llm_api_key", "admin_key", "admin_key_hash"})
 def _validate(s: Settings) -> None:
     checks = [
         (s.chunk_words >= 20, "chunk_words must be at least 20"),
+        (s.max_file_bytes >= 1024, "max_file_bytes must be at least 1024"),
         (s.search_candidates >= 1, "search_candidates must be at least 1"),
         (0.0 <= s.dense_weight <= 1.0, "dense_weight must be between 0 and 1"),
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),

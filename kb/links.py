@@ -22,6 +22,19 @@ def at_address(page_url: str, address: str) -> str:
     return address + hash_ + fragment
 
 
+DOWNLOADED = (".docx",)  # files a browser saves instead of showing: cited at kb's own copy
+
+
+def opens_at_sections(url: str) -> bool:
+    """Return whether a browser shows ``url`` and can go to a ``#fragment`` in it.
+
+    A Word file is downloaded, not shown, so its passages link to kb's copy of it; a PDF
+    opens at ``#page=N``.
+    """
+    path = url.split("#", 1)[0].split("?", 1)[0].lower()
+    return not path.endswith(DOWNLOADED)
+
+
 def is_plain_path(doc_id: str) -> bool:
     """Return whether ``doc_id`` survives as a URL path: no empty, ``.`` or ``..`` segment."""
     return all(segment not in ("", ".", "..") for segment in doc_id.split("/"))

@@ -39,7 +39,7 @@ def test_folder_reads_html_ids_from_paths_and_skips_the_rest(tmp_path: Path):
         "bin.html": "binary content, not HTML",
         "empty.html": "no text in the page",
         "index.html": "a page of links, not an article",
-        "notes.txt": "not an HTML or Markdown file",
+        "notes.txt": "not a format kb reads",
     }
 
 
@@ -78,8 +78,10 @@ def test_bad_jsonl_is_one_clear_error(tmp_path: Path, content: str, message: str
     "name, content, message",
     [
         ("missing", None, "no such file or folder"),
-        ("emptydir", "", "no HTML or Markdown documents"),
-        ("file.pdf", "x", "expected a folder, an .html, .md or .jsonl file, an FAQ sheet"),
+        ("emptydir", "", "no HTML, Markdown, PDF or Word documents"),
+        ("file.txt", "x", "expected a folder, an .html, .md, .pdf, .docx or .jsonl file"),
+        ("file.pdf", "x", "not a PDF"),
+        ("old.doc", "x", "a Word 97-2003 .doc: save it as .docx"),
         ("bin.html", b"\x00\x01\x02", "binary content"),
     ],
 )

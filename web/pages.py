@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
@@ -14,7 +15,7 @@ from pydantic import BaseModel
 
 from index.versions import current_version
 from kb.errors import KbError, NotFound
-from kb.models import Citation
+from kb.models import Citation, Section
 from kb.text import slugify, tokenize
 from web.contract import IdQuery, PageQuery
 from web.locale import editor_messages, page_messages, widget_messages
@@ -100,6 +101,37 @@ class HelpfulForm(BaseModel):
     doc_id: str | None = None
     index_version: str | None = None
     cited: list[str] = []
+
+
+@dataclass(frozen=True)
+class ArticleSection:
+    """A section as kb's article page shows it: its element id, page mark, heading or not."""
+
+    section: Section
+    anchor: str | None
+    page: str | None
+    heading: bool
+
+
+def article_sections(sections: Sequence[Section]) -> list[ArticleSection]:
+    """Return how kb's article page shows ``sections``: each anchor once, a PDF's pages marked.
+
+    Sections without an anchor get their heading's slug; sections of one PDF page share its
+    ``page=N`` anchor, which the first of them carries, with a page mark.
+    """
+    shown: list[ArticleSection] = []
+    seen: set[str] = set()
+    previous = None
+    for s in sections:
+        anchor = s.anchor or slugify(s.heading)
+        page_number = anchor[5:] if anchor.startswith("page=") and anchor[5:].isdigit() else None
+        first = anchor not in seen
+        seen.add(anchor)
+        shown.append(ArticleSection(s, anchor if first else None,
+                                    page_number if first else None,
+                                    heading=s.heading != previous))  # fmt: skip
+        previous = s.heading
+    return shown
 
 
 def blueprint(contract: Contract) -> Blueprint:
@@ -211,7 +243,6 @@ def blueprint(contract: Contract) -> Blueprint:
         doc = kb.documents.public_document(doc_id)
         if doc is None:
             raise NotFound(f"no document {doc_id[:200]!r}")
-        sections = [(s, s.anchor or slugify(s.heading)) for s in doc.sections]
-        return page("article.html", doc=doc, sections=sections)
+        return page("article.html", doc=doc, sections=article_sections(doc.sections))
 
     return bp

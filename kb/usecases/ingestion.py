@@ -60,6 +60,7 @@ class Ingestion:
             user_agent=s.user_agent,
             timeout=s.crawl_timeout,
             max_bytes=s.crawl_max_bytes,
+            max_file_bytes=s.max_file_bytes,
         )
         return replace(options, **overrides)
 
