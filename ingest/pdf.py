@@ -45,6 +45,8 @@ _NUMBERING = re.compile(
     r"|^第.{1,4}[章节部篇]\s*",
 )
 _DIGITS = re.compile(r"\d+")
+_GAP = re.compile(r" {3,}")
+ROW = "\x00"  # marks a line that stands alone: a table row or a line of code
 _JUNK_TITLES = re.compile(r"^(?:untitled|microsoft (?:word|powerpoint) - .*|.*\.(?:docx?|pdf))$",
                           re.IGNORECASE)  # fmt: skip
 
@@ -120,12 +122,45 @@ def _first_line(e: Exception) -> str:
 
 
 def _page_lines(reader: PdfReader, n: int) -> list[str]:
-    """Return the non-empty lines of page ``n``'s text layer; a page pypdf fails on is empty."""
+    """Return the lines of page ``n``'s text layer, laid out as on the page (a table row on
+    one line), with ``""`` where a blank line parts paragraphs and ``"\x00"`` before a line
+    that stands alone (a table row); a page pypdf fails on is empty.
+    """
     try:
-        text = reader.pages[n].extract_text()
+        text = reader.pages[n].extract_text(extraction_mode="layout")
     except Exception:  # one broken page costs that page, not the document
         return []
-    return [line for line in (normalize(t) for t in text.splitlines()) if line]
+    raw = text.splitlines()
+    rows = table_rows(raw)
+    lines: list[str] = []
+    for i, line in enumerate(raw):
+        line = normalize(line)
+        if line and i in rows:
+            lines.append(ROW + line)
+        elif line or (lines and lines[-1]):
+            lines.append(line)
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def table_rows(lines: Sequence[str]) -> set[int]:
+    """Return the indices of ``lines`` (laid out with spaces) that are rows of a table.
+
+    A row has a gap of three or more spaces between words, and a cell after a gap starts in
+    the same column (within one character) as a cell of the line before or after it: words of
+    justified prose are spaced out too, but not in columns that line up.
+    """
+    starts = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip())
+        starts.append({m.end() for m in _GAP.finditer(line.rstrip()) if m.start() > indent})
+    rows: set[int] = set()
+    for i in range(len(lines) - 1):
+        a, b = starts[i], starts[i + 1]
+        if a and b and any(abs(x - y) <= 1 for x in a for y in b):
+            rows |= {i, i + 1}
+    return rows
 
 
 def outline(reader: PdfReader) -> list[Heading]:
@@ -166,7 +201,8 @@ def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     def key(line: str) -> str:
         return _DIGITS.sub("#", line.lower())
 
-    edges = [set(map(key, lines[:2] + lines[-2:])) for lines in pages]
+    solid = [[line for line in lines if line] for lines in pages]
+    edges = [set(map(key, lines[:2] + lines[-2:])) for lines in solid]
     counts = Counter(k for keys in edges for k in keys)
     running = {k for k, n in counts.items()
                if (len(pages) >= 4 and n >= len(pages) / 2) or (n >= 3 and "#" in k)}  # fmt: skip
@@ -174,9 +210,9 @@ def drop_running_lines(pages: list[list[str]]) -> list[list[str]]:
     out = []
     for lines in pages:
         cut = list(lines)
-        while cut and key(cut[0]) in running:
+        while cut and (not cut[0] or key(cut[0]) in running):
             cut.pop(0)
-        while cut and key(cut[-1]) in running:
+        while cut and (not cut[-1] or key(cut[-1]) in running):
             cut.pop()
         out.append(cut)
     return out
@@ -207,7 +243,7 @@ def _heading_line(lines: list[str], start: int, title: str) -> int | None:
     if not want:
         return None
     for i in range(start, len(lines)):
-        line = _fold(_NUMBERING.sub("", lines[i]))
+        line = _fold(_NUMBERING.sub("", lines[i].lstrip(ROW)))
         if line == want or (
             _fold(lines[i]).endswith(want) and len(_fold(lines[i])) - len(want) < 8
         ):
@@ -252,20 +288,24 @@ def page_sections(pages: list[list[str]], headings: list[Heading], title: str) -
 
 
 def paragraphs(lines: list[str]) -> list[str]:
-    """Join the lines a paragraph was wrapped into; list items and short lines stay apart.
+    """Join the lines a paragraph was wrapped into; blank lines, list items and lines that end
+    a sentence short of the text's width part paragraphs.
 
-    A line that reaches near the page's text width and does not end a sentence goes on in
-    the next line, unless that one starts a list item.
+    A line that reaches near the widest line and does not end a sentence goes on in the next,
+    unless that one starts a list item.
     """
-    if not lines:
-        return []
-    width = max(len(line) for line in lines)
-    out = [lines[0]]
-    for line in lines[1:]:
-        last = out[-1].rsplit("\n", 1)[-1]
+    width = max((len(line) for line in lines if not line.startswith(ROW)), default=0)
+    out: list[list[str]] = []
+    for line in lines:
+        if not line:
+            if out and out[-1]:
+                out.append([])
+            continue
+        last = out[-1][-1] if out and out[-1] else ""
         wrapped = len(last) >= 0.7 * width and not last.endswith(_TERMINAL)
-        if wrapped and not _BULLET.match(line):
-            out[-1] += "\n" + line
+        alone = line.startswith(ROW) or last.startswith(ROW)
+        if (last and wrapped and not alone and not _BULLET.match(line)) or (out and not out[-1]):
+            out[-1].append(line)
         else:
-            out.append(line)
-    return [run_on(p.split("\n")) for p in out]
+            out.append([line])
+    return [run_on(p).replace(ROW, "") for p in out if p]
