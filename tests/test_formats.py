@@ -1,0 +1,119 @@
+"""What support teams have, through the whole path: PDF manuals, Word files, FAQ sheets and
+help-centre exports, from a folder or a crawl; re-imports; bad files that change nothing."""
+
+from pathlib import Path
+
+import pytest
+
+from kb.config import load_settings
+from kb.usecases.bootstrap import build
+from tests.documents import pdf_bytes
+from tests.sites import serve_folder
+from tests.test_cli import run_kb
+from web import create_app
+
+PAGES = [
+    ["Getting started", "Unpack the hub and plug it into the router with the network cable.",
+     "Pairing the app", "Open the app, tap Add device and hold the hub's button for five seconds."],
+    ["Specifications", "Power supply by model:",
+     [["Model", "Voltage", "Warranty"], ["X200", "12 V", "2 years"], ["X300", "24 V", "3 years"]]],
+    ["Troubleshooting", "If the status light is red, restart the hub and wait two minutes."],
+]  # fmt: skip
+OUTLINE = [("Getting started", 1, 0), ("Pairing the app", 2, 0), ("Specifications", 1, 1),
+           ("Troubleshooting", 1, 2)]  # fmt: skip
+
+
+def manual(pages=PAGES) -> bytes:
+    return pdf_bytes(pages, outline=OUTLINE[: len(pages) + 1], title="Hub manual")
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def kb(home, embedder):
+    return build(load_settings({"home": home}, environ={}), embedder=embedder)
+
+
+def test_a_pdf_manual_is_found_and_cited_at_its_page_which_kb_shows(kb, home, tmp_path, embedder):
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "hub.pdf").write_bytes(manual())
+    assert kb.ingestion.ingest([str(folder)]).added == 1
+    answer = kb.answering.answer("what voltage does the X300 need?")
+    assert not answer.refused
+    assert answer.citations[0].url == "/articles/hub#page=2"
+    assert answer.citations[0].section == "Specifications"
+    page = create_app({"home": home}, embedder).test_client().get("/articles/hub").text
+    assert 'id="page=2"' in page and "X300 24 V 3 years" in page and "Page 2" in page
+
+
+def test_reimporting_a_pdf_embeds_nothing_and_a_changed_page_updates_it(kb, tmp_path):
+    folder = tmp_path / "manuals"
+    folder.mkdir()
+    (folder / "hub.pdf").write_bytes(manual())
+    (folder / "old.pdf").write_bytes(manual(PAGES[2:]))
+    assert kb.ingestion.ingest([str(folder)]).added == 2
+    again = kb.ingestion.ingest([str(folder)])
+    assert (again.added, again.updated, again.removed, again.chunks_embedded) == (0, 0, 0, 0)
+    edited = [*PAGES[:2], ["Troubleshooting", "If the status light is red, hold reset for ten"
+                           " seconds."]]  # fmt: skip
+    (folder / "hub.pdf").write_bytes(manual(edited))
+    (folder / "old.pdf").unlink()
+    changed = kb.ingestion.ingest([str(folder)])
+    assert (changed.added, changed.updated, changed.removed) == (0, 1, 1)
+    assert 0 < changed.chunks_embedded < 4  # the changed page, not the whole manual
+    hit = kb.retrieval.search("status light is red", k=1)[0]
+    assert "ten seconds" in hit.passage.text and hit.passage.url == "/articles/hub#page=3"
+
+
+def test_a_crawl_reads_the_pdfs_its_pages_link_to_within_its_scope(kb, tmp_path):
+    site = tmp_path / "site"
+    (site / "help").mkdir(parents=True)
+    (site / "help" / "index.html").write_text(
+        "<html><head><title>Help</title></head><body><main><h1>Help centre</h1>"
+        "<p>Everything about the hub, the app and your account, in one place.</p>"
+        "<p>Read the <a href='hub.pdf'>hub manual</a> or the <a href='/outside.pdf'>other one"
+        "</a>.</p></main></body></html>"
+    )
+    (site / "help" / "hub.pdf").write_bytes(manual())
+    (site / "outside.pdf").write_bytes(manual(PAGES[2:]))
+    with serve_folder(site) as base:
+        report = kb.ingestion.ingest([f"{base}/help/index.html"])
+        assert report.added == 2  # the page and the manual; the PDF out of scope is not read
+        answer = kb.answering.answer("what voltage does the X300 need?")
+        assert answer.citations[0].url == f"{base}/help/hub.pdf#page=2"
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("damaged.pdf", lambda: manual()[:700], "damaged PDF"),
+        ("locked.pdf", lambda: pdf_bytes(PAGES, user_password="secret"), "encrypted: it needs"),
+        ("fake.pdf", lambda: b"<html>not a pdf</html>", "not a PDF"),
+        ("report.docx", lambda: b"plain text saved as .docx", "not a zip archive"),
+        ("big.pdf", None, "200 MiB, more than the 100 MiB a file may have"),
+    ],
+    ids=["damaged", "encrypted", "not-a-pdf", "docx-not-a-zip", "200MB"],
+)
+def test_a_bad_file_is_one_line_exits_non_zero_and_keeps_what_is_stored(
+    kb, home, tmp_path, name, make, message
+):
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "hub.pdf").write_bytes(manual())
+    kb.ingestion.ingest([str(good)])
+    version = kb.retrieval.searcher().version
+    path = tmp_path / name
+    if make is None:
+        with path.open("wb") as f:
+            f.truncate(200 * 2**20)  # sparse: 200 MB on paper, nothing on disk
+    else:
+        path.write_bytes(make())
+    result = run_kb("ingest", str(path), home=home)
+    assert result.returncode != 0 and result.stderr.startswith("kb: error: ")
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert kb.retrieval.searcher().version == version
+    assert kb.retrieval.search("X300 voltage", k=1)[0].passage.doc_id == "hub"
