@@ -102,6 +102,15 @@ def _read(data: bytes, *, doc_id: str, source: str, url: str | None) -> tuple[Do
     )
 
 
+def page_count(data: bytes) -> int:
+    """Return the number of pages of the PDF ``data``, 0 if it cannot be read."""
+    with _quiet():
+        try:
+            return len(PdfReader(io.BytesIO(data), strict=False).pages)
+        except Exception:
+            return 0
+
+
 @contextmanager
 def _quiet() -> Iterator[None]:
     """Keep pypdf's complaints about sloppy PDFs (logged and warned) out of the output."""

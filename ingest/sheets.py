@@ -18,11 +18,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ingest.charsets import guess_encoding
+from ingest.compression import zip_problem
 from ingest.sources import Batch, safe_url
 from kb.errors import SourceError
 from kb.models import Document, Section
@@ -47,6 +47,7 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "url": ("url", "link", "链接", "連結", "网址"),
     "id": ("id", "faqid", "编号", "編號", "序号"),
 }
+MAX_UNZIPPED = 512 * 1024 * 1024  # an FAQ workbook's XML, inflated: far more than any needs
 MAX_CELL = 20_000  # characters of one answer kept: a sheet is not a place for manuals
 
 
@@ -119,17 +120,21 @@ def _rows(path: Path) -> Iterator[tuple[str, list[list[str]]]]:
         return
     import openpyxl  # only for .xlsx files
 
+    data = path.read_bytes()
+    problem = zip_problem(data, limit=MAX_UNZIPPED)
+    if problem:
+        raise SourceError(f"{path.name} is not a readable .xlsx workbook: {problem}")
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
-        raise SourceError(f"{path.name} is not a readable .xlsx workbook ({e})") from None
-    try:
-        for sheet in book.worksheets:
-            rows = [["" if v is None else str(v) for v in row]
-                    for row in sheet.iter_rows(values_only=True)]  # fmt: skip
-            yield f"{path.name} › {sheet.title}", rows
-    finally:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheets = [(sheet.title, [["" if v is None else str(v) for v in row]
+                                 for row in sheet.iter_rows(values_only=True)])
+                  for sheet in book.worksheets]  # fmt: skip
         book.close()
+    except Exception as e:  # openpyxl raises many kinds on a damaged workbook; none may escape
+        reason = str(e).split("\n", 1)[0][:120] or type(e).__name__
+        raise SourceError(f"{path.name} is not a readable .xlsx workbook ({reason})") from None
+    for title, rows in sheets:
+        yield f"{path.name} › {title}", rows
 
 
 def read_faq_sheet(path: Path, mapping: Mapping[str, str] | None = None) -> Batch:

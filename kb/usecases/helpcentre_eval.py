@@ -4,13 +4,16 @@ A help-centre set is a folder holding::
 
     eval.toml          source = "/usr/share/gimp/2.0/help/en"   (a folder of HTML, or a site URL;
                        a relative folder is relative to the set)
+                       pages = ["*.pdf"]   (optional: the files of a folder to crawl, as globs;
+                       its HTML pages if not given)
     questions.jsonl    {"id", "question", "pages": ["path/page.html", "page.html#anchor"], …}
     off_topic.txt      questions the help centre does not answer, one per line ("#" comments)
 
 A folder source is served on 127.0.0.1 and crawled through a sitemap of its HTML pages, the
 way a help centre with a sitemap is crawled with default settings; a URL is crawled as it is.
 A label names a page relative to the source; with ``#anchor`` it names a section, and a citation
-of that section or of any section nested in it is right.
+of that section or of any section nested in it is right. A PDF's sections are its pages
+(``manual.pdf#page=12``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class HelpCentreSet:
     source: str
     questions: tuple[Question, ...]
     off_topic: tuple[str, ...]
+    pages: tuple[str, ...] = ()  # globs of a folder's files to crawl; () for its HTML pages
 
 
 @dataclass
@@ -115,6 +119,9 @@ def load_helpcentre_set(folder: Path) -> HelpCentreSet:
         raise SourceError(f"{folder}/eval.toml: source must name a folder or a URL")
     if urlsplit(source).scheme not in ("http", "https"):
         source = str((folder / Path(source).expanduser()).resolve())  # relative to the set
+    globs = config.get("pages", [])
+    if not isinstance(globs, list) or not all(isinstance(g, str) and g for g in globs):
+        raise SourceError(f"{folder}/eval.toml: pages must be a list of globs")
     path = folder / "questions.jsonl"
     if not path.is_file():
         raise SourceError(f"{folder}: missing questions.jsonl")
@@ -138,18 +145,20 @@ def load_helpcentre_set(folder: Path) -> HelpCentreSet:
         off_topic = [s.strip() for s in lines if s.strip() and not s.lstrip().startswith("#")]
     if not questions:
         raise SourceError(f"{folder}: questions.jsonl has no questions")
-    return HelpCentreSet(folder.name, source, tuple(questions), tuple(off_topic))
+    return HelpCentreSet(folder.name, source, tuple(questions), tuple(off_topic), tuple(globs))
 
 
 # Serving a folder ------------------------------------------------------------------------------
 
 
-def html_pages(root: Path) -> list[str]:
-    """Return the paths, relative to ``root``, of every HTML page below it, sorted."""
+def html_pages(root: Path, globs: Sequence[str] = ()) -> list[str]:
+    """Return the paths, relative to ``root``, of every HTML page below it (or every file
+    matching one of ``globs``), sorted."""
     return sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in HTML_SUFFIXES
+        if p.is_file()
+        and (any(p.match(g) for g in globs) if globs else p.suffix.lower() in HTML_SUFFIXES)
     )
 
 
@@ -159,9 +168,10 @@ def stable_port(root: Path) -> int:
 
 
 @contextmanager
-def serve_folder(root: Path) -> Iterator[str]:
-    """Serve ``root`` on 127.0.0.1 with a ``/sitemap.xml`` of its pages; yield the base URL."""
-    pages = html_pages(root)
+def serve_folder(root: Path, globs: Sequence[str] = ()) -> Iterator[str]:
+    """Serve ``root`` on 127.0.0.1 with a ``/sitemap.xml`` of its pages (see
+    :func:`html_pages`); yield the base URL."""
+    pages = html_pages(root, globs)
 
     class Handler(SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -204,9 +214,14 @@ def serve_folder(root: Path) -> Iterator[str]:
 
 
 def nested_anchors(page: Path) -> dict[str, set[str]]:
-    """Return, for each section anchor of an HTML page, itself and the anchors nested in it."""
+    """Return, for each section anchor of an HTML page, itself and the anchors nested in it;
+    a PDF's anchors are its pages (``page=3``), none nested."""
     from ingest.extract import extract
 
+    if page.suffix.lower() == ".pdf":
+        from ingest.pdf import page_count
+
+        return {f"page={n}": {f"page={n}"} for n in range(1, page_count(page.read_bytes()) + 1)}
     sections = extract(page.read_bytes()).sections
     out: dict[str, set[str]] = {}
     for i, section in enumerate(sections):
@@ -267,8 +282,9 @@ class Labels:
 
 
 @contextmanager
-def crawlable(source: str) -> Iterator[tuple[str, str, Path | None]]:
-    """Yield (start URL, base URL for labels, folder) for a folder or URL source."""
+def crawlable(source: str, globs: Sequence[str] = ()) -> Iterator[tuple[str, str, Path | None]]:
+    """Yield (start URL, base URL for labels, folder) for a folder (its files matching
+    ``globs``, or its HTML pages) or URL source."""
     if urlsplit(source).scheme in ("http", "https"):
         base = source.rsplit("/", 1)[0] if source.endswith((".xml", ".html")) else source
         yield source, base, None
@@ -276,7 +292,7 @@ def crawlable(source: str) -> Iterator[tuple[str, str, Path | None]]:
     root = Path(source).expanduser()
     if not root.is_dir():
         raise SourceError(f"source {source} is neither a folder nor an http(s) URL")
-    with serve_folder(root) as base:
+    with serve_folder(root, globs) as base:
         yield f"{base}/sitemap.xml", base, root
 
 
@@ -293,7 +309,7 @@ def evaluate_helpcentre(
     from kb.usecases.bootstrap import build
 
     kb = build(replace(settings, home=home, config=None, **SCRATCH))
-    with crawlable(evalset.source) as (start, base, root):
+    with crawlable(evalset.source, evalset.pages) as (start, base, root):
         forget_other_sources(kb, start)
         kb.ingestion.ingest([start])
         labels = Labels(base, root)
