@@ -46,6 +46,7 @@ def kb(tmp_path, embedder):
         ("faq.csv", ("Question", "Answer", "Category", "URL"), "utf-8-sig"),
         ("常见问题.csv", ("问题", "答案", "分类", "链接"), "gbk"),  # as Excel saves it in Chinese
         ("faq.xlsx", ("Question", "Answer", "Category", "Link"), None),
+        ("常见问题.xlsx", ("问题", "答案", "分类", "链接"), None),
     ],
 )
 def test_a_sheet_becomes_faq_entries_found_and_cited(kb, tmp_path, name, header, encoding):
