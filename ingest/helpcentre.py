@@ -138,8 +138,11 @@ def read_helpcentre_export(path: Path) -> Batch:
 
     Raises :class:`SourceError` for a file that cannot be read as an export, or keeps nothing.
     """
-    articles = _articles(path)
+    export = _export(path)
+    articles: list[Any] = export["articles"]
     batch = Batch(source=str(path.resolve()))
+    if export.get("next_page"):  # one page of the API's listing: the rest was not seen
+        batch.incomplete("the export is one page of a longer listing (its next_page is set)")
     tallies: Counter[LeftOut] = Counter()  # by kind: reasons without the details
     seen: set[str] = set()
     for index, item in enumerate(articles):
@@ -160,8 +163,9 @@ def read_helpcentre_export(path: Path) -> Batch:
     return batch
 
 
-def _articles(path: Path) -> list[Any]:
-    """Return the ``articles`` list of the export at ``path``; raise :class:`SourceError`."""
+def _export(path: Path) -> dict[str, Any]:
+    """Return the export at ``path``, an object with an ``articles`` list; raise
+    :class:`SourceError`."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -181,7 +185,7 @@ def _articles(path: Path) -> list[Any]:
         raise SourceError(
             f"{path.name}: expected an object with an 'articles' list (a Help Center export)"
         )
-    return data["articles"]
+    return data
 
 
 def article_name(item: Any, index: int) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits, crawl
 from ingest.fetch import Fetcher, HttpFetcher
+from ingest.helpcentre import is_helpcentre_export, read_helpcentre_export
 from ingest.ids import suffixed
 from ingest.language import with_language
 from ingest.sheets import is_faq_sheet, read_faq_sheet
@@ -102,7 +103,8 @@ def read(
     fetcher: Fetcher | None = None,
     on_document: Callable[[Document], None] | None = None,
 ) -> Batch:
-    """Read one source: crawl a URL, import a ticket export, or read files.
+    """Read one source: crawl a URL, import an FAQ sheet, a help-centre export or a ticket
+    export, or read files.
 
     ``on_document`` sees each document, with its language, as soon as it is read (a crawl
     reads for a while). Every document comes back with its language (see
@@ -156,6 +158,8 @@ def _read(
                           + too_large(path.stat().st_size, options.max_file_bytes))  # fmt: skip
     if is_faq_sheet(path, options.mapping):
         batch = read_faq_sheet(path, options.mapping)
+    elif is_helpcentre_export(path):
+        batch = read_helpcentre_export(path)
     elif is_ticket_export(path):
         from ingest.tickets import read_tickets
 

@@ -280,7 +280,10 @@ def safe_url(url: str | None) -> str | None:
         return None
     from ingest.urls import normalize_url
 
-    if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+    try:
+        if urlsplit(url.strip()).scheme.lower() not in ("http", "https"):
+            return None
+    except ValueError:  # "http://[::1": a bracket never closed
         return None
     return normalize_url(url.strip(), None) or None
 

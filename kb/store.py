@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,6 +32,22 @@ def document_hash(doc: Document) -> str:
     for s in doc.sections:
         parts += [s.heading, s.anchor or "", str(s.level), s.text]
     return content_hash(*parts)
+
+
+def source_date(meta: dict[str, Any], now: str) -> str | None:
+    """Return the date a document's source says it changed (``meta["updated_at"]``, ISO 8601
+    in UTC as :func:`utcnow` writes it), or None when it says none or one after ``now``."""
+    value = meta.get("updated_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        return None
+    text = when.astimezone(UTC).isoformat(timespec="seconds")
+    return text if text <= now else None
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,7 @@ class Store(Database):
         """
         digest = document_hash(doc)
         now = utcnow()
+        changed = source_date(doc.meta, now) or now  # a help-centre export's own date
         with self.transaction() as c:
             row = c.execute(
                 "SELECT content_hash, version, text_key FROM documents WHERE id = ?", (doc.id,)
@@ -156,7 +174,7 @@ class Store(Database):
                 c.execute(
                     "UPDATE documents SET kind=?, title=?, url=?, lang=?, meta=?,"
                     " content_hash=?, text_key=?, version=?, updated_at=? WHERE id=?",
-                    (*fields, digest, text_key(doc.sections), version, now, doc.id),
+                    (*fields, digest, text_key(doc.sections), version, changed, doc.id),
                 )
                 c.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.id,))
             else:
@@ -164,7 +182,7 @@ class Store(Database):
                     "INSERT INTO documents (kind, title, url, lang, meta, content_hash, text_key,"
                     " version, created_at, updated_at, source, id)"
                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (*fields, digest, text_key(doc.sections), version, now, now, doc.source,
+                    (*fields, digest, text_key(doc.sections), version, now, changed, doc.source,
                      doc.id),
                 )  # fmt: skip
                 c.execute("INSERT INTO document_sources (doc_id, source) VALUES (?,?)", holder)

@@ -1,6 +1,7 @@
 """What support teams have, through the whole path: PDF manuals, Word files, FAQ sheets and
 help-centre exports, from a folder or a crawl; re-imports; bad files that change nothing."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,37 @@ def test_a_bad_file_is_one_line_exits_non_zero_and_keeps_what_is_stored(
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert kb.retrieval.searcher().version == version
     assert kb.retrieval.search("X300 voltage", k=1)[0].passage.doc_id == "hub"
+
+
+def zendesk_export(*articles: dict) -> str:
+    return json.dumps({"articles": list(articles), "next_page": None, "count": len(articles)})
+
+
+def zendesk_article(number: int, title: str, body: str, locale: str = "en-us", **extra) -> dict:
+    return {"id": number, "title": title, "body": body, "locale": locale, "draft": False,
+            "html_url": f"https://help.example.com/hc/{locale}/articles/{number}",
+            "updated_at": "2024-03-01T10:00:00Z", "edited_at": "2024-02-20T09:30:00Z",
+            "section_id": 7, "user_segment_id": None, "label_names": ["hub"], **extra}  # fmt: skip
+
+
+def test_a_help_centre_export_keeps_each_article_s_url_locale_and_date(kb, tmp_path):
+    export = tmp_path / "zendesk.json"
+    export.write_text(zendesk_export(
+        zendesk_article(101, "Reset the hub", "<p>How to start again.</p><h2 id='factory'>"
+                        "Factory reset</h2><p>Hold the reset pin for ten seconds until the light"
+                        " blinks white.</p>"),
+        zendesk_article(102, "重置集线器", "<p>开始之前。</p><h2 id='reset'>恢复出厂设置</h2>"
+                        "<p>用针按住复位孔十秒钟，直到指示灯闪烁白色。</p>", locale="zh-cn"),
+        zendesk_article(103, "Unreleased hub", "<p>The hub 2 ships in May.</p>", draft=True),
+        zendesk_article(104, "Agents only", "<p>Escalate to tier two.</p>", user_segment_id=9),
+    ))  # fmt: skip
+    report = kb.ingestion.ingest([str(export)])
+    assert report.added == 2 and len(report.skipped) == 2
+    answer = kb.answering.answer("how long must I hold the reset pin?")
+    assert answer.citations[0].url == "https://help.example.com/hc/en-us/articles/101#factory"
+    hits = kb.retrieval.search("恢复出厂设置 复位孔", k=1)
+    assert hits[0].passage.doc_id == "hc/zh-cn/102" and hits[0].passage.lang.startswith("zh")
+    dated = kb.documents.updated_times(["hc/en-us/101"])
+    assert dated == {"hc/en-us/101": "2024-02-20T09:30:00+00:00"}  # the article's own date
+    found = {h.passage.doc_id for h in kb.retrieval.search("hub 2 ships in May; tier two", k=5)}
+    assert found <= {"hc/en-us/101", "hc/zh-cn/102"}  # no draft, nothing for agents only
