@@ -53,7 +53,9 @@ def zip_problem(data: bytes, *, limit: int) -> str | None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
+    # NotImplementedError: a "version needed to extract" zipfile does not know, a damaged header.
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError,
+            NotImplementedError):  # fmt: skip
         return "not a zip archive (damaged, or another format under this name)"
     if len(members) > MAX_MEMBERS:
         return f"an archive of {len(members)} files (a zip bomb?)"
