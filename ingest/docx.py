@@ -12,8 +12,8 @@ table of a thousand rows). A table of contents is passed over: it repeats the he
   made unique in the document (``setup``, ``setup-2``; Chinese headings keep their
   characters: ``如何重置密码``). Text before the first heading is the introduction: a level-1
   section headed by the document's title, with no anchor, as an HTML page's is;
-- a list item is a line ``• text`` or ``1. text``, two spaces of indent per level; numbers
-  count the items of one list within a run of list paragraphs;
+- a list item is a line ``- text`` (as an HTML list item reads) or ``1. text``, two spaces of
+  indent per level; numbers count the items of one list within a run of list paragraphs;
 - a table row is a line of its cells joined by ``" | "``, as HTML tables read
   (:mod:`ingest.extract`); a cell merged across columns is read once in its row, one merged
   down rows in each of them, and a table in a cell follows its row;
@@ -62,7 +62,7 @@ from kb.text import normalize, slugify
 # a required attribute missing, a number that is not one, a style id that breaks its XPath
 # (tests/test_docx.py fuzzes it).
 INVALID = (InvalidXmlError, ValueError, KeyError, etree.LxmlError)
-BULLET = "•"
+BULLET = "-"  # as ingest/extract.py writes an HTML list item
 # A compound file (OLE2), not a zip: Word 97-2003's .doc, and what Word saves a .docx with a
 # password as (the encrypted package inside).
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -436,7 +436,7 @@ class _ListCounter:
     counts: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def marker(self, item: _ListItem) -> str:
-        """Return the item's marker (``"• "``, ``"3. "`` or ""), counting it; deeper lists end."""
+        """Return the item's marker (``"- "``, ``"3. "`` or ""), counting it; deeper lists end."""
         last, count = self.counts.get(item.depth, ("", 0))
         number = count + 1 if last == item.list_id else 1
         self.counts = {d: c for d, c in self.counts.items() if d < item.depth}

@@ -142,9 +142,9 @@ def test_lists_read_as_on_the_page():
         "Plug the router in.",
         "1. Open the app.",
         "2. Tap Add device.",
-        "  • Hold the button for five seconds.",
+        "  - Hold the button for five seconds.",
         "3. Wait for the blue light.",
-        "• Works with iOS and Android.",
+        "- Works with iOS and Android.",
         "Then, on the phone:",
         "1. Open Settings.",
         "2. Choose Wi-Fi.",
@@ -229,7 +229,7 @@ def test_numbering_on_the_paragraph_says_bullet_or_number():
     doc, _ = read(save(d))
     assert doc is not None
     assert doc.sections[0].text.splitlines() == [
-        "1. Unpack the hub.", "2. Plug it in.", "  • Any socket will do.", "3. Open the app.",
+        "1. Unpack the hub.", "2. Plug it in.", "  - Any socket will do.", "3. Open the app.",
     ]  # fmt: skip
 
 

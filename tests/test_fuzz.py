@@ -1,5 +1,8 @@
 """Property-based fuzzing (hypothesis) of the parsers that read what strangers write: the HTML
-extractor, the ticket-export reader and the citation verifier. No crash, no hang.
+extractor, the file readers (PDF, Word, Markdown, FAQ sheets), the ticket-export reader and the
+citation verifier. No crash, no hang. (Damaged copies of real PDF and Word files are fuzzed in
+``tests/test_pdf.py`` and ``tests/test_docx.py``; help-centre exports in
+``tests/test_helpcentre.py``.)
 
 Each example has a deadline of a few seconds: far above what any input needs, so exceeding it
 means something went quadratic or looped, not that the machine was slow.
@@ -14,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.extract import extract
+from ingest.sheets import read_faq_sheet
+from ingest.sources import file_document
 from ingest.tickets import read_tickets
 from kb.citations import drop_unsupported, verify_citations
 from kb.errors import KbError
@@ -95,6 +100,48 @@ def test_the_extractor_takes_any_markup(markup, url):
 @given(st.binary(max_size=2000))
 def test_the_extractor_takes_any_bytes(data):
     extract(data, None)
+
+
+MAGICS = [b"", b"%PDF-1.7\n", b"PK\x03\x04", b"\xef\xbb\xbf", b"<html>"]
+
+
+@FUZZ
+@given(st.sampled_from([".pdf", ".docx", ".md", ".html"]), st.sampled_from(MAGICS),
+       st.binary(max_size=3000))  # fmt: skip
+def test_every_file_reader_takes_any_bytes(suffix, magic, data):
+    doc, reason = file_document(magic + data, suffix, doc_id="x", source="s", url=None,
+                                max_bytes=2**20)  # fmt: skip
+    assert (doc is None) == bool(reason) and "\n" not in reason
+
+
+@FUZZ
+@given(
+    st.sampled_from(["Question,Answer", "问题,答案,分类", "question;answer", "Q,A,URL,ID"]),
+    st.lists(st.lists(st.text(max_size=40), max_size=5), max_size=12),
+    st.sampled_from(["utf-8", "utf-8-sig", "gbk", "utf-16"]),
+)
+def test_the_faq_sheet_reader_takes_any_csv(header, rows, encoding):
+    lines = [header, *(",".join(json.dumps(c, ensure_ascii=False) for c in r) for r in rows)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "faq.csv"
+        path.write_bytes("\n".join(lines).encode(encoding, errors="replace"))
+        try:
+            batch = read_faq_sheet(path)
+        except KbError:
+            return
+        assert all(d.kind == "faq" and d.sections[0].text for d in batch.documents)
+
+
+@FUZZ
+@given(st.binary(max_size=2000))
+def test_the_faq_sheet_reader_takes_any_xlsx_bytes(data):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "faq.xlsx"
+        path.write_bytes(b"PK\x03\x04" + data)
+        try:
+            read_faq_sheet(path)
+        except KbError:
+            return
 
 
 @st.composite
