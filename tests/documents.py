@@ -80,3 +80,40 @@ def scanned_pdf_bytes(pages: int = 2) -> bytes:
         c.showPage()
     c.save()
     return buffer.getvalue()
+
+
+def docx_bytes(title: str, blocks: Sequence[tuple[str, object]]) -> bytes:
+    """Return a Word file: ``("h1"|"h2", text)`` headings, ``("p", text)`` paragraphs,
+    ``("bullets"|"numbers", [items])`` lists and ``("table", rows)`` tables, with python-docx."""
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = title
+    for kind, value in blocks:
+        if kind in ("h1", "h2"):
+            document.add_heading(str(value), level=int(kind[1]))
+        elif kind == "p":
+            document.add_paragraph(str(value))
+        elif kind in ("bullets", "numbers"):
+            style = "List Bullet" if kind == "bullets" else "List Number"
+            for item in value:  # type: ignore[attr-defined]
+                document.add_paragraph(str(item), style=style)
+        elif kind == "table":
+            rows: list[list[str]] = value  # type: ignore[assignment]
+            table = document.add_table(rows=len(rows), cols=len(rows[0]))
+            for r, row in enumerate(rows):
+                for c, text in enumerate(row):
+                    table.cell(r, c).text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_bomb(name: str = "word/document.xml", megabytes: int = 4) -> bytes:
+    """Return a small zip whose one member inflates to ``megabytes`` of zeros (ratio ~1000:1)."""
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, b"\0" * (megabytes * 2**20))
+    return buffer.getvalue()

@@ -8,7 +8,7 @@ import pytest
 
 from kb.config import load_settings
 from kb.usecases.bootstrap import build
-from tests.documents import pdf_bytes
+from tests.documents import docx_bytes, pdf_bytes, zip_bomb
 from tests.sites import serve_folder
 from tests.test_cli import run_kb
 from web import create_app
@@ -22,6 +22,20 @@ PAGES = [
 ]  # fmt: skip
 OUTLINE = [("Getting started", 1, 0), ("Pairing the app", 2, 0), ("Specifications", 1, 1),
            ("Troubleshooting", 1, 2)]  # fmt: skip
+
+
+GUIDE = [
+    ("p", "This guide covers the router's first setup."),
+    ("h1", "Connect the router"),
+    ("numbers", ["Plug the router into the wall socket.", "Connect the grey cable to the modem.",
+                 "Wait until the power light turns solid green."]),
+    ("h1", "Wi-Fi channels"),
+    ("p", "The router picks a channel by itself. Channels by band:"),
+    ("table", [["Band", "Channels", "Range"], ["2.4 GHz", "1 to 13", "long"],
+               ["5 GHz", "36 to 140", "short"]]),
+    ("h1", "Parental controls"),
+    ("bullets", ["Block sites by category.", "Pause the internet at bedtime."]),
+]  # fmt: skip
 
 
 def manual(pages=PAGES) -> bytes:
@@ -88,6 +102,43 @@ def test_a_crawl_reads_the_pdfs_its_pages_link_to_within_its_scope(kb, tmp_path)
         assert answer.citations[0].url == f"{base}/help/hub.pdf#page=2"
 
 
+def test_a_word_file_is_cited_at_its_section_in_kb_s_copy(kb, home, tmp_path, embedder):
+    folder = tmp_path / "guides"
+    folder.mkdir()
+    (folder / "router.docx").write_bytes(docx_bytes("Router guide", GUIDE))
+    assert kb.ingestion.ingest([str(folder)]).added == 1
+    answer = kb.answering.answer("which channels does the 5 GHz band use?")
+    assert answer.citations[0].url == "/articles/router#wi-fi-channels"
+    page = create_app({"home": home}, embedder).test_client().get("/articles/router").text
+    assert 'id="wi-fi-channels"' in page and "5 GHz | 36 to 140 | short" in page
+    assert "1. Plug the router into the wall socket." in page
+    again = kb.ingestion.ingest([str(folder)])
+    assert (again.unchanged, again.chunks_embedded) == (1, 0)
+    edited = [*GUIDE[:-1], ("bullets", ["Block sites by category.", "Set a daily time limit."])]
+    (folder / "router.docx").write_bytes(docx_bytes("Router guide", edited))
+    changed = kb.ingestion.ingest([str(folder)])
+    assert changed.updated == 1 and 0 < changed.chunks_embedded < 3
+    assert "daily time limit" in kb.retrieval.search("daily time limit", k=1)[0].passage.text
+
+
+def test_a_crawled_word_file_is_read_and_cited_at_kb_s_copy_of_its_section(kb, tmp_path):
+    site = tmp_path / "site"
+    (site / "help").mkdir(parents=True)
+    (site / "help" / "index.html").write_text(
+        "<html><head><title>Help</title></head><body><main><h1>Help centre</h1>"
+        "<p>Everything about the router, the app and your account, in one place.</p>"
+        "<p>Download the <a href='router.docx'>router guide</a>.</p></main></body></html>"
+    )
+    (site / "help" / "router.docx").write_bytes(docx_bytes("Router guide", GUIDE))
+    with serve_folder(site) as base:
+        assert kb.ingestion.ingest([f"{base}/help/index.html"]).added == 2
+        answer = kb.answering.answer("which channels does the 5 GHz band use?")
+    url = answer.citations[0].url
+    assert url.startswith("/articles/") and url.endswith("/help/router#wi-fi-channels")
+    stored = kb.documents.document(answer.citations[0].doc_id)
+    assert stored is not None and stored.url == f"{base}/help/router.docx"  # the "original"
+
+
 @pytest.mark.parametrize(
     ("name", "make", "message"),
     [
@@ -95,9 +146,11 @@ def test_a_crawl_reads_the_pdfs_its_pages_link_to_within_its_scope(kb, tmp_path)
         ("locked.pdf", lambda: pdf_bytes(PAGES, user_password="secret"), "encrypted: it needs"),
         ("fake.pdf", lambda: b"<html>not a pdf</html>", "not a PDF"),
         ("report.docx", lambda: b"plain text saved as .docx", "not a zip archive"),
+        ("bomb.docx", zip_bomb, "compressed"),
+        ("bomb.xlsx", lambda: zip_bomb("xl/workbook.xml"), "compressed"),
         ("big.pdf", None, "200 MiB, more than the 100 MiB a file may have"),
     ],
-    ids=["damaged", "encrypted", "not-a-pdf", "docx-not-a-zip", "200MB"],
+    ids=["damaged", "encrypted", "not-a-pdf", "docx-not-a-zip", "docx-bomb", "xlsx-bomb", "200MB"],
 )
 def test_a_bad_file_is_one_line_exits_non_zero_and_keeps_what_is_stored(
     kb, home, tmp_path, name, make, message
