@@ -89,12 +89,15 @@ def build_snapshot(
     keep: int = 5,
     hnsw_threshold: int = 50_000,
     model_reason: str = "",
+    serve: bool = True,
 ) -> tuple[Manifest, int]:
-    """Build a snapshot from the store unless the current one is identical.
+    """Build a snapshot from the store unless the newest one is identical.
 
     The embedding model is loaded when a snapshot is built (to embed what the cache lacks);
-    its name and ``model_reason`` go into the manifest, so queries are embedded alike.
-    Returns the served manifest and how many passages had to be embedded.
+    its name and ``model_reason`` go into the manifest, so queries are embedded alike. With
+    ``serve`` the new snapshot is served at once (and old ones pruned); without, the caller
+    decides (:func:`index.versions.switch_to`). Returns the new snapshot's manifest, or the
+    served one's when nothing changed, and how many passages had to be embedded.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     rows = store.index_rows()
@@ -145,8 +148,9 @@ def build_snapshot(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    switch_to(index_dir, version)
-    prune(index_dir, keep=keep)
+    if serve:
+        switch_to(index_dir, version)
+        prune(index_dir, keep=keep)
     return manifest, embedded
 
 

@@ -56,8 +56,10 @@ class IngestReport:
     chunks_embedded: int = 0
     embed_model: str | None = None  # the model the index was built with
     embed_model_reason: str = ""  # why that model: "chosen: 83% of passages are zh", …
-    index_version: str | None = None
-    index_changed: bool = False
+    index_version: str | None = None  # the snapshot built (or kept), served or held back
+    index_changed: bool = False  # whether the snapshot served changed
+    held_back: bool = False  # the new snapshot did worse on the regression questions
+    gate: dict[str, Any] | None = None  # the evaluation gate's verdict on a new snapshot
     dry_run: bool = False
     seconds: float = 0.0
 
@@ -85,6 +87,8 @@ class IngestReport:
             line += f"; {self.chunks_embedded} chunks embedded"
         if self.index_version:
             line += f"; index {self.index_version}"
+            if self.held_back:
+                line += " held back (not served)"
         return line + f" ({self.seconds:.1f}s)"
 
     def model_line(self) -> str | None:

@@ -307,6 +307,17 @@ class Store(Database):
             )
         return {r[0] for r in rows}
 
+    def has_document(self, doc_id: str) -> bool:
+        """Whether the store holds document ``doc_id``."""
+        return bool(self.conn.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).rows)
+
+    def document_id_at(self, url: str) -> str | None:
+        """Return the id of a document whose public URL is ``url``, or None."""
+        row = self.conn.execute(
+            "SELECT id FROM documents WHERE url = ? ORDER BY id LIMIT 1", (url,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def get_document(self, doc_id: str) -> StoredDocument | None:
         """Return the stored document ``doc_id`` with its sections, or None."""
         return read_document(

@@ -29,6 +29,7 @@ from web.contract import Answer, Hit
 @click.option("--max-depth", type=click.IntRange(min=0), help="Most links followed from a start.")
 @click.option("--delay", type=click.FloatRange(min=0), help="Seconds between requests to a host.")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Requests in flight at once.")
+@click.option("--force", is_flag=True, help="Serve the new snapshot even if the gate holds it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def ingest(
@@ -40,12 +41,16 @@ def ingest(
     max_depth: int | None,
     delay: float | None,
     concurrency: int | None,
+    force: bool,
     as_json: bool,
 ) -> None:
-    """Ingest a help centre or past tickets.
+    """Ingest a help centre, documents, FAQ sheets or past tickets.
 
-    SOURCES are folders or files of HTML, JSONL documents ({"id", "title", "text", "url"?}),
+    SOURCES are folders or files of HTML, Markdown, PDF or Word (.docx), FAQ sheets (.xlsx,
+    .csv), help-centre exports (.json), JSONL documents ({"id", "title", "text", "url"?}),
     ticket exports (.csv, .json, .jsonl), or http(s) URLs of pages or sitemaps to crawl.
+    A new snapshot is served only if it does as well on the regression questions as the one
+    served (see `kb regressions`), or with --force.
     """
     kb = knowledge_base(ctx)
     options = kb.ingestion.options(dry_run=dry_run)
@@ -65,7 +70,7 @@ def ingest(
         from ingest.tickets import parse_mapping
 
         options = replace(options, mapping=parse_mapping(mapping))
-    report = kb.ingestion.ingest(list(sources), progress=not as_json, options=options)
+    report = kb.ingestion.ingest(list(sources), progress=not as_json, options=options, force=force)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -84,8 +89,23 @@ def ingest(
             click.echo(f"  {label} {where}: {reason}")
         if len(items) > 15:
             click.echo(f"  … and {len(items) - 15} more {label}")
+    if report.gate is not None:
+        click.echo(f"  {gate_line(report.gate)}")
+        for broken in report.gate.get("broken", [])[:10] if report.held_back else []:
+            click.echo(f"    #{broken['id']} {broken['question'][:70]!r}: {broken['why']}")
     if not report.dry_run and not report.changed and not report.index_changed:
         click.echo("Nothing changed.")
+
+
+def gate_line(gate: dict[str, Any]) -> str:
+    """One line on the evaluation gate's verdict in an ingest report."""
+    version, status = gate["version"], gate["status"]
+    if status == "held":
+        return (f"{version} held back, not served: {gate['reason']}. Serve it anyway with"
+                f" `kb index promote {version}`.")  # fmt: skip
+    if status == "forced":
+        return f"{version} served with --force although the gate would hold it: {gate['reason']}"
+    return f"evaluation gate passed: {gate['reason']}"
 
 
 CONTEXT_HELP = "The user's FIELD=VALUE: product, plan, locale (repeatable)."
@@ -189,7 +209,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 @cli.command("eval")
-@click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--rrf", "with_rrf", is_flag=True, help="Also equal-weight RRF, for comparison.")
 @click.option("--answers", is_flag=True, help="Measure answers (citations, refusals) instead.")
 @click.option(
@@ -211,7 +231,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.pass_context
 def eval_command(
     ctx: click.Context,
-    dataset: Path,
+    dataset: Path | None,
     with_rrf: bool,
     answers: bool,
     out_of_scope: Path | None,
@@ -222,13 +242,19 @@ def eval_command(
     """Measure retrieval on a BEIR-style folder: BM25 alone, dense alone and the hybrid.
 
     With --answers, measure answers instead: on a BEIR-style folder, or on a help-centre set
-    (a folder with eval.toml, questions.jsonl and off_topic.txt; the README describes it).
+    (a folder with eval.toml, questions.jsonl and off_topic.txt; the README describes it), or,
+    with no folder, on this knowledge base's regression questions.
     """
     from kb.usecases.evaluate import ALL_METHODS, METHODS, evaluate, evaluate_answers, load_beir
     from kb.usecases.helpcentre_eval import is_helpcentre_set
 
     if out_of_scope and not answers:
         raise click.UsageError("--out-of-scope goes with --answers")
+    if dataset is None:
+        if not answers:
+            raise click.UsageError("give a DATASET folder, or --answers for the regression set")
+        _eval_regressions(ctx, details, as_json)
+        return
     if answers and is_helpcentre_set(dataset):
         _eval_helpcentre(ctx, dataset, keep, details, as_json)
         return
@@ -257,6 +283,26 @@ def eval_command(
     click.echo(f"{'method':<9}" + "".join(f"{n:>11}" for n in names))
     for method, metrics in results.items():
         click.echo(f"{method:<9}" + "".join(f"{metrics[n]:>11.3f}" for n in names))
+
+
+def _eval_regressions(ctx: click.Context, details: Path | None, as_json: bool) -> None:
+    """Ask the regression questions of the served snapshot, print the figures."""
+    from dataclasses import asdict
+
+    scores = knowledge_base(ctx).regressions.score()
+    if details:
+        details.write_text("".join(json.dumps(asdict(o), ensure_ascii=False) + "\n"
+                                   for o in scores.outcomes), encoding="utf-8")  # fmt: skip
+    if as_json:
+        click.echo(json.dumps(scores.figures(), indent=2))
+        return
+    click.echo(f"regression questions on {scores.version}: {scores.questions} questions,"
+               " extractive answers")  # fmt: skip
+    click.echo(f"  {'search hit@5':<26} {scores.hit_at_5:.3f}")
+    click.echo(f"  {'answered, right citation':<26} {scores.right_citation:.3f}")
+    for o in scores.outcomes:
+        if o.why:
+            click.echo(f"  #{o.id} {o.question[:70]!r}: {o.why}")
 
 
 def _eval_helpcentre(
@@ -297,21 +343,36 @@ def migrate(ctx: click.Context) -> None:
 
 @cli.group("index")
 def index_group() -> None:
-    """List index snapshots and roll back to an earlier one."""
+    """List index snapshots, roll back to an earlier one, promote one the gate held back."""
 
 
 @index_group.command("list")
 @click.pass_context
 def index_list(ctx: click.Context) -> None:
-    """List the index snapshots on disk; * marks the one served."""
-    manifests, current = knowledge_base(ctx).versions.list()
+    """List the index snapshots on disk; * marks the one served, and the gate's verdicts."""
+    kb = knowledge_base(ctx)
+    manifests, current = kb.versions.list()
     if not manifests:
         click.echo("No index snapshots yet: run `kb ingest`.")
+    held = {g.version: g for g in kb.gate.held()}
     for m in manifests:
         mark = "*" if m.version == current else " "
+        note = f"  held back: {held[m.version].verdict['reason']}" if m.version in held else ""
         click.echo(
             f"{mark} {m.version}  {m.created_at}  {m.documents} documents, {m.passages} passages"
+            + note
         )
+
+
+@index_group.command("promote")
+@click.argument("version")
+@click.pass_context
+def index_promote(ctx: click.Context, version: str) -> None:
+    """Serve snapshot VERSION, which the evaluation gate held back."""
+    changes = knowledge_base(ctx).versions.promote(version)
+    click.echo(f"Now serving {version}.")
+    if changes:
+        click.echo(f"kb: warning: {changes.summary(version)}", err=True)
 
 
 @index_group.command("rollback")

@@ -7,8 +7,10 @@ below is the whole of how kb is wired::
     EmbeddingModels, Stores
     Retrieval(models)            Triage(models)            Generators(models)
     Answering(retrieval, generators, triage, stores)
-    Ingestion(models, stores, retrieval)      Jobs(stores, ingestion)
+    Gate(stores, retrieval, answering)
+    Ingestion(models, stores, retrieval, gate)      Jobs(stores, ingestion)
     IndexVersions(stores, retrieval)          Documents(stores, retrieval)
+    RegressionSet(stores, retrieval, answering)
     Editorial(stores, retrieval, models, generators)
 """
 
@@ -22,9 +24,11 @@ from kb.usecases.answering import Answering
 from kb.usecases.documents import Documents
 from kb.usecases.editorial import Editorial
 from kb.usecases.embedders import EmbeddingModels
+from kb.usecases.gate import Gate
 from kb.usecases.generators import Generators
 from kb.usecases.ingestion import Ingestion
 from kb.usecases.jobs import Jobs
+from kb.usecases.regressions import RegressionSet
 from kb.usecases.retrieval import Retrieval
 from kb.usecases.stores import Stores
 from kb.usecases.triage import Triage
@@ -47,6 +51,8 @@ class Services:
     versions: IndexVersions
     documents: Documents
     editorial: Editorial
+    gate: Gate
+    regressions: RegressionSet
 
 
 def build(settings: Settings, embedder: Embedder | None = None) -> Services:
@@ -60,7 +66,9 @@ def build(settings: Settings, embedder: Embedder | None = None) -> Services:
     retrieval = Retrieval(settings, models)
     generators = Generators(settings, models)
     triage = Triage(settings, models)
-    ingestion = Ingestion(settings, models, stores, retrieval)
+    answering = Answering(settings, retrieval, generators, triage, stores)
+    gate = Gate(settings, stores, retrieval, answering)
+    ingestion = Ingestion(settings, models, stores, retrieval, gate)
     return Services(
         settings=settings,
         models=models,
@@ -68,10 +76,12 @@ def build(settings: Settings, embedder: Embedder | None = None) -> Services:
         retrieval=retrieval,
         generators=generators,
         triage=triage,
-        answering=Answering(settings, retrieval, generators, triage, stores),
+        answering=answering,
         ingestion=ingestion,
         jobs=Jobs(settings, stores, ingestion),
         versions=IndexVersions(settings, stores, retrieval),
         documents=Documents(settings, stores, retrieval),
         editorial=Editorial(settings, stores, retrieval, models, generators),
+        gate=gate,
+        regressions=RegressionSet(settings, stores, retrieval, answering),
     )

@@ -10,6 +10,7 @@ from kb.config import Settings
 from kb.errors import KbError
 from kb.feedback import parse_feedback
 from kb.journal import FeedbackEntry
+from kb.regressions import from_feedback
 from kb.store import StoredDocument
 from kb.telemetry import FEEDBACK
 from kb.usecases.retrieval import Retrieval
@@ -73,7 +74,22 @@ class Documents:
         """
         item = parse_feedback(raw)
         FEEDBACK.labels("up" if item["rating"] > 0 else "down", item["target"]).inc()
-        return self.stores.writer().add_feedback(item)
+        feedback_id = self.stores.writer().add_feedback(item)
+        made = from_feedback(item)
+        if made is not None:  # a helpful answer: its question and pages join the regressions
+            self._regression(*made, ref=f"feedback:{feedback_id}")
+        return feedback_id
+
+    def _regression(self, question: str, pages: list[str], ref: str) -> None:
+        """Add a regression question from feedback, keeping only pages kb holds."""
+        store = self.stores.read_only()
+        if store is None:
+            return
+        with store:
+            held = [p for p in pages if store.has_document(p)]
+        if held:
+            with self.stores.regressions() as regressions:
+                regressions.add(question, held, "feedback", ref=ref)
 
     def recent_feedback(self, limit: int = 100) -> list[FeedbackEntry]:
         """Return the latest feedback, newest first."""

@@ -123,6 +123,10 @@ class Editorial:
                                                           self.settings.chunk_words))  # fmt: skip
             journal.decide_candidate(candidate_id, "accepted" if accept else "rejected", question,
                                      answer, doc_id)  # fmt: skip
+            if doc_id is not None:  # the entry answers its question: a regression question
+                with self.stores.regressions() as regressions:
+                    regressions.add(question.splitlines()[0], [doc_id], "faq",
+                                    ref=f"faq:{candidate_id}")  # fmt: skip
             return next(x for x in journal.candidates() if x.id == candidate_id)
 
     def _evidence(

@@ -17,7 +17,7 @@ from typing import Any
 
 from index.background import BackgroundEmbedder
 from index.build import build_snapshot
-from index.versions import Manifest, current_manifest, current_version
+from index.versions import Manifest, current_manifest, current_version, prune, switch_to
 from ingest.chunking import chunk_sections
 from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
@@ -27,6 +27,7 @@ from kb.models import Document
 from kb.progress import Progress
 from kb.store import Store, embedding_items
 from kb.usecases.embedders import EmbeddingModels
+from kb.usecases.gate import Gate
 from kb.usecases.locking import ingest_lock
 from kb.usecases.retrieval import Retrieval
 from kb.usecases.stores import Stores
@@ -38,12 +39,18 @@ class Ingestion:
     """Ingests sources into the store and builds the snapshot retrieval serves next."""
 
     def __init__(
-        self, settings: Settings, models: EmbeddingModels, stores: Stores, retrieval: Retrieval
+        self,
+        settings: Settings,
+        models: EmbeddingModels,
+        stores: Stores,
+        retrieval: Retrieval,
+        gate: Gate | None = None,
     ) -> None:
         self.settings = settings
         self.models = models
         self.stores = stores
         self.retrieval = retrieval
+        self.gate = gate
 
     def options(self, **overrides: Any) -> IngestOptions:
         """Return the ingest options the settings give, with ``overrides``."""
@@ -73,6 +80,7 @@ class Ingestion:
         fetcher: Fetcher | None = None,
         on_document: Callable[[int], None] | None = None,
         lock_held: bool = False,
+        force: bool = False,
     ) -> IngestReport:
         """Ingest ``sources`` into the store, then build and switch to a new index snapshot.
 
@@ -80,14 +88,17 @@ class Ingestion:
         ``lock_held`` the caller holds the lock already); ``on_document`` hears the count of
         documents read so far.
 
-        A dry run reads every source and reports what would change, writing nothing.
+        A dry run reads every source and reports what would change, writing nothing. A new
+        snapshot is served only if it passes the evaluation gate (:mod:`kb.usecases.gate`), or
+        with ``force``; otherwise it is kept, held back, and the report says why.
         """
         options = options or self.options()
         started = time.perf_counter()
+        args = (sources, progress, options, fetcher, on_document, started, force)
         if lock_held:
-            return self._ingest(sources, progress, options, fetcher, on_document, started)
+            return self._ingest(*args)
         with ingest_lock(self.settings.home, self.settings.database_url):
-            return self._ingest(sources, progress, options, fetcher, on_document, started)
+            return self._ingest(*args)
 
     def _ingest(
         self,
@@ -97,6 +108,7 @@ class Ingestion:
         fetcher: Fetcher | None,
         on_document: Callable[[int], None] | None,
         started: float,
+        force: bool,
     ) -> IngestReport:
         with self.stores.open() as store:
             if options.dry_run:
@@ -158,8 +170,14 @@ class Ingestion:
             served = current_version(self.settings.snapshots_dir)
             choice = self.models.choose(store)
             self.models.use(choice.model)
-            manifest, embedded = self.build_index(store, progress=progress, reason=choice.reason)
-            report.index_changed = manifest.version != served
+            manifest, embedded = self.build_index(
+                store, progress=progress, reason=choice.reason, serve=False
+            )
+            if manifest.version != served:
+                self._serve_if_it_passes(manifest.version, served, report, force)
+            elif self.gate is not None:
+                self._still_held(served, report)
+            report.index_changed = current_version(self.settings.snapshots_dir) != served
             report.embed_model = manifest.model
             # A snapshot kept because nothing changed may predate the reasons (or a rollback's).
             same = manifest.model == choice.model
@@ -176,12 +194,42 @@ class Ingestion:
         self.retrieval.invalidate()
         return report
 
+    def _serve_if_it_passes(
+        self, built: str, served: str | None, report: IngestReport, force: bool
+    ) -> None:
+        """Serve the new snapshot ``built`` if the gate passes it (or ``force``); else keep it
+        held back. The verdict goes in ``report`` and in the store."""
+        if self.gate is None:
+            self._serve(built)
+            return
+        verdict = self.gate.check(served, built)
+        status = "passed" if verdict.passed else ("forced" if force else "held")
+        self.gate.record(built, status, served, verdict)
+        report.gate = {**verdict.to_dict(), "status": status, "version": built}
+        if verdict.passed or force:
+            self._serve(built)
+        else:
+            report.held_back = True
+
+    def _still_held(self, served: str | None, report: IngestReport) -> None:
+        """Say in ``report`` that a snapshot newer than the one served is held back."""
+        assert self.gate is not None
+        held = [g for g in self.gate.held() if served is None or g.version > served]
+        if held:
+            report.held_back = True
+            report.gate = {**held[0].verdict, "status": "held", "version": held[0].version}
+
+    def _serve(self, version: str) -> None:
+        switch_to(self.settings.snapshots_dir, version)
+        prune(self.settings.snapshots_dir, keep=self.settings.index_keep)
+
     def build_index(
-        self, store: Store, *, progress: bool = False, reason: str = ""
+        self, store: Store, *, progress: bool = False, reason: str = "", serve: bool = True
     ) -> tuple[Manifest, int]:
         """Build a snapshot from the store if anything changed; return it and the embed count.
 
         It is built with the model in use; ``reason`` says why that model, in its manifest.
+        With ``serve`` it is served at once; without, the caller serves it (or not).
         """
         with Progress("Embedding", enabled=progress) as bar:
             return build_snapshot(
@@ -194,4 +242,5 @@ class Ingestion:
                 keep=self.settings.index_keep,
                 hnsw_threshold=self.settings.hnsw_threshold,
                 model_reason=reason,
+                serve=serve,
             )

@@ -105,6 +105,22 @@ class Retrieval:
         finally:
             self._lock.release()
 
+    def searcher_for(self, version: str) -> Searcher:
+        """Return a searcher over snapshot ``version``, served or not (the gate compares one
+        not yet served with the one that is). Raises :class:`kb.errors.KbError` if it cannot
+        be loaded."""
+        served = self.searcher() if current_version(self.settings.snapshots_dir) else None
+        if served is not None and served.version == version:
+            return served
+        snapshot = Snapshot(self.settings.snapshots_dir / version)
+        self.models.use(snapshot.manifest.model)
+        return Searcher(
+            snapshot,
+            self.models.query_embedder,
+            candidates=self.settings.search_candidates,
+            dense_weight=self.settings.dense_weight,
+        )
+
     def search(
         self,
         query: str,

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from kb.journal import Journal
+from kb.regressions import Regressions
 from kb.store import Store
 
 
@@ -35,6 +36,10 @@ class Stores:
     def journal(self) -> Journal:
         """A read-write connection to the journal, the file created and migrated if need be."""
         return Journal(self.target)
+
+    def regressions(self) -> Regressions:
+        """A read-write connection to the regression questions and the gate's verdicts."""
+        return Regressions(self.target)
 
     def writer(self) -> Journal:
         """A connection kept open for the small writes serving makes (query log, feedback).

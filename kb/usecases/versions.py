@@ -25,6 +25,17 @@ class IndexVersions:
         index_dir = self.settings.snapshots_dir
         return list_versions(index_dir), current_version(index_dir)
 
+    def promote(self, version: str) -> Drift:
+        """Serve ``version``, a snapshot the evaluation gate held back, as an editor decided.
+
+        As :meth:`rollback`; the gate's verdict on it is marked promoted.
+        """
+        changed = self.rollback(version)
+        with self.stores.regressions() as regressions:
+            if regressions.gate(version) is not None:
+                regressions.set_gate_status(version, "promoted")
+        return changed
+
     def rollback(self, version: str) -> Drift:
         """Serve snapshot ``version`` from now on, once it has loaded and checked out whole.
 
