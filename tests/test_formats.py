@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import load_settings
-from kb.usecases.bootstrap import build
 from tests.documents import docx_bytes, pdf_bytes, zip_bomb
 from tests.sites import serve_folder
 from tests.test_cli import run_kb
@@ -43,13 +41,8 @@ def manual(pages=PAGES) -> bytes:
 
 
 @pytest.fixture
-def home(tmp_path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def kb(home, embedder):
-    return build(load_settings({"home": home}, environ={}), embedder=embedder)
+def home(settings) -> Path:
+    return settings.home  # the home of conftest's kb
 
 
 def test_a_pdf_manual_is_found_and_cited_at_its_page_which_kb_shows(kb, home, tmp_path, embedder):

@@ -33,13 +33,8 @@ def write(folder: Path, articles: dict[str, str]) -> Path:
 
 
 @pytest.fixture
-def home(tmp_path) -> Path:
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def kb(home, embedder):
-    return build(load_settings({"home": home}, environ={}), embedder=embedder)
+def home(settings) -> Path:
+    return settings.home  # the home of conftest's kb
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from index.versions import Drift
 from kb.cli.group import cli, knowledge_base
 from kb.database import HEAD
 from kb.models import Filter, UserContext
@@ -369,10 +370,7 @@ def index_list(ctx: click.Context) -> None:
 @click.pass_context
 def index_promote(ctx: click.Context, version: str) -> None:
     """Serve snapshot VERSION, which the evaluation gate held back."""
-    changes = knowledge_base(ctx).versions.promote(version)
-    click.echo(f"Now serving {version}.")
-    if changes:
-        click.echo(f"kb: warning: {changes.summary(version)}", err=True)
+    _now_serving(version, knowledge_base(ctx).versions.promote(version))
 
 
 @index_group.command("rollback")
@@ -380,7 +378,10 @@ def index_promote(ctx: click.Context, version: str) -> None:
 @click.pass_context
 def index_rollback(ctx: click.Context, version: str) -> None:
     """Serve snapshot VERSION from now on."""
-    changes = knowledge_base(ctx).versions.rollback(version)
+    _now_serving(version, knowledge_base(ctx).versions.rollback(version))
+
+
+def _now_serving(version: str, changes: Drift) -> None:
     click.echo(f"Now serving {version}.")
     if changes:
         click.echo(f"kb: warning: {changes.summary(version)}", err=True)
