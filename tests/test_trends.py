@@ -4,6 +4,9 @@ by topic, from known ratings."""
 import shutil
 from datetime import UTC, datetime, timedelta
 
+from click.testing import CliRunner
+
+from kb.cli import cli
 from kb.trends import csat_weekly, to_csv, week_of, weekly
 from web import create_app
 
@@ -106,3 +109,6 @@ def test_csat_topics_are_the_articles_kb_answered_from(tmp_path, demo_home):
     assert found["by_week"][-1]["ratings"] == 5 and found["overall"]["satisfied"] == 0.4
     csv = client.get("/admin/trends?format=csv", headers=admin).get_data(as_text=True)
     assert f"csat,all,{found['weeks'][-1]},5,3.0,0.4" in csv.splitlines()
+    shown = CliRunner().invoke(cli, ["--home", str(home), "insights", "trends"]).output
+    assert "5 ratings, mean 3.00, 40% satisfied" in shown  # the command line shows it too
+    assert "  Reset your password                   2 ratings, mean 3.50, 50% satisfied" in shown

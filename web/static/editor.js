@@ -129,7 +129,7 @@
         [t("deflection"), pct(kpis.deflection)],
         [t("csat"), kpis.csat.mean === null ? "–" : kpis.csat.mean.toFixed(2)],
         [t("satisfied"), pct(kpis.csat.satisfied)], [t("ratings"), String(kpis.csat.ratings)],
-      ].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+      ].map(([k, v]) => el("div", {}, [el("dt", { text: k }), el("dd", { text: v })])));
       $("kpi-chart").replaceChildren(...chart(kpis.per_day.map((d) => d.day), {
         answered: kpis.per_day.map((d) => d.answered), refused: kpis.per_day.map((d) => d.refused),
       }));
