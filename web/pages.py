@@ -110,6 +110,7 @@ class SatisfactionForm(BaseModel):
 
     conversation_id: str
     rating: Literal["1", "2", "3", "4", "5"]
+    lang: str | None = None  # the page's language, kept on the way back
 
 
 def new_conversation() -> str:
