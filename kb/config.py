@@ -154,6 +154,12 @@ class Settings:
     cors_origins: str = _s(
         "", "Origins whose pages may call the API (the widget): a comma list, or * for any."
     )
+    csat_page: bool = _s(
+        True, "Ask for a 1–5 satisfaction rating (CSAT) under each answer on the search page."
+    )
+    csat_widget: bool = _s(
+        False, "Ask for a 1–5 satisfaction rating (CSAT) under each answer in the widget."
+    )
     log_level: str = _s("INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
     log_format: str = _s(
         "text", "Log format: text, or json (one object per line, with request ids)."

@@ -1,7 +1,8 @@
 """The journal: what customers and editors did, kept beside the content in kb's SQLite file.
 
-Feedback, the redacted query log, FAQ candidates and editors' decisions on them, background
-jobs and backend API keys. The content (documents, chunks, embeddings) is :mod:`kb.store`.
+Feedback, satisfaction ratings, the redacted query log, FAQ candidates and editors' decisions on
+them, background jobs and backend API keys. The content (documents, chunks, embeddings) is
+:mod:`kb.store`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,25 @@ class FeedbackEntry:
     doc_id: str | None
     index_version: str | None
     request_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RatingEntry:
+    """A customer's 1–5 rating of a conversation, redacted (table ``ratings``)."""
+
+    id: int
+    created_at: str  # ISO 8601, UTC: when it was given (or last replaced)
+    conversation_id: str
+    client: str  # the backend API key's id; "" for a visitor (page, widget, no key)
+    channel: str  # "page", "widget" or "api"
+    rating: int  # 1 to 5
+    comment: str | None
+    question: str | None  # the conversation's first question, as the query log has it
+    top_doc: str | None  # the document kb answered that question from; None if it refused
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON."""
@@ -98,7 +118,7 @@ class Job:
 
 
 class Journal(Database):
-    """Feedback, the query log, FAQ candidates, jobs and API keys."""
+    """Feedback, ratings, the query log, FAQ candidates, jobs and API keys."""
 
     # feedback -------------------------------------------------------------------------------
 
@@ -118,6 +138,44 @@ class Journal(Database):
         """Return the latest feedback, newest first."""
         rows = self._rows("SELECT * FROM feedback ORDER BY id DESC LIMIT ?", (limit,))
         return [FeedbackEntry(**{**r, "citations": json.loads(r["citations"])}) for r in rows]
+
+    # satisfaction ratings ---------------------------------------------------------------------
+
+    def add_rating(self, item: Mapping[str, Any]) -> tuple[RatingEntry, bool]:
+        """Store a rating (``RATING_FIELDS``); return it, and whether it replaced an earlier
+        rating of the same conversation by the same client (which keeps its id)."""
+        values = [item.get(f) for f in RATING_FIELDS]
+        values[RATING_FIELDS.index("client")] = item.get("client") or ""
+        replaced = ("created_at", "channel", "rating", "comment", "question", "top_doc")
+        updates = ", ".join(f"{f} = excluded.{f}" for f in replaced)
+        with self.transaction() as conn:
+            earlier = conn.execute(
+                "SELECT id FROM ratings WHERE client = ? AND conversation_id = ?",
+                (values[RATING_FIELDS.index("client")], item["conversation_id"]),
+            ).fetchone()
+            result = conn.execute(
+                f"INSERT INTO ratings (created_at, {', '.join(RATING_FIELDS)})"
+                f" VALUES (?, {', '.join('?' * len(RATING_FIELDS))})"
+                f" ON CONFLICT (client, conversation_id) DO UPDATE SET {updates} RETURNING *",
+                [utcnow(), *values],
+            )
+            row = dict(zip(result.names, result.fetchone(), strict=True))
+        return RatingEntry(**row), earlier is not None
+
+    def ratings(self, since: str = "") -> list[RatingEntry]:
+        """Return the ratings given (or last replaced) since ``since`` (ISO 8601), oldest first."""
+        rows = self._rows(
+            "SELECT * FROM ratings WHERE created_at >= ? ORDER BY created_at, id", (since,)
+        )
+        return [RatingEntry(**r) for r in rows]
+
+    def first_question(self, conversation_id: str) -> LoggedQuery | None:
+        """Return the first logged question of a conversation, or None."""
+        rows = self._rows(
+            "SELECT * FROM queries WHERE conversation_id = ? ORDER BY id LIMIT 1",
+            (conversation_id,),
+        )
+        return LoggedQuery(**{**rows[0], "refused": bool(rows[0]["refused"])}) if rows else None
 
     # the query log and FAQ candidates --------------------------------------------------------
 
@@ -255,6 +313,9 @@ QUERY_FIELDS = (
 )  # fmt: skip
 API_KEY_FIELDS = (
     "name", "key_id", "key_hash", "answers_per_minute", "searches_per_minute",
+)  # fmt: skip
+RATING_FIELDS = (
+    "conversation_id", "client", "channel", "rating", "comment", "question", "top_doc",
 )  # fmt: skip
 FEEDBACK_FIELDS = (
     "target", "rating", "comment", "query", "answer", "citations", "doc_id", "index_version",

@@ -1,11 +1,13 @@
-"""The support KPIs editors watch, from the query log and feedback.
+"""The support KPIs editors watch, from the query log, feedback and satisfaction ratings.
 
 - questions a day, answered and refused;
 - helpfulness: thumbs up over all thumbs;
 - deflection: the share of questions answered and not followed, in the same conversation
   within 30 minutes, by a refusal or a thumbs-down. kb cannot see a customer contact
   support afterwards, so this is the closest honest proxy, and it is named as such;
-- the most asked questions, and the most asked questions kb could not answer.
+- the most asked questions, and the most asked questions kb could not answer;
+- customer satisfaction (CSAT): ratings of 1 to 5, their mean and the share of 4s and 5s,
+  overall and per channel (page, widget, api), and how many of each rating.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from kb.journal import FeedbackEntry, LoggedQuery
+from kb.journal import FeedbackEntry, LoggedQuery, RatingEntry
+from kb.satisfaction import CHANNELS, csat
 
 FOLLOW_UP = timedelta(minutes=30)
 
@@ -28,7 +31,11 @@ def _key(query: str) -> str:
     return " ".join(query.lower().split()).rstrip("?!. ")
 
 
-def kpis(queries: Sequence[LoggedQuery], feedback: Sequence[FeedbackEntry]) -> dict[str, Any]:
+def kpis(
+    queries: Sequence[LoggedQuery],
+    feedback: Sequence[FeedbackEntry],
+    ratings: Sequence[RatingEntry] = (),
+) -> dict[str, Any]:
     """Compute the KPIs over the given rows (already limited to the period wanted)."""
     days: dict[str, dict[str, int]] = {}
     for q in queries:
@@ -68,4 +75,15 @@ def kpis(queries: Sequence[LoggedQuery], feedback: Sequence[FeedbackEntry]) -> d
         "per_day": [{"day": d, **v} for d, v in sorted(days.items())],
         "top_questions": [{"query": k, "count": n} for k, n in asked.most_common(10)],
         "top_unanswered": [{"query": k, "count": n} for k, n in unanswered.most_common(10)],
+        "csat": csat_kpis(ratings),
+    }
+
+
+def csat_kpis(ratings: Sequence[RatingEntry]) -> dict[str, Any]:
+    """CSAT over ``ratings``: count, mean, satisfied share, per channel, and each rating's count."""
+    given = Counter(r.rating for r in ratings)
+    return {
+        **csat(r.rating for r in ratings),
+        "by_channel": {c: csat(r.rating for r in ratings if r.channel == c) for c in CHANNELS},
+        "distribution": {str(n): given[n] for n in range(1, 6)},
     }

@@ -448,6 +448,17 @@ class Store(Database):
             ).fetchall()
         return dict(rows)
 
+    def titles(self, doc_ids: Iterable[str]) -> dict[str, str]:
+        """Return the title of each of ``doc_ids`` that is stored."""
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        with self._lock:
+            rows = self.conn.execute(
+                f"SELECT id, title FROM documents WHERE id IN ({','.join('?' * len(ids))})", ids
+            ).fetchall()
+        return dict(rows)
+
     def start_run(self, sources: Sequence[str]) -> int:
         """Record the start of an ingest run; return its id."""
         with self.transaction() as c:

@@ -27,6 +27,8 @@ LLM_TOKENS = Counter("kb_llm_tokens", "Tokens the language model used", ["kind"]
 LLM_FAILURES = Counter("kb_llm_failures", "Language-model calls that fell back", ["reason"])
 ANSWERS = Counter("kb_answers", "Answers given, by outcome and mode", ["outcome", "mode"])
 FEEDBACK = Counter("kb_feedback", "Feedback received, by rating and target", ["rating", "target"])
+RATINGS = Counter("kb_ratings", "Satisfaction ratings received, by rating and channel",
+                  ["rating", "channel"])  # fmt: skip
 ERRORS = Counter("kb_errors", "Error responses by status", ["status"])
 
 

@@ -1,4 +1,5 @@
-"""Weekly trends in what customers contact support about: by queue, sentiment and topic.
+"""Weekly trends in what customers contact support about: by queue, sentiment and topic; and
+how satisfied they were (CSAT), by week and by topic.
 
 Weeks start on Monday (UTC). A series is *rising* when its last four weeks average at least
 half as much again as the weeks before them and hold at least three items, so a topic going
@@ -12,6 +13,8 @@ import io
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from kb.satisfaction import csat
 
 RECENT_WEEKS = 4
 RISE = 1.5
@@ -75,13 +78,71 @@ def weekly(
     return {"weeks": [w.isoformat() for w in starts], "series": series, "rising": rising}
 
 
+def _weeks_to(now: datetime, weeks: int) -> list[date]:
+    last = week_of(now.isoformat())
+    assert last is not None
+    return [last - timedelta(weeks=weeks - 1 - k) for k in range(weeks)]
+
+
+def csat_weekly(items: Iterable[Mapping[str, Any]], weeks: int, now: datetime) -> dict[str, Any]:
+    """CSAT (see :func:`kb.satisfaction.csat`) by week and by topic over the ``weeks`` weeks up
+    to ``now``, from ``items`` each with ``created_at``, ``rating`` (1 to 5) and ``topic``.
+
+    ``by_week`` has every week of the window, rated or not; ``by_topic`` the topics rated in
+    it, most rated first, each with its CSAT over the window and week by week.
+    """
+    starts = _weeks_to(now, weeks)
+    index = {w: k for k, w in enumerate(starts)}
+    cells: list[list[int]] = [[] for _ in starts]
+    topics: dict[str, list[list[int]]] = {}
+    for item in items:
+        week = week_of(str(item.get("created_at") or ""))
+        k = index.get(week) if week is not None else None
+        if k is None:
+            continue
+        rating = int(item["rating"])
+        cells[k].append(rating)
+        topic = str(item.get("topic") or "unknown")
+        topics.setdefault(topic, [[] for _ in starts])[k].append(rating)
+
+    def by_week(rows: list[list[int]]) -> list[dict[str, Any]]:
+        return [{"week": w.isoformat(), **csat(r)} for w, r in zip(starts, rows, strict=True)]
+
+    by_topic = [
+        {"topic": topic, **csat(r for week in rows for r in week), "by_week": by_week(rows)}
+        for topic, rows in topics.items()
+    ]
+    by_topic.sort(key=lambda t: (-int(t["ratings"]), str(t["topic"])))
+    return {
+        "weeks": [w.isoformat() for w in starts],
+        "overall": csat(r for week in cells for r in week),
+        "by_week": by_week(cells),
+        "by_topic": by_topic,
+    }
+
+
 def to_csv(trends: Mapping[str, Any]) -> str:
-    """The trends as CSV rows: dimension, value, week, count."""
+    """The trends as CSV rows: dimension, value, week, count, and for CSAT the mean rating and
+    satisfied share (``csat`` rows for every week, ``csat_topic`` rows for each topic's rated
+    weeks)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["dimension", "value", "week", "count"])
+    writer.writerow(["dimension", "value", "week", "count", "mean_rating", "satisfied"])
     for d, values in trends["series"].items():
         for value, counts in values.items():
             for week, count in zip(trends["weeks"], counts, strict=True):
-                writer.writerow([d, value, week, count])
+                writer.writerow([d, value, week, count, "", ""])
+    satisfaction = trends.get("csat") or {"by_week": [], "by_topic": []}
+
+    def row(dimension: str, value: str, cell: Mapping[str, Any]) -> list[Any]:
+        mean, satisfied = cell["mean"], cell["satisfied"]
+        return [dimension, value, cell["week"], cell["ratings"],
+                "" if mean is None else mean, "" if satisfied is None else satisfied]  # fmt: skip
+
+    for cell in satisfaction["by_week"]:
+        writer.writerow(row("csat", "all", cell))
+    for topic in satisfaction["by_topic"]:
+        for cell in topic["by_week"]:
+            if cell["ratings"]:
+                writer.writerow(row("csat_topic", topic["topic"], cell))
     return out.getvalue()

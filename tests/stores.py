@@ -12,3 +12,13 @@ def feedback_rows(home: Path) -> list[dict]:
         return [dict(r) for r in conn.execute("SELECT * FROM feedback ORDER BY id")]
     finally:
         conn.close()
+
+
+def rating_rows(home: Path) -> list[dict]:
+    """Every satisfaction rating, oldest first."""
+    conn = sqlite3.connect(home / "kb.sqlite3")
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute("SELECT * FROM ratings ORDER BY id")]
+    finally:
+        conn.close()

@@ -1,10 +1,10 @@
-"""The public API's contract: OpenAPI, versions, pagination, feedback, documents, CORS."""
+"""The public API's contract: OpenAPI, versions, pagination, feedback, ratings, documents, CORS."""
 
 import re
 
 import pytest
 
-from tests.stores import feedback_rows
+from tests.stores import feedback_rows, rating_rows
 from web import create_app
 from web.openapi import contract_of
 
@@ -159,6 +159,127 @@ def test_feedback_from_the_page_without_javascript(fresh):
     assert r.status_code == 303 and "thanks=1" in r.headers["Location"]
     assert feedback_rows(fresh)[-1]["rating"] == 1
     assert "Thanks for your feedback" in client.get(r.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_page_asks_for_a_rating_of_each_answered_question_without_javascript(fresh):
+    client = create_app({"home": fresh, "query_log": True}).test_client()
+    html = client.get("/?q=reset+password").get_data(as_text=True)
+    conversations = re.findall(r'name="conversation_id" value="([0-9a-f]{32})"', html)
+    assert len(conversations) == 1 and "How satisfied are you?" in html
+    assert [int(n) for n in re.findall(r'name="rating" value="(\d)"', html)] == [1, 2, 3, 4, 5]
+    assert 'aria-label="4 – satisfied"' in html  # each button says what its number means
+    again = client.get("/?q=reset+password").get_data(as_text=True)
+    assert conversations[0] not in again  # each question asked is a conversation of its own
+    r = client.post("/satisfaction", data={"conversation_id": conversations[0], "rating": "4"})
+    assert r.status_code == 303 and "rated=1" in r.headers["Location"]
+    (row,) = rating_rows(fresh)
+    assert (row["rating"], row["channel"], row["question"]) == (4, "page", "reset password")
+    thanks = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Thanks for your rating." in thanks and 'class="csat"' not in thanks
+    bad = client.post("/satisfaction", data={"conversation_id": "x", "rating": "6"})
+    assert bad.status_code == 400 and bad.mimetype == "text/html"
+    assert len(rating_rows(fresh)) == 1
+    assert client.post("/satisfaction", data={"rating": "3"}).status_code == 400
+
+
+def test_the_page_and_the_widget_ask_for_ratings_only_when_set_to(demo_home):
+    default = create_app({"home": demo_home}).test_client()
+    assert "var csat = false;" in default.get("/widget.js").get_data(as_text=True)
+    assert 'class="csat"' in default.get("/?q=reset+password").get_data(as_text=True)
+    changed = create_app({"home": demo_home, "csat_page": False, "csat_widget": True})
+    client = changed.test_client()
+    assert "var csat = true;" in client.get("/widget.js").get_data(as_text=True)
+    page = client.get("/?q=reset+password").get_data(as_text=True)
+    assert 'class="csat"' not in page and "data-csat" not in page
+
+
+def test_a_rating_is_stored_with_its_conversations_first_question(fresh):
+    client = create_app({"home": fresh, "query_log": True}).test_client()
+    asked = {"question": "How do I reset my password?", "conversation_id": "chat-7"}
+    client.post("/v1/answer", json=asked)
+    client.post("/v1/answer", json={**asked, "question": "and on the web?"})
+    rated = {"conversation_id": "chat-7", "rating": 2, "comment": "Slow. Call +44 20 7946 0958"}
+    r = client.post("/v1/ratings", json=rated)
+    assert r.status_code == 201 and r.json["ok"] and not r.json["replaced"]
+    assert (r.json["rating"], r.json["channel"], r.json["conversation_id"]) == (2, "api", "chat-7")
+    (row,) = rating_rows(fresh)
+    assert row["id"] == r.json["id"] and row["comment"] == r.json["comment"]
+    assert "7946" not in row["comment"] and row["comment"].startswith("Slow.")  # redacted
+    assert (row["question"], row["top_doc"]) == ("How do I reset my password?", "reset-password")
+    assert row["client"] == "" and row["created_at"] == r.json["created_at"]
+    # Rated again: the second rating replaces the first, under the same id.
+    again = client.post("/ratings", json={"conversation_id": "chat-7", "rating": 4,
+                                          "channel": "widget"})  # fmt: skip
+    assert again.status_code == 201 and again.json["replaced"] and again.json["id"] == row["id"]
+    (row,) = rating_rows(fresh)
+    assert (row["rating"], row["channel"], row["comment"]) == (4, "widget", None)
+
+
+def test_a_backends_conversations_are_its_own(fresh):
+    from kb.keys import create_key
+    from kb.usecases.stores import Stores
+
+    key, _ = create_key(Stores(fresh / "kb.sqlite3").journal(), "support-bot", 10, 10)
+    client = create_app({"home": fresh}).test_client()
+    backend = {"Authorization": f"Bearer {key}"}
+    client.post("/v1/ratings", json={"conversation_id": "1", "rating": 5})  # a visitor's "1"
+    r = client.post("/v1/ratings", json={"conversation_id": "1", "rating": 1}, headers=backend)
+    assert r.status_code == 201 and not r.json["replaced"]  # not the visitor's rating
+    assert r.headers["X-RateLimit-Limit"] == "10"  # the key's limits, not the address's
+    assert [(row["client"], row["rating"]) for row in rating_rows(fresh)] == [
+        ("", 5), (key.split("_")[1], 1),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"rating": 4}, "missing field 'conversation_id'"),
+        ({"conversation_id": "", "rating": 4}, "conversation_id is empty"),
+        ({"conversation_id": "c" * 101, "rating": 4}, "conversation_id is too long"),
+        ({"conversation_id": "c"}, "missing field 'rating'"),
+        ({"conversation_id": "c", "rating": 0}, "rating must be at least 1"),
+        ({"conversation_id": "c", "rating": 6}, "rating must be at most 5"),
+        ({"conversation_id": "c", "rating": "4"}, "rating must be a whole number"),
+        ({"conversation_id": "c", "rating": 4.5}, "rating must be a whole number"),
+        ({"conversation_id": "c", "rating": True}, "rating must be a whole number"),
+        ({"conversation_id": "c", "rating": 4, "channel": "sms"}, "channel must be"),
+        ({"conversation_id": "c", "rating": 4, "comment": "c" * 2001}, "comment is too long"),
+        ({"conversation_id": 7, "rating": 4}, "conversation_id must be a string"),
+    ],
+)
+def test_a_rating_the_contract_refuses_is_a_400_naming_the_field(fresh, body, message):
+    client = create_app({"home": fresh}).test_client()
+    response = client.post("/v1/ratings", json=body)
+    assert response.status_code == 400 and message in response.json["error"]
+    assert rating_rows(fresh) == []
+
+
+def test_ratings_count_against_the_same_limit_as_feedback(fresh):
+    client = create_app({"home": fresh, "rate_limit": 2}).test_client()
+    assert client.post("/v1/feedback", json={"rating": "up", "query": "bulb"}).status_code == 201
+    assert client.post("/v1/ratings", json={"conversation_id": "a", "rating": 5}).status_code == 201
+    limited = client.post("/v1/ratings", json={"conversation_id": "b", "rating": 5})
+    assert limited.status_code == 429 and limited.json["status"] == 429
+    assert limited.headers["Retry-After"] and len(rating_rows(fresh)) == 1
+
+
+def test_openapi_describes_the_ratings_route(client):
+    document = client.get("/openapi.json").json
+    for path in ("/v1/ratings", "/ratings"):
+        operation = document["paths"][path]["post"]
+        assert {"201", "400", "413", "429"} <= set(operation["responses"])
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body["$ref"].endswith("/RatingRequest")
+    request = document["components"]["schemas"]["RatingRequest"]
+    assert set(request["required"]) == {"conversation_id", "rating"}
+    assert (
+        request["properties"]["rating"]["minimum"],
+        request["properties"]["rating"]["maximum"],
+    ) == (1, 5)
+    assert request["properties"]["channel"]["enum"] == ["page", "widget", "api"]
+    assert "replaced" in document["components"]["schemas"]["Rating"]["properties"]
+    assert "Alias of /v1/ratings" in document["paths"]["/ratings"]["post"]["description"]
 
 
 def test_documents_are_served_with_their_sections(client):

@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from kb.config import load_settings
 from kb.usecases.bootstrap import build
 from tests.conftest import DEMO
 from tests.sites import serve_widget_host
-from tests.stores import feedback_rows
+from tests.stores import feedback_rows, rating_rows
 from web import create_app
 
 ADMIN_KEY = "editor-key-for-tests"
@@ -51,20 +52,38 @@ def widget_host() -> Iterator[dict[str, str]]:
         yield holder
 
 
+@contextmanager
+def serving(app) -> Iterator[str]:
+    """``app`` on a real HTTP server on 127.0.0.1; yields its base URL."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_port}"
+    finally:
+        httpd.shutdown()
+
+
 @pytest.fixture(scope="module")
 def server(home, embedder, widget_host) -> Iterator[str]:
     """kb's app on a real HTTP server on 127.0.0.1, allowing the shop's origin."""
     app = create_app({"home": home, "escalation_contact": "help@lumio.example",
                       "cors_origins": widget_host["origin"], "admin_key": ADMIN_KEY,
                       "query_log": True, "rate_limit_answer": 0})  # fmt: skip
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    widget_host["kb"] = f"http://127.0.0.1:{httpd.server_port}"  # another port: cross-origin
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
+    with serving(app) as base:
+        widget_host["kb"] = base  # another port: cross-origin
+        yield base
+
+
+@pytest.fixture(scope="module")
+def rating_widget_host(home, embedder) -> Iterator[dict[str, str]]:
+    """Another shop, embedding the widget of a kb set to ask for ratings (KB_CSAT_WIDGET)."""
+    with serve_widget_host("en", "Shop", "Lumio shop") as holder:
+        app = create_app({"home": home, "cors_origins": holder["origin"], "csat_widget": True,
+                          "query_log": True, "rate_limit_answer": 0})  # fmt: skip
+        with serving(app) as base:
+            holder["kb"] = base
+            yield holder
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +167,33 @@ def test_feedback_on_an_answer_is_stored_with_the_answer(page, server, home):
     assert row["answer"] and "[1]" in row["answer"]
 
 
+def test_a_rating_given_on_the_page_is_stored_and_counted_in_the_kpis(page, server, home):
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+    def csat():
+        return page.request.get(server + "/admin/kpis?days=1", headers=admin).json()["csat"]
+
+    before, counted = len(rating_rows(home)), csat()
+    page.goto(server + "/")
+    page.get_by_label("How can we help?").fill("How do I reset my password?")
+    page.get_by_role("button", name="Ask").click()
+    offer = page.get_by_role("group", name="How satisfied are you?")
+    offer.wait_for()  # at the end of the answer
+    shot(page, "rating")
+    offer.get_by_role("button", name="4 – satisfied", exact=True).click()
+    page.get_by_role("status").filter(has_text="Thanks for your rating.").wait_for()
+    rows = rating_rows(home)
+    assert len(rows) == before + 1
+    row = rows[-1]
+    assert (row["rating"], row["channel"], row["client"]) == (4, "page", "")
+    assert (row["question"], row["top_doc"]) == ("How do I reset my password?", "reset-password")
+    assert len(row["conversation_id"]) == 32  # the page's own id for this question
+    now = csat()
+    assert now["ratings"] == counted["ratings"] + 1
+    assert now["distribution"]["4"] == counted["distribution"]["4"] + 1
+    assert now["by_channel"]["page"]["ratings"] == counted["by_channel"]["page"]["ratings"] + 1
+
+
 def test_a_refusal_says_so_and_offers_articles_and_a_contact(page, server):
     page.goto(server + "/")
     page.get_by_label("How can we help?").fill("How do I bake sourdough bread?")
@@ -160,7 +206,7 @@ def test_a_refusal_says_so_and_offers_articles_and_a_contact(page, server):
     shot(page, "refusal")
 
 
-def test_the_page_works_without_javascript(browser, server):
+def test_the_page_works_without_javascript(browser, server, home):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
     page.goto(server + "/")
@@ -172,6 +218,15 @@ def test_the_page_works_without_javascript(browser, server):
     page.locator("#hits .hit .helpful button[value=up]").first.click()
     page.wait_for_url("**thanks=1*")
     assert page.get_by_text("Thanks for your feedback.").is_visible()
+    before = len(rating_rows(home))
+    page.get_by_role("button", name="2 – dissatisfied", exact=True).click()  # a form post
+    page.wait_for_url("**rated=1*")
+    assert page.get_by_text("Thanks for your rating.").is_visible()
+    rows = rating_rows(home)
+    assert len(rows) == before + 1
+    assert (rows[-1]["rating"], rows[-1]["channel"], rows[-1]["question"]) == (
+        2, "page", "how do I pair a bulb",
+    )  # fmt: skip
     context.close()
 
 
@@ -201,7 +256,31 @@ def test_the_widget_puts_the_ask_box_on_another_site(browser, server, widget_hos
     link = page.locator("[data-kb-widget] ol a").first
     link.wait_for()
     assert "/articles/reset-password" in link.get_attribute("href")
+    assert page.locator("[data-kb-widget] .csat").count() == 0  # no rating asked by default
     page.screenshot(path=str(ARTIFACTS / "widget.png"))
+    assert errors == []
+    context.close()
+
+
+def test_the_widget_asks_for_a_rating_when_set_to(browser, rating_widget_host, home):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(rating_widget_host["origin"] + "/")
+    page.get_by_role("button", name="Help").click()
+    page.get_by_label("Ask Lumio Help Centre").fill("How do I pair a bulb?")
+    page.get_by_role("button", name="Ask", exact=True).click()
+    offer = page.get_by_role("group", name="How satisfied are you?")
+    offer.wait_for()
+    before = len(rating_rows(home))
+    offer.get_by_role("button", name="5 – very satisfied", exact=True).click()
+    page.get_by_text("Thanks for your rating.").wait_for()
+    rows = rating_rows(home)
+    assert len(rows) == before + 1
+    assert (rows[-1]["rating"], rows[-1]["channel"]) == (5, "widget")
+    assert rows[-1]["question"] == "How do I pair a bulb?"  # its conversation, cross-origin
+    page.screenshot(path=str(ARTIFACTS / "widget-rating.png"))
     assert errors == []
     context.close()
 
@@ -215,6 +294,7 @@ def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, hom
     for question in ("How do I reset my password?", "How do I bake sourdough bread?"):
         page.request.post(server + "/v1/answer", data={"question": question})
     page.request.post(server + "/v1/feedback", data={"rating": "down", "query": "bread"})
+    page.request.post(server + "/v1/ratings", data={"conversation_id": "editor", "rating": 3})
     page.goto(server + "/editor")
     assert page.locator("#editor").is_hidden()  # nothing without the key
     page.get_by_label("Admin key").fill("wrong")
@@ -238,6 +318,12 @@ def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, hom
     assert page.locator("#trends svg").count() >= 3  # queue, sentiment, topic
     assert page.locator("#kpis dd").first.inner_text() != "0"  # questions asked in these tests
     assert page.locator("#kpi-chart svg").count() == 1
+    kpis = dict(zip(page.locator("#kpis dt").all_inner_texts(),
+                    page.locator("#kpis dd").all_inner_texts(), strict=True))  # fmt: skip
+    assert kpis["Satisfaction (mean of 1–5)"] != "–" and int(kpis["Ratings"]) >= 1
+    csat = page.locator("#csat-trends")
+    assert csat.locator("table").count() == 2  # by week, by topic
+    assert csat.get_by_role("cell", name="unknown", exact=True).count() == 1  # no question
     assert page.locator("#gaps li").count() >= 1 and page.locator("#feedback li").count() >= 1
     # An ingest started from the page runs as a job and reports how it went.
     page.get_by_label("Sources, one a line").fill(str(DEMO))

@@ -59,6 +59,8 @@ def case_client(tmp_path_factory, embedder):
         ("/answer", r'{"question":"refund","context":{"product":"\ud800"}}', "context.product"),
         ("/feedback", r'{"rating":"up","query":"refund \ud800","target":"answer"}', "query"),
         ("/feedback", r'{"rating":"down","query":"refund","comment":"bad \udfff"}', "comment"),
+        ("/ratings", r'{"conversation_id":"c\ud800","rating":4}', "conversation_id"),
+        ("/ratings", r'{"conversation_id":"c","rating":2,"comment":"\udfff"}', "comment"),
     ],
 )  # fmt: skip
 def test_the_handed_case_is_a_400_naming_the_field(case_client, path, body, field):
@@ -140,6 +142,7 @@ def nested(depth: int, opener: str = "[") -> str:
 DEEP_REQUESTS = [
     ("GET", "/search?q=refund"), ("GET", "/v1/search?q=refund"), ("POST", "/answer"),
     ("POST", "/v1/answer"), ("POST", "/v1/route"), ("POST", "/feedback"), ("POST", "/helpful"),
+    ("POST", "/v1/ratings"), ("POST", "/satisfaction"),
     ("GET", "/?q=refund"), ("POST", "/admin/keys"), ("POST", "/admin/ingest"),
     ("GET", "/healthz"),
 ]  # fmt: skip

@@ -1,6 +1,6 @@
-"""KPIs from a synthetic query log and feedback, computed and served to editors."""
+"""KPIs from a synthetic query log, feedback and ratings, computed and served to editors."""
 
-from kb.journal import FeedbackEntry, LoggedQuery
+from kb.journal import FeedbackEntry, LoggedQuery, RatingEntry
 from kb.kpis import kpis
 from web import create_app
 
@@ -15,6 +15,12 @@ def f(at, query, rating):
     return FeedbackEntry(id=0, created_at=at, target="answer", rating=rating, comment=None,
                          query=query, answer=None, citations=[], doc_id=None,
                          index_version=None, request_id=None)  # fmt: skip
+
+
+def r(rating, channel="page", conversation="c"):
+    return RatingEntry(id=0, created_at="2026-11-21T10:00:00+00:00", conversation_id=conversation,
+                       client="", channel=channel, rating=rating, comment=None, question=None,
+                       top_doc=None)  # fmt: skip
 
 
 QUERIES = [
@@ -57,3 +63,29 @@ def test_kpis_are_served_to_editors(tmp_path, demo_home):
     client.post("/v1/answer", json={"question": "How do I bake sourdough bread?"})
     found = client.get("/admin/kpis?days=7", headers={"Authorization": "Bearer k"}).json
     assert found["days"] == 7 and found["questions"] == 2 and found["refused"] == 1
+
+
+def test_csat_is_the_count_mean_and_satisfied_share_of_the_ratings():
+    found = kpis(QUERIES, FEEDBACK, [r(5), r(4, "widget"), r(2, "api")])["csat"]
+    assert (found["ratings"], found["mean"], found["satisfied"]) == (3, 3.67, 0.667)
+    assert found["by_channel"] == {
+        "page": {"ratings": 1, "mean": 5.0, "satisfied": 1.0},
+        "widget": {"ratings": 1, "mean": 4.0, "satisfied": 1.0},
+        "api": {"ratings": 1, "mean": 2.0, "satisfied": 0.0},
+    }
+    assert found["distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}
+    nobody = kpis(QUERIES, FEEDBACK)["csat"]  # no ratings: no figure, rather than a zero
+    assert (nobody["ratings"], nobody["mean"], nobody["satisfied"]) == (0, None, None)
+
+
+def test_csat_is_served_to_editors(tmp_path, demo_home):
+    import shutil
+
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    client = create_app({"home": home, "admin_key": "k", "query_log": True}).test_client()
+    for conversation, rating in (("a", 5), ("b", 4), ("c", 1), ("c", 2)):  # c rated twice
+        client.post("/v1/ratings", json={"conversation_id": conversation, "rating": rating})
+    found = client.get("/admin/kpis?days=7", headers={"Authorization": "Bearer k"}).json["csat"]
+    assert (found["ratings"], found["mean"], found["satisfied"]) == (3, 3.67, 0.667)
+    assert found["by_channel"]["api"]["ratings"] == 3

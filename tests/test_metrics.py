@@ -28,7 +28,7 @@ def sample(text: str, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_metrics_count_requests_answers_feedback_and_errors(demo_home, tmp_path):
+def test_metrics_count_requests_answers_feedback_ratings_and_errors(demo_home, tmp_path):
     import shutil
 
     home = tmp_path / "home"
@@ -39,6 +39,7 @@ def test_metrics_count_requests_answers_feedback_and_errors(demo_home, tmp_path)
     client.post("/v1/answer", json={"question": "How do I reset my password?"})
     client.post("/v1/answer", json={"question": "How do I bake sourdough bread?"})
     client.post("/v1/feedback", json={"rating": "down", "query": "bread"})
+    client.post("/v1/ratings", json={"conversation_id": "c", "rating": 4, "channel": "widget"})
     client.get("/v1/search")  # a 400
     after = client.get("/metrics").get_data(as_text=True)
 
@@ -49,6 +50,7 @@ def test_metrics_count_requests_answers_feedback_and_errors(demo_home, tmp_path)
     assert grew("kb_answers_total", outcome="answered", mode="extractive") == 1
     assert grew("kb_answers_total", outcome="refused", mode="extractive") == 1
     assert grew("kb_feedback_total", rating="down", target="answer") == 1
+    assert grew("kb_ratings_total", rating="4", channel="widget") == 1
     assert grew("kb_errors_total", status="400") == 1
     assert grew("kb_retrieval_seconds_count") >= 3
     assert grew("kb_request_seconds_count", route="/v1/answer") == 2

@@ -134,3 +134,65 @@ def test_the_journal_keeps_feedback_queries_candidates_jobs_and_keys(store_targe
     assert journal.add_api_key(key) and not journal.add_api_key({**key, "key_id": "k2"})
     assert journal.revoke_api_key("bot") and journal.add_api_key({**key, "key_id": "k3"})
     assert [k["key_id"] for k in journal.api_keys()] == ["k3", "k1"]
+
+
+def test_the_journal_keeps_one_rating_per_conversation_and_client(store_target):
+    journal = Journal(store_target)
+    journal.log_query({"channel": "page", "query": "How do I reset my password?",
+                       "refused": False, "confidence": 0.9, "top_doc": "reset-password",
+                       "conversation_id": "c1"})  # fmt: skip
+    journal.log_query({"channel": "page", "query": "and on the web?", "refused": False,
+                       "confidence": 0.8, "conversation_id": "c1"})  # fmt: skip
+    first = journal.first_question("c1")
+    assert (first.query, first.top_doc) == ("How do I reset my password?", "reset-password")
+    assert journal.first_question("nobody") is None
+    rating = {"conversation_id": "c1", "channel": "page", "rating": 2, "comment": "slow",
+              "question": first.query, "top_doc": first.top_doc}  # fmt: skip
+    stored, replaced = journal.add_rating(rating)
+    assert not replaced and (stored.rating, stored.client, stored.comment) == (2, "", "slow")
+    again, replaced = journal.add_rating({**rating, "rating": 5, "comment": None})
+    assert replaced and again.id == stored.id and (again.rating, again.comment) == (5, None)
+    keyed, replaced = journal.add_rating({**rating, "client": "k1", "channel": "api"})
+    assert not replaced and keyed.id != stored.id  # another client's conversation "c1"
+    assert [(r.client, r.rating) for r in journal.ratings()] == [("", 5), ("k1", 2)]
+    assert journal.ratings("2999-01-01") == []
+    with pytest.raises(IntegrityError):  # the table holds the scale, whatever the caller
+        journal.add_rating({**rating, "conversation_id": "c2", "rating": 6})
+    with pytest.raises(IntegrityError):
+        journal.add_rating({**rating, "conversation_id": "c2", "channel": "sms"})
+
+
+def test_a_store_at_revision_0002_is_upgraded_with_its_data(store_target):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    import kb.database
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(kb.database.__file__).parent / "alembic"))
+    made = create_engine(kb.database.database_url(store_target))
+    with made.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")  # the store of the kb before ratings
+        conn.exec_driver_sql(
+            "INSERT INTO queries (created_at, channel, query, refused, confidence, top_doc,"
+            " conversation_id) VALUES ('2026-11-20T10:00:00+00:00', 'api', 'Refunds?', 0, 0.9,"
+            " 'refunds', 'old')"
+        )
+    made.dispose()
+    journal = Journal(store_target)  # opening it migrates
+    assert journal.conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+    assert journal.first_question("old").query == "Refunds?"  # the log it had is kept
+    stored, _ = journal.add_rating({"conversation_id": "old", "channel": "api", "rating": 4,
+                                    "question": "Refunds?", "top_doc": "refunds"})  # fmt: skip
+    assert journal.ratings() == [stored]
+    with made.begin() as conn:  # and the migration goes back down cleanly
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+        tables = {
+            "sqlite": "SELECT name FROM sqlite_master WHERE name = 'ratings'",
+            "postgresql": "SELECT tablename FROM pg_tables WHERE tablename = 'ratings'",
+        }
+        assert conn.exec_driver_sql(tables[made.dialect.name]).fetchall() == []
+    made.dispose()

@@ -103,6 +103,10 @@ BAD_REQUESTS = [
     ),
     ("POST", "/feedback", b'{"rating": "up", "query": "x", "citations": "all"}', 400),
     ("GET", "/feedback", None, 405),
+    ("POST", "/ratings", b"not json", 400),
+    ("POST", "/ratings", b'{"rating": 4}', 400),
+    ("POST", "/ratings", b'{"conversation_id": "c", "rating": 9}', 400),
+    ("GET", "/ratings", None, 405),
     ("GET", "/documents/missing-doc", None, 404),
     ("POST", "/documents/reset-password", None, 405),
     ("POST", "/readyz", None, 405),
@@ -111,6 +115,8 @@ BAD_REQUESTS = [
     ("POST", "/theme.css", None, 405),
     ("GET", "/helpful", None, 405),
     ("POST", "/helpful", b"rating=meh&query=x", 400),
+    ("GET", "/satisfaction", None, 405),
+    ("POST", "/satisfaction", b"conversation_id=c&rating=0", 400),
 ]
 BAD_REQUESTS += [
     ("POST", "/route", b'{"txt": "x"}', 400),
@@ -138,8 +144,8 @@ BAD_REQUESTS += [
 BAD_REQUESTS += [
     (m, "/v1" + path, body, status)
     for m, path, body, status in BAD_REQUESTS
-    if path.split("/")[1].split("?")[0] in {"search", "answer", "feedback", "documents", "healthz",
-                                            "readyz", "route"}
+    if path.split("/")[1].split("?")[0] in {"search", "answer", "feedback", "ratings",
+                                            "documents", "healthz", "readyz", "route"}
 ]  # fmt: skip
 
 

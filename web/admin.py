@@ -106,7 +106,8 @@ def blueprint(contract: Contract) -> Blueprint:
     @bp.get("/trends")
     @op(query=TrendsQuery, ok=Report, errors=ADMIN_ERRORS, media={200: {"text/csv": None}})
     def trends() -> Reply:
-        """Weekly ticket volume by queue, sentiment and topic, rising ones flagged.
+        """Weekly ticket volume by queue, sentiment and topic, rising ones flagged; and
+        customer satisfaction (CSAT) by week and by topic, in ``csat``.
 
         ``format=csv`` gives a spreadsheet.
         """
@@ -123,7 +124,7 @@ def blueprint(contract: Contract) -> Blueprint:
     @op(query=KpisQuery, ok=Report, errors=ADMIN_ERRORS)
     def kpis() -> Reply:
         """KPIs: questions a day, answered and refused, helpfulness, deflection, top and
-        unanswered questions."""
+        unanswered questions, and customer satisfaction (CSAT: ratings, mean, satisfied share)."""
         return Report(**get_kb().editorial.kpis(cast(KpisQuery, parsed("query")).days))
 
     @bp.post("/ingest")

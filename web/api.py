@@ -1,4 +1,4 @@
-"""The JSON API: /search, /answer, /feedback, /documents/<id>, /healthz, /readyz.
+"""The JSON API: /search, /answer, /feedback, /ratings, /documents/<id>, /healthz, /readyz.
 
 The blueprint is served at ``/v1/…`` (the contract chatbot backends pin) and, as an alias of
 the latest version, at the bare paths. Every response says its version in ``KB-API-Version``.
@@ -26,6 +26,8 @@ from web.contract import (
     Health,
     Hit,
     IdQuery,
+    Rating,
+    RatingRequest,
     Ready,
     RouteRequest,
     Routing,
@@ -36,6 +38,7 @@ from web.contract import (
 )
 from web.openapi import ERRORS, Contract, Reply
 from web.requests import get_kb, requested_id
+from web.security import client_key_id
 from web.versions import API_VERSION
 
 API_ERRORS = (401, 429)  # any route: a bad backend key, a client over its limit
@@ -199,6 +202,22 @@ def blueprint(contract: Contract) -> Blueprint:
         body = cast(FeedbackRequest, parsed("json"))
         feedback_id = get_kb().documents.add_feedback(body.model_dump(exclude_none=True))
         return Stored(id=feedback_id), 201
+
+    @bp.post("/ratings")
+    @contract.operation(json=RatingRequest, ok=Rating, status=201,
+                        description="Stored; a second rating of the conversation by the same "
+                        "client replaces the first", errors=(400, *BODY_ERRORS))  # fmt: skip
+    def ratings() -> Reply:
+        """Rate a conversation 1 to 5 at its end (customer satisfaction, CSAT).
+
+        The conversation is the ``conversation_id`` its answers were asked under. A backend's
+        API key keeps its conversations apart from other clients' with the same ids.
+        """
+        body = cast(RatingRequest, parsed("json"))
+        stored, replaced = get_kb().documents.add_rating(
+            body.model_dump(exclude_none=True), client=client_key_id()
+        )
+        return Rating.of(stored, replaced), 201
 
     @bp.get("/documents/", defaults={"doc_id": None})
     @bp.get("/documents/<path:doc_id>")

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, create_model,
 from kb import models as domain
 from kb.config import Settings
 from kb.feedback import MAX_COMMENT, MAX_TEXT
+from kb.journal import RatingEntry
+from kb.satisfaction import MAX_CONVERSATION
 from kb.text import snippet
 
 # --- responses ------------------------------------------------------------------------------
@@ -193,6 +195,25 @@ class Stored(BaseModel):
     id: int
 
 
+class Rating(BaseModel):
+    """A satisfaction rating stored: a second rating of a conversation by the same client
+    replaces the first (``replaced``), which keeps its id."""
+
+    ok: Literal[True] = True
+    id: int
+    conversation_id: str
+    rating: int = Field(ge=1, le=5)
+    channel: Literal["page", "widget", "api"]
+    comment: str | None = Field(description="As stored: redacted")
+    created_at: str
+    replaced: bool
+
+    @classmethod
+    def of(cls, entry: RatingEntry, replaced: bool) -> Rating:
+        """Return the response for a stored rating."""
+        return cls.model_validate({**entry.to_dict(), "replaced": replaced})
+
+
 class Health(BaseModel):
     """Liveness, with document counts and the index version."""
 
@@ -250,6 +271,20 @@ class FeedbackRequest(Body):
     doc_id: Annotated[str, Field(max_length=500, description="The result rated")] | None = None
     index_version: Annotated[str, Field(max_length=40)] | None = None
     request_id: Annotated[str, Field(max_length=64)] | None = None
+
+
+class RatingRequest(Body):
+    """A customer's satisfaction with a conversation, 1 (very dissatisfied) to 5 (very
+    satisfied), given at its end."""
+
+    conversation_id: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_CONVERSATION,
+              description="The conversation_id its answers were asked under"),
+    ]  # fmt: skip
+    rating: int = Field(ge=1, le=5)
+    comment: Annotated[str, Field(max_length=MAX_COMMENT)] | None = None
+    channel: Literal["page", "widget", "api"] = Field("api", description="Where it was given")
 
 
 class RouteRequest(Body):

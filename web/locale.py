@@ -50,7 +50,23 @@ def page_messages() -> dict[str, str]:
         "went_wrong": gettext("Something went wrong. Please try again."),
         "thanks": gettext("Thanks for your feedback."),
         "not_saved": gettext("Sorry, we couldn't save that."),
+        "satisfied_q": gettext("How satisfied are you?"),
+        "scale_help": gettext("1 = very dissatisfied, 5 = very satisfied"),
+        "rated": gettext("Thanks for your rating."),
+        **{f"scale_{n}": label for n, label in satisfaction_scale()},
     }
+
+
+def satisfaction_scale() -> list[tuple[int, str]]:
+    """Return each rating of the satisfaction scale with its label, in this request's locale:
+    the buttons' names, the number first (a screen reader says what is on the button)."""
+    return [
+        (1, gettext("1 – very dissatisfied")),
+        (2, gettext("2 – dissatisfied")),
+        (3, gettext("3 – neither satisfied nor dissatisfied")),
+        (4, gettext("4 – satisfied")),
+        (5, gettext("5 – very satisfied")),
+    ]
 
 
 def editor_messages() -> dict[str, str]:
@@ -79,6 +95,15 @@ def editor_messages() -> dict[str, str]:
         "helpful": gettext("Helpful"),
         "not_helpful": gettext("Not helpful"),
         "deflection": gettext("Deflection (proxy)"),
+        "csat": gettext("Satisfaction (mean of 1–5)"),
+        "satisfied": gettext("Satisfied (4 or 5)"),
+        "by_week": gettext("By week"),
+        "by_topic": gettext("By topic"),
+        "week": gettext("Week"),
+        "topic": gettext("Topic"),
+        "ratings": gettext("Ratings"),
+        "mean": gettext("Mean"),
+        "no_ratings": gettext("No ratings yet."),
         "no_candidates": gettext("No candidates yet: mine the tickets."),
         "gap_meta": gettext("%(count)s questions · %(reasons)s · last %(date)s"),
         "closest": gettext("closest article:"),
@@ -100,6 +125,10 @@ def widget_messages() -> dict[str, dict[str, str]]:
                 "ask_product": gettext("Ask %(product)s"),
                 "help": gettext("Help"),
                 "unavailable": gettext("Sorry, help is unavailable right now."),
+                "satisfied_q": gettext("How satisfied are you?"),
+                "rated": gettext("Thanks for your rating."),
+                "not_saved": gettext("Sorry, we couldn't save that."),
+                **{f"scale_{n}": label for n, label in satisfaction_scale()},
             }
     return out
 

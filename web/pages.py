@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,9 +19,10 @@ from kb.errors import KbError, NotFound
 from kb.models import Citation, Section
 from kb.text import slugify, tokenize
 from web.contract import IdQuery, PageQuery
-from web.locale import editor_messages, page_messages, widget_messages
+from web.locale import editor_messages, page_messages, satisfaction_scale, widget_messages
 from web.openapi import Contract
 from web.requests import get_kb, requested_id
+from web.security import client_key_id
 
 
 def cite(text: str, citations: Sequence[Citation]) -> Markup:
@@ -103,6 +105,20 @@ class HelpfulForm(BaseModel):
     cited: list[str] = []
 
 
+class SatisfactionForm(BaseModel):
+    """The search page's satisfaction form (no JavaScript needed): one button per rating."""
+
+    conversation_id: str
+    rating: Literal["1", "2", "3", "4", "5"]
+    lang: str | None = None  # the page's language, kept on the way back
+
+
+def new_conversation() -> str:
+    """A new conversation id for a question asked on the page: random, so nobody can guess
+    another visitor's and rate it."""
+    return secrets.token_hex(16)
+
+
 @dataclass(frozen=True)
 class ArticleSection:
     """A section as kb's article page shows it: its element id, page mark, heading or not."""
@@ -149,12 +165,14 @@ def blueprint(contract: Contract) -> Blueprint:
         query = request.args.get("q", "")
         hits, answer, error, updated = [], None, None, {}
         version = current_version(kb.settings.snapshots_dir)
+        conversation = new_conversation()
         if query.strip():
             try:
                 searcher = kb.retrieval.searcher()
                 version = searcher.version
                 hits = kb.retrieval.search(query, k=10, searcher=searcher)
-                answer = kb.answering.answer(query, searcher=searcher, channel="page")
+                answer = kb.answering.answer(query, searcher=searcher, channel="page",
+                                             conversation=conversation)  # fmt: skip
                 updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
             except KbError as e:
                 if e.status >= 500:
@@ -168,6 +186,10 @@ def blueprint(contract: Contract) -> Blueprint:
             error=error,
             updated=updated,
             thanks=request.args.get("thanks") == "1",
+            rated=request.args.get("rated") == "1",
+            csat=kb.settings.csat_page,
+            scale=satisfaction_scale(),
+            conversation_id=conversation,
             index_version=version,
             messages=page_messages(),
         )
@@ -190,6 +212,27 @@ def blueprint(contract: Contract) -> Blueprint:
         }
         get_kb().documents.add_feedback(item)
         return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
+
+    @bp.post("/satisfaction")
+    @op(form=SatisfactionForm, status=303, description="Back to the search page, with thanks",
+        errors=HELPFUL_ERRORS, media=PAGE_ERRORS, validate=False)  # fmt: skip
+    def satisfaction() -> ResponseReturnValue:
+        """A rating from the page without JavaScript: store it, then thank the customer.
+
+        The rating ends the conversation, so the page it goes back to asks nothing again.
+        """
+        form = request.form
+        rating = form.get("rating", "")
+        item = {
+            "conversation_id": form.get("conversation_id", ""),
+            "rating": int(rating)
+            if rating.isascii() and rating.isdigit() and len(rating) < 3
+            else rating,
+            "channel": "page",
+        }
+        get_kb().documents.add_rating(item, client=client_key_id())
+        lang = form.get("lang") or None
+        return redirect(url_for("pages.home", rated=1, lang=lang) + "#rating-thanks", 303)
 
     @bp.get("/editor")
     @op(media=HTML)
@@ -217,6 +260,7 @@ def blueprint(contract: Contract) -> Blueprint:
                 "widget.js",
                 product=s.product_name,
                 colour=s.brand_color,
+                csat=s.csat_widget,
                 messages=widget_messages(),
             )
         )

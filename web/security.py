@@ -164,6 +164,13 @@ def credentials() -> Credentials:
     return found
 
 
+def client_key_id() -> str:
+    """The id of the backend API key the request carries (``admin`` for the admin key); ""
+    for a visitor, who is known only by an address kb does not store."""
+    key: ApiKey | None = g.get("client")
+    return key.key_id if key is not None else ""
+
+
 def _rate(settings: Settings, group: str) -> int:
     """The current client's limit a minute in ``group`` (0: none): its key's, or the address's."""
     key: ApiKey | None = g.get("client")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -108,7 +109,8 @@ def insights_gaps(ctx: click.Context, days: int, top: int, as_json: bool) -> Non
               show_default=True)  # fmt: skip
 @click.pass_context
 def insights_trends(ctx: click.Context, weeks: int, fmt: str) -> None:
-    """Weekly ticket volume by queue, sentiment and topic, with rising ones flagged."""
+    """Weekly ticket volume by queue, sentiment and topic, with rising ones flagged; customer
+    satisfaction (CSAT) by week and by topic."""
     from kb.trends import to_csv
 
     found = knowledge_base(ctx).editorial.trends(weeks)
@@ -120,16 +122,40 @@ def insights_trends(ctx: click.Context, weeks: int, fmt: str) -> None:
         return
     if not found["weeks"]:
         click.echo("No dated tickets.")
-        return
-    click.echo(f"Weeks {found['weeks'][0]} to {found['weeks'][-1]} (tickets per week)")
-    for dimension, values in found["series"].items():
-        click.echo(f"{dimension}:")
-        for value, counts in list(values.items())[:8]:
-            spark = " ".join(f"{c:>2}" for c in counts)
-            click.echo(f"  {_line(value, 34):<34} {spark}  total {sum(counts)}")
+    else:
+        click.echo(f"Weeks {found['weeks'][0]} to {found['weeks'][-1]} (tickets per week)")
+        for dimension, values in found["series"].items():
+            click.echo(f"{dimension}:")
+            for value, counts in list(values.items())[:8]:
+                spark = " ".join(f"{c:>2}" for c in counts)
+                click.echo(f"  {_line(value, 34):<34} {spark}  total {sum(counts)}")
     for r in found["rising"]:
         click.echo(f"RISING {r['dimension']} {r['value']!r}: {r['recent_per_week']:.1f}/week "
                    f"in the last 4 weeks, {r['before_per_week']:.1f} before")  # fmt: skip
+    _satisfaction(found["csat"])
+
+
+def _csat(c: dict[str, Any]) -> str:
+    """A CSAT as a line's end: ratings, mean and satisfied share."""
+    n, plural = c["ratings"], "" if c["ratings"] == 1 else "s"
+    return f"{n:>4} rating{plural}, mean {c['mean']:.2f}, {c['satisfied']:.0%} satisfied"
+
+
+def _satisfaction(csat: dict[str, Any]) -> None:
+    """Print CSAT by week (the rated weeks) and by topic."""
+    weeks = csat["weeks"]
+    if not csat["overall"]["ratings"]:
+        click.echo(f"Satisfaction, weeks {weeks[0]} to {weeks[-1]}: no ratings.")
+        return
+    click.echo(f"Satisfaction (ratings of 1 to 5; 4 and 5 are satisfied), weeks {weeks[0]} to "
+               f"{weeks[-1]}: {_csat(csat['overall']).strip()}")  # fmt: skip
+    click.echo("by week:")
+    for w in csat["by_week"]:
+        if w["ratings"]:
+            click.echo(f"  {w['week']:<34} {_csat(w)}")
+    click.echo("by topic:")
+    for t in csat["by_topic"][:8]:
+        click.echo(f"  {_line(t['topic'], 34):<34} {_csat(t)}")
 
 
 @cli.command("export")

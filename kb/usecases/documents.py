@@ -1,4 +1,5 @@
-"""Documents as customers and editors see them: kb's article view, dates, counts, feedback."""
+"""Documents as customers and editors see them: kb's article view, dates, counts, feedback and
+satisfaction ratings."""
 
 from __future__ import annotations
 
@@ -9,16 +10,18 @@ from index.versions import current_version
 from kb.config import Settings
 from kb.errors import KbError
 from kb.feedback import parse_feedback
-from kb.journal import FeedbackEntry
+from kb.journal import FeedbackEntry, RatingEntry
 from kb.regressions import from_feedback
+from kb.satisfaction import parse_rating
 from kb.store import StoredDocument
-from kb.telemetry import FEEDBACK
+from kb.telemetry import FEEDBACK, RATINGS
 from kb.usecases.retrieval import Retrieval
 from kb.usecases.stores import Stores
 
 
 class Documents:
-    """Reads documents from the served snapshot or the store; takes customers' feedback."""
+    """Reads documents from the served snapshot or the store; takes customers' feedback and
+    ratings."""
 
     def __init__(self, settings: Settings, stores: Stores, retrieval: Retrieval) -> None:
         self.settings = settings
@@ -90,6 +93,23 @@ class Documents:
         if held:
             with self.stores.regressions() as regressions:
                 regressions.add(question, held, "feedback", ref=ref)
+
+    def add_rating(self, raw: Any, client: str = "") -> tuple[RatingEntry, bool]:
+        """Validate, redact and store a customer's 1–5 rating of a conversation; return it, and
+        whether it replaced the client's earlier rating of that conversation.
+
+        ``client`` is the backend API key's id ("" for a visitor). The rating keeps a copy of
+        the conversation's first logged question and the document kb answered it from (the
+        topic of CSAT by topic). Raises :class:`kb.errors.InvalidInput` naming what is wrong.
+        """
+        item = parse_rating(raw)
+        writer = self.stores.writer()
+        first = writer.first_question(item["conversation_id"])
+        stored = writer.add_rating({**item, "client": client,
+                                    "question": first.query if first else None,
+                                    "top_doc": first.top_doc if first else None})  # fmt: skip
+        RATINGS.labels(str(item["rating"]), item["channel"]).inc()
+        return stored
 
     def recent_feedback(self, limit: int = 100) -> list[FeedbackEntry]:
         """Return the latest feedback, newest first."""

@@ -1,4 +1,5 @@
-"""The editors' side of the knowledge base: the query log, content gaps, FAQ candidates.
+"""The editors' side of the knowledge base: the query log, content gaps, FAQ candidates, trends
+and KPIs (customer satisfaction among them).
 
 A thin layer over :mod:`kb.insights` (the methods) and the store (the evidence and the
 decisions), used by the CLI and the admin API alike. Nothing becomes public without an editor:
@@ -15,12 +16,12 @@ from ingest.chunking import chunk_sections
 from kb.config import Settings
 from kb.errors import InvalidInput, NotFound
 from kb.insights import FaqCandidate, Gap, ResolvedTicket, faq_candidates, gap_report
-from kb.journal import FeedbackEntry, LoggedQuery, SavedCandidate
+from kb.journal import FeedbackEntry, LoggedQuery, RatingEntry, SavedCandidate
 from kb.kpis import kpis as compute_kpis
 from kb.models import Document, Hit, Section
 from kb.sentiment import sentiment
 from kb.text import slugify
-from kb.trends import weekly
+from kb.trends import csat_weekly, weekly
 from kb.usecases.embedders import EmbeddingModels
 from kb.usecases.generators import Generators
 from kb.usecases.retrieval import Retrieval
@@ -131,30 +132,40 @@ class Editorial:
 
     def _evidence(
         self, days: int, now: datetime | None
-    ) -> tuple[list[LoggedQuery], list[FeedbackEntry], datetime]:
-        """The logged questions and the feedback of the last ``days``."""
+    ) -> tuple[list[LoggedQuery], list[FeedbackEntry], list[RatingEntry], datetime]:
+        """The logged questions, the feedback and the ratings of the last ``days``."""
         if not 1 <= days <= 3650:
             raise InvalidInput("days must be between 1 and 3650")
         now = now or datetime.now(UTC)
-        since = (now - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S")
+        since = _stamp(now - timedelta(days=days))
         with self.stores.journal() as journal:
             queries = journal.queries(since)
             feedback = [f for f in journal.feedback(100_000) if f.created_at >= since]
-        return queries, feedback, now
+            ratings = journal.ratings(since)
+        return queries, feedback, ratings, now
 
     def gaps(self, days: int = 90, now: datetime | None = None) -> list[Gap]:
         """The content-gap report over the last ``days`` of the query log and feedback."""
-        queries, feedback, now = self._evidence(days, now)
+        queries, feedback, _, now = self._evidence(days, now)
         return gap_report(
             queries, feedback, self.models.embedder, lambda q: self.best_article(q), now
         )
 
-    def trends(self, weeks: int = 12) -> dict[str, Any]:
-        """Weekly ticket volume by queue, sentiment and topic (the FAQ candidates' clusters)."""
+    def trends(self, weeks: int = 12, now: datetime | None = None) -> dict[str, Any]:
+        """Weekly ticket volume by queue, sentiment and topic (the FAQ candidates' clusters),
+        and CSAT by week and by topic over the ``weeks`` weeks up to ``now``.
+
+        A rating's topic is the document kb answered its conversation's first question from:
+        for an FAQ entry accepted from a cluster of tickets, that cluster's topic (as the
+        tickets' trends name it), else the document's title; ``unanswered`` when kb refused,
+        ``unknown`` when the question was not logged.
+        """
         if not 2 <= weeks <= 520:
             raise InvalidInput("weeks must be between 2 and 520")
+        now = now or datetime.now(UTC)
         with self.stores.journal() as journal:
             candidates = journal.candidates()
+            ratings = journal.ratings(_stamp(now - timedelta(weeks=weeks)))
         with self.stores.open() as store:
             topic_of = {}
             for c in candidates:
@@ -169,12 +180,27 @@ class Editorial:
                     "sentiment": sentiment(f"{doc.title}\n{question}", doc.lang).label,
                     "topic": topic_of.get(doc.id, "other"),
                 })  # fmt: skip
-        return weekly(items, weeks=weeks)
+            titles = store.titles(r.top_doc for r in ratings if r.top_doc)
+        titles.update({c.doc_id: c.question.splitlines()[0][:80] for c in candidates if c.doc_id})
+
+        def topic(r: RatingEntry) -> str:
+            if r.question is None:
+                return "unknown"
+            return titles.get(r.top_doc, r.top_doc) if r.top_doc else "unanswered"
+
+        rated = [{"created_at": r.created_at, "rating": r.rating, "topic": topic(r)}
+                 for r in ratings]  # fmt: skip
+        return {**weekly(items, weeks=weeks), "csat": csat_weekly(rated, weeks, now)}
 
     def kpis(self, days: int = 30, now: datetime | None = None) -> dict[str, Any]:
-        """The KPIs over the last ``days``."""
-        queries, feedback, _ = self._evidence(days, now)
-        return {"days": days, **compute_kpis(queries, feedback)}
+        """The KPIs over the last ``days``, CSAT among them."""
+        queries, feedback, ratings, _ = self._evidence(days, now)
+        return {"days": days, **compute_kpis(queries, feedback, ratings)}
+
+
+def _stamp(when: datetime) -> str:
+    """``when`` (UTC) as the journal's timestamps begin, to the second, to compare with them."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _edit(value: str | None, default: str, name: str) -> str:

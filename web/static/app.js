@@ -1,5 +1,6 @@
 // The search page, enhanced: results as you type, answers streamed as they are verified,
-// feedback without leaving the page. Without this script the page works as plain forms.
+// feedback and satisfaction ratings without leaving the page. Without this script the page
+// works as plain forms.
 "use strict";
 
 (function () {
@@ -13,6 +14,11 @@
   const MESSAGES = JSON.parse(document.body.dataset.messages || "{}");
   function t(key, values) {
     return (MESSAGES[key] || key).replace(/%\((\w+)\)[sd]/g, (_, name) => String(values[name])).replace("%%", "%");
+  }
+  // Each question asked on the page is a conversation of its own, rated at its end (CSAT).
+  const csat = slot.hasAttribute("data-csat");
+  function newConversation() {
+    return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
   let searchTimer = null;
   let searchSeq = 0;
@@ -67,6 +73,19 @@
         el("textarea", { id: cid, name: "comment", maxlength: "2000", rows: "2" }),
       ]));
     }
+    return f;
+  }
+
+  // "How satisfied are you?" as the page renders it: five buttons that post the form.
+  function satisfaction(conversation) {
+    const f = el("form", { class: "csat", action: "/satisfaction", method: "post" });
+    f.append(el("input", { type: "hidden", name: "conversation_id", value: conversation }));
+    const scale = el("div", { class: "scale" });
+    for (let n = 1; n <= 5; n++) {
+      const label = t("scale_" + n);
+      scale.append(el("button", { type: "submit", name: "rating", value: String(n), "aria-label": label, title: label, text: String(n) }));
+    }
+    f.append(el("fieldset", {}, [el("legend", { text: t("satisfied_q") }), scale, el("p", { class: "help", text: t("scale_help") })]));
     return f;
   }
 
@@ -159,6 +178,7 @@
       answer: a.answer, citations: a.citations.map((c) => ({ number: c.number, doc_id: c.doc_id, doc_version: c.doc_version })),
       index_version: a.index_version,
     }));
+    if (csat && a.conversation_id) section.append(satisfaction(a.conversation_id));
     slot.replaceChildren(section);
   }
 
@@ -173,7 +193,7 @@
       const response = await fetch(API + "/answer", {
         method: "POST", signal: askController.signal,
         headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-        body: JSON.stringify({ question: question, stream: true }),
+        body: JSON.stringify({ question: question, stream: true, conversation_id: newConversation() }),
       });
       if (!response.ok) { showError((await response.json()).error); return; }
       const reader = response.body.getReader();
@@ -241,5 +261,28 @@
       f.replaceWith(thanks);
       thanks.focus();
     } catch (e) { f.submit(); }
+  });
+
+  // A rating: post it as JSON and say thanks; it ends the conversation.
+  document.addEventListener("submit", async (event) => {
+    const f = event.target;
+    if (!f.classList || !f.classList.contains("csat")) return;
+    event.preventDefault();
+    const body = {
+      conversation_id: new FormData(f).get("conversation_id"),
+      rating: Number(event.submitter ? event.submitter.value : 0),
+      channel: "page",
+    };
+    try {
+      const response = await fetch(API + "/ratings", {
+        method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+      });
+      const thanks = el("p", { class: "thanks", role: "status", tabindex: "-1", text: response.ok ? t("rated") : t("not_saved") });
+      f.replaceWith(thanks);
+      thanks.focus();
+    } catch (e) { // offline, or the API unreachable: post the form as the page would
+      f.append(el("input", { type: "hidden", name: "rating", value: String(body.rating) }));
+      f.submit();
+    }
   });
 })();

@@ -94,6 +94,26 @@
     return [svg, legend];
   }
 
+  function table(caption, head, rows) {
+    return el("table", { class: "csat-table" }, [
+      el("caption", { text: caption }),
+      el("thead", {}, [el("tr", {}, head.map((h) => el("th", { scope: "col", text: h })))]),
+      el("tbody", {}, rows.map((cells) => el("tr", {}, cells.map((c) => el("td", { text: c }))))),
+    ]);
+  }
+
+  // CSAT by week and by topic: tables, which read out better than a chart of means.
+  function satisfaction(csat, pct) {
+    if (!csat.overall.ratings) return [el("p", { class: "help", text: t("no_ratings") })];
+    const mean = (v) => (v === null ? "–" : v.toFixed(2));
+    const figures = (c) => [String(c.ratings), mean(c.mean), pct(c.satisfied)];
+    const head = [t("ratings"), t("mean"), t("satisfied")];
+    return [
+      table(t("by_week"), [t("week"), ...head], csat.by_week.map((w) => [w.week, ...figures(w)])),
+      table(t("by_topic"), [t("topic"), ...head], csat.by_topic.map((c) => [c.topic, ...figures(c)])),
+    ];
+  }
+
   async function load() {
     status.textContent = t("loading");
     try {
@@ -107,7 +127,9 @@
         [t("questions"), String(kpis.questions)], [t("answered"), String(kpis.answered)],
         [t("refused"), String(kpis.refused)], [t("helpful"), pct(kpis.helpfulness)],
         [t("deflection"), pct(kpis.deflection)],
-      ].flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+        [t("csat"), kpis.csat.mean === null ? "–" : kpis.csat.mean.toFixed(2)],
+        [t("satisfied"), pct(kpis.csat.satisfied)], [t("ratings"), String(kpis.csat.ratings)],
+      ].map(([k, v]) => el("div", {}, [el("dt", { text: k }), el("dd", { text: v })])));
       $("kpi-chart").replaceChildren(...chart(kpis.per_day.map((d) => d.day), {
         answered: kpis.per_day.map((d) => d.answered), refused: kpis.per_day.map((d) => d.refused),
       }));
@@ -128,6 +150,7 @@
         blocks.push(el("p", { class: "rising", text: t("rising", { dimension: r.dimension, value: r.value, recent: r.recent_per_week.toFixed(1), before: r.before_per_week.toFixed(1) }) }));
       }
       $("trends").replaceChildren(...blocks);
+      $("csat-trends").replaceChildren(...satisfaction(trends.csat, pct));
       $("feedback").replaceChildren(...feedback.feedback.map((f) => el("li", { class: f.rating > 0 ? "up" : "down" }, [
         el("strong", { text: f.rating > 0 ? t("helpful") : t("not_helpful") }), " · " + f.target + " · " + f.created_at.slice(0, 10) + " · ",
         el("q", { text: f.query }), f.comment ? el("p", { text: f.comment }) : null,

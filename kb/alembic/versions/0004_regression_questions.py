@@ -4,15 +4,15 @@ A knowledge base keeps questions with their right pages (documents), grown from 
 entries, editors' marks and helpful feedback; every snapshot an ingest builds is scored on
 them against the one served, and held back when it does worse (see kb/usecases/gate.py).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
