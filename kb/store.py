@@ -318,6 +318,17 @@ class Store(Database):
         ).fetchone()
         return str(row[0]) if row else None
 
+    def document_id_under(self, path: str) -> str | None:
+        """Return the id of a document whose URL's path ends with ``/path`` (a page named
+        relative to its site, as help-centre question sets name them), or None."""
+        escaped = path.lstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        row = self.conn.execute(
+            "SELECT id FROM documents WHERE url LIKE ? ESCAPE '\\' ORDER BY length(url), id"
+            " LIMIT 1",
+            ("%/" + escaped,),
+        ).fetchone()
+        return str(row[0]) if row else None
+
     def get_document(self, doc_id: str) -> StoredDocument | None:
         """Return the stored document ``doc_id`` with its sections, or None."""
         return read_document(

@@ -175,3 +175,33 @@ def test_the_questions_and_verdicts_are_kept_alike_in_sqlite_and_postgresql(stor
     gate = store.gate("v000002")
     assert gate is not None and gate.status == "promoted" and gate.verdict["reason"] == "worse"
     assert [g.version for g in store.gates()] == ["v000002"] and store.gate("v9") is None
+
+
+def test_a_help_centre_set_s_labelled_questions_are_imported_by_their_site_paths(kb, tmp_path):
+    import json
+
+    from tests.sites import serve_folder
+
+    site = tmp_path / "site"
+    (site / "help").mkdir(parents=True)
+    page = "<html><head><title>{0}</title></head><body><main><h1>{0}</h1><p>{1}</p></main>" \
+           "</body></html>"  # fmt: skip
+    (site / "help" / "index.html").write_text(page.format(
+        "Help", "Read about <a href='returns.html'>returns</a> and <a href='flicker_fix.html'>"
+        "flickering bulbs</a>, or browse the other articles of the help centre."))  # fmt: skip
+    (site / "help" / "returns.html").write_text(page.format("Returns", ARTICLES["returns.md"]))
+    (site / "help" / "flicker_fix.html").write_text(page.format("Flicker", ARTICLES["flicker.md"]))
+    evalset = tmp_path / "set"
+    evalset.mkdir()
+    (evalset / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in [
+        {"id": "q1", "question": "can I send a bulb back?", "pages": ["help/returns.html#x"]},
+        {"id": "q2", "question": "flickering light", "pages": ["help/flicker_fix.html"]},
+        {"id": "q3", "question": "gift cards?", "pages": ["help/gift-cards.html"]},
+    ]))  # fmt: skip
+    with serve_folder(site) as base:
+        kb.ingestion.ingest([f"{base}/help/index.html"])
+    added, skipped = kb.regressions.import_file(evalset)
+    assert added == 2 and skipped == ["questions.jsonl:3: no document 'help/gift-cards.html'"]
+    pages = {q.question: q.pages for q in kb.regressions.questions()}
+    assert pages["flickering light"] == (kb.retrieval.search("flickering", k=1)[0].passage.doc_id,)
+    assert kb.regressions.import_file(evalset)[0] == 0  # each line once

@@ -38,6 +38,21 @@ def test_upsert_reports_added_unchanged_updated_and_keeps_versions(store_target)
     assert store.counts() == {"documents": 1, "chunks": 1}
 
 
+def test_documents_are_found_by_id_url_and_site_path_alike_in_both_engines(store_target):
+    from dataclasses import replace
+
+    store = Store(store_target)
+    for doc_id, url in (("a", "https://h.example/help/a_b.html"), ("b", "https://h.example/help/"
+                        "axb.html"), ("c", "https://h.example/docs/help/a_b.html")):  # fmt: skip
+        made = replace(doc(doc_id=doc_id), url=url)
+        store.upsert_document(made, chunks(made))
+    assert store.has_document("a") and not store.has_document("z")
+    assert store.document_id_at("https://h.example/help/axb.html") == "b"
+    assert store.document_id_under("help/a_b.html") == "a"  # "_" is no wildcard; shortest URL
+    assert store.document_id_under("/help/axb.html") == "b"
+    assert store.document_id_under("help/a%b.html") is None
+
+
 def test_remove_deletes_chunks_too(store_target):
     store = Store(store_target)
     store.upsert_document(doc(), chunks(doc()))

@@ -83,10 +83,11 @@ def regressions_retire(ctx: click.Context, question_id: int) -> None:
 
 
 @regressions_group.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.pass_context
 def regressions_import(ctx: click.Context, path: Path) -> None:
-    """Add the questions of a JSONL file: {"question", "pages": [ids or links], "id"?}."""
+    """Add the questions of a JSONL file ({"question", "pages": [ids or links], "id"?}) or of
+    a help-centre set's folder (bench/helpcentres/gimp), whose pages are paths on the site."""
     added, skipped = knowledge_base(ctx).regressions.import_file(path)
     click.echo(f"Added {added} regression questions from {path.name}, {len(skipped)} skipped.")
     for reason in skipped[:20]:

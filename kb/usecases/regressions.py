@@ -81,9 +81,12 @@ class RegressionSet:
         return ids
 
     def import_file(self, path: Path) -> tuple[int, list[str]]:
-        """Add the questions of a JSONL file (``{"question", "pages"}`` per line); return how
-        many were added and a reason for each line skipped. Raises :class:`SourceError` for a
-        file that cannot be read."""
+        """Add the questions of a JSONL file (``{"question", "pages"}`` per line), or of a
+        help-centre set's ``questions.jsonl`` (the labelled questions kb is measured and
+        calibrated with); return how many were added and a reason for each line skipped.
+        Raises :class:`SourceError` for a file that cannot be read."""
+        if path.is_dir():
+            path = path / "questions.jsonl"
         try:
             lines = path.read_text("utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:
@@ -114,7 +117,8 @@ class RegressionSet:
 
 
 def _document_id(page: str, store: Any) -> str | None:
-    """The id of the stored document ``page`` names: its id, kb's link to it, or its URL."""
+    """The id of the stored document ``page`` names: its id, kb's link to it, its URL, or its
+    path relative to its site (``tools/crop.html#options``, as help-centre sets label)."""
     candidates = [page]
     parts = urlsplit(page)
     if parts.path.startswith(ARTICLES):
@@ -126,4 +130,5 @@ def _document_id(page: str, store: Any) -> str | None:
             return candidate
     if parts.scheme in ("http", "https"):
         return store.document_id_at(page.split("#", 1)[0])
-    return None
+    path = page.split("#", 1)[0]
+    return store.document_id_under(path) if "/" in path or "." in path else None
