@@ -68,6 +68,11 @@ class Settings:
     crawl_max_depth: int = _s(25, "Most links followed from a start page or sitemap.")
     crawl_timeout: float = _s(20.0, "Seconds one page may take to arrive.")
     crawl_max_bytes: int = _s(5 * 1024 * 1024, "Largest page fetched, in bytes.")
+    feedback_boost: float = _s(
+        0.15,
+        "Most a page's score moves up or down for questions like ones several customers voted"
+        " on (0.15: 15%); 0: votes never move ranking.",
+    )
     gate_margin: float = _s(
         0.05,
         "Largest drop in search hit@5 or right-citation rate on the regression questions a new"
@@ -279,6 +284,7 @@ def _validate(s: Settings) -> None:
         (s.chunk_words >= 20, "chunk_words must be at least 20"),
         (s.max_file_bytes >= 1024, "max_file_bytes must be at least 1024"),
         (0.0 <= s.gate_margin <= 1.0, "gate_margin must be between 0 and 1"),
+        (0.0 <= s.feedback_boost <= 1.0, "feedback_boost must be between 0 and 1"),
         (s.search_candidates >= 1, "search_candidates must be at least 1"),
         (0.0 <= s.dense_weight <= 1.0, "dense_weight must be between 0 and 1"),
         (0.0 <= s.min_confidence <= 1.0, "min_confidence must be between 0 and 1"),

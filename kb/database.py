@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError
 from kb.errors import KbError
 
 log = logging.getLogger("kb")
-HEAD = "0004"  # the newest revision in kb/alembic/versions
+HEAD = "0005"  # the newest revision in kb/alembic/versions
 LEGACY_LATEST = 7  # the last of the SQLite-only migrations (kb/migrations.py)
 _MIGRATION_LOCK = 0x6B62_0001  # PostgreSQL advisory lock key held while migrating ("kb")
 _engines: dict[tuple[str, bool], Engine] = {}

@@ -8,6 +8,7 @@ them, background jobs and backend API keys. The content (documents, chunks, embe
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from kb.database import Database, utcnow
+from kb.nudges import Undo, Vote
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class FeedbackEntry:
     doc_id: str | None
     index_version: str | None
     request_id: str | None
+    client: str = ""  # a backend key's id, or a visitor's monthly pseudonym "v:…" (kb.nudges)
 
     def to_dict(self) -> dict[str, Any]:
         """The entry as JSON."""
@@ -126,6 +129,7 @@ class Journal(Database):
         """Store one piece of feedback (see ``FEEDBACK_FIELDS``); return its id."""
         values = [item.get(f) for f in FEEDBACK_FIELDS]
         values[FEEDBACK_FIELDS.index("citations")] = json.dumps(item.get("citations", []))
+        values[FEEDBACK_FIELDS.index("client")] = item.get("client") or ""
         with self.transaction() as conn:
             cursor = conn.execute(
                 f"INSERT INTO feedback (created_at, {', '.join(FEEDBACK_FIELDS)})"
@@ -176,6 +180,51 @@ class Journal(Database):
             (conversation_id,),
         )
         return LoggedQuery(**{**rows[0], "refused": bool(rows[0]["refused"])}) if rows else None
+
+    def votes(self, since: str) -> list[Vote]:
+        """Return the votes on pages since ``since`` (ISO 8601), oldest first: a result's
+        thumbs, and an answer's for the page it cited first."""
+        rows = self._rows(
+            "SELECT id, created_at, target, rating, query, doc_id, citations, client FROM"
+            " feedback WHERE created_at >= ? ORDER BY id",
+            (since,),
+        )
+        votes = []
+        for r in rows:
+            doc_id = r["doc_id"]
+            if r["target"] == "answer":
+                cited = json.loads(r["citations"] or "[]")
+                doc_id = cited[0].get("doc_id") if cited and isinstance(cited[0], dict) else None
+            if doc_id and r["query"]:
+                votes.append(Vote(r["query"], str(doc_id), int(r["rating"]), r["client"] or "",
+                                  r["created_at"]))  # fmt: skip
+        return votes
+
+    def add_undo(self, doc_id: str, query: str) -> int:
+        """Record an editor's undo of the nudge votes gave ``doc_id`` for questions like
+        ``query``; return its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO nudge_undos (doc_id, query, created_at) VALUES (?, ?, ?) RETURNING id",
+                (doc_id, query, utcnow()),
+            )
+            return int(cursor.fetchone()[0])
+
+    def undos(self) -> list[Undo]:
+        """Return the editors' undos, oldest first."""
+        return [Undo(r["doc_id"], r["query"], r["created_at"])
+                for r in self._rows("SELECT * FROM nudge_undos ORDER BY id")]  # fmt: skip
+
+    def secret(self, name: str) -> str:
+        """Return the store's secret ``name``, made (random, 32 bytes) the first time."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO kb_secrets (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (name, secrets.token_hex(32)),
+            )
+            return str(
+                conn.execute("SELECT value FROM kb_secrets WHERE name = ?", (name,)).fetchone()[0]
+            )
 
     # the query log and FAQ candidates --------------------------------------------------------
 
@@ -319,5 +368,5 @@ RATING_FIELDS = (
 )  # fmt: skip
 FEEDBACK_FIELDS = (
     "target", "rating", "comment", "query", "answer", "citations", "doc_id", "index_version",
-    "request_id",
+    "request_id", "client",
 )  # fmt: skip

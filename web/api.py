@@ -38,7 +38,7 @@ from web.contract import (
 )
 from web.openapi import ERRORS, Contract, Reply
 from web.requests import get_kb, requested_id
-from web.security import client_key_id
+from web.security import client_key_id, client_name
 from web.versions import API_VERSION
 
 API_ERRORS = (401, 429)  # any route: a bad backend key, a client over its limit
@@ -200,7 +200,8 @@ def blueprint(contract: Contract) -> Blueprint:
     def feedback() -> Reply:
         """Rate an answer or a result (Was this helpful?), with the customer's comment if any."""
         body = cast(FeedbackRequest, parsed("json"))
-        feedback_id = get_kb().documents.add_feedback(body.model_dump(exclude_none=True))
+        feedback_id = get_kb().documents.add_feedback(body.model_dump(exclude_none=True),
+                                                      client=client_name())  # fmt: skip
         return Stored(id=feedback_id), 201
 
     @bp.post("/ratings")

@@ -22,7 +22,7 @@ from web.contract import IdQuery, PageQuery
 from web.locale import editor_messages, page_messages, satisfaction_scale, widget_messages
 from web.openapi import Contract
 from web.requests import get_kb, requested_id
-from web.security import client_key_id
+from web.security import client_key_id, client_name
 
 
 def cite(text: str, citations: Sequence[Citation]) -> Markup:
@@ -210,7 +210,7 @@ def blueprint(contract: Contract) -> Blueprint:
             "index_version": form.get("index_version") or None,
             "citations": [{"doc_id": d} for d in form.getlist("cited") if d][:20],
         }
-        get_kb().documents.add_feedback(item)
+        get_kb().documents.add_feedback(item, client=client_name())
         return redirect(url_for("pages.home", q=item["query"], thanks=1) + "#feedback-thanks", 303)
 
     @bp.post("/satisfaction")

@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter
@@ -34,6 +35,7 @@ from limits import RateLimitItemPerMinute
 from kb.config import Settings
 from kb.errors import KbError, Unauthorized
 from kb.keys import PREFIX, ApiKey, KeyChecker
+from kb.nudges import pseudonym
 from kb.secrets import check_key
 from web.requests import get_kb
 
@@ -162,6 +164,19 @@ def credentials() -> Credentials:
     """The app's :class:`Credentials`."""
     found: Credentials = current_app.extensions["kb.credentials"]
     return found
+
+
+def client_name() -> str:
+    """Who a vote comes from: the backend API key's id, or for a visitor a monthly pseudonym
+    of the address (:func:`kb.nudges.pseudonym`; the address itself is not stored)."""
+    key_id = client_key_id()
+    if key_id:
+        return key_id
+    secret = current_app.extensions.get("kb.visitor_secret")
+    if secret is None:
+        secret = get_kb().stores.writer().secret("visitor")
+        current_app.extensions["kb.visitor_secret"] = secret
+    return pseudonym(secret, client_address(), datetime.now(UTC))
 
 
 def client_key_id() -> str:

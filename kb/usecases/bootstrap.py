@@ -5,7 +5,8 @@ services they need; each service names its collaborators in its constructor, so 
 below is the whole of how kb is wired::
 
     EmbeddingModels, Stores
-    Retrieval(models)            Triage(models)            Generators(models)
+    FeedbackNudges(stores)
+    Retrieval(models, nudges)    Triage(models)            Generators(models)
     Answering(retrieval, generators, triage, stores)
     Gate(stores, retrieval, answering)
     Ingestion(models, stores, retrieval, gate)      Jobs(stores, ingestion)
@@ -28,6 +29,7 @@ from kb.usecases.gate import Gate
 from kb.usecases.generators import Generators
 from kb.usecases.ingestion import Ingestion
 from kb.usecases.jobs import Jobs
+from kb.usecases.nudges import FeedbackNudges
 from kb.usecases.regressions import RegressionSet
 from kb.usecases.retrieval import Retrieval
 from kb.usecases.stores import Stores
@@ -53,6 +55,7 @@ class Services:
     editorial: Editorial
     gate: Gate
     regressions: RegressionSet
+    nudges: FeedbackNudges
 
 
 def build(settings: Settings, embedder: Embedder | None = None) -> Services:
@@ -63,7 +66,8 @@ def build(settings: Settings, embedder: Embedder | None = None) -> Services:
     """
     models = EmbeddingModels(settings, embedder)
     stores = Stores(settings.store)
-    retrieval = Retrieval(settings, models)
+    nudges = FeedbackNudges(settings, stores)
+    retrieval = Retrieval(settings, models, nudges)
     generators = Generators(settings, models)
     triage = Triage(settings, models)
     answering = Answering(settings, retrieval, generators, triage, stores)
@@ -84,4 +88,5 @@ def build(settings: Settings, embedder: Embedder | None = None) -> Services:
         editorial=Editorial(settings, stores, retrieval, models, generators),
         gate=gate,
         regressions=RegressionSet(settings, stores, retrieval, answering),
+        nudges=nudges,
     )

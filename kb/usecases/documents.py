@@ -70,12 +70,14 @@ class Documents:
                 counts = store.counts()
         return {**counts, "index_version": current_version(self.settings.snapshots_dir)}
 
-    def add_feedback(self, raw: Any) -> int:
+    def add_feedback(self, raw: Any, client: str = "") -> int:
         """Validate, redact and store a customer's feedback; return its id.
 
-        Raises :class:`kb.errors.InvalidInput` naming what is wrong with ``raw``.
+        ``client`` names who gave it (a backend key's id, or a visitor's pseudonym: see
+        :func:`kb.nudges.pseudonym`), so votes move ranking only when several agree. Raises
+        :class:`kb.errors.InvalidInput` naming what is wrong with ``raw``.
         """
-        item = parse_feedback(raw)
+        item = {**parse_feedback(raw), "client": client}
         FEEDBACK.labels("up" if item["rating"] > 0 else "down", item["target"]).inc()
         feedback_id = self.stores.writer().add_feedback(item)
         made = from_feedback(item)

@@ -26,6 +26,7 @@ from kb.llm import UpstreamError
 from kb.models import Filter, Hit, UserContext
 from kb.telemetry import RETRIEVAL_SECONDS, timed
 from kb.usecases.embedders import EmbeddingModels
+from kb.usecases.nudges import EXTRA, FeedbackNudges
 from kb.usecases.validation import check_filter, clean_query
 
 log = logging.getLogger("kb")
@@ -53,9 +54,12 @@ class Retrieval:
     """Searches the snapshot being served, reloading it when an ingest or a rollback switches it
     (checked at most every ``reload_interval`` seconds)."""
 
-    def __init__(self, settings: Settings, models: EmbeddingModels) -> None:
+    def __init__(
+        self, settings: Settings, models: EmbeddingModels, nudges: FeedbackNudges | None = None
+    ) -> None:
         self.settings = settings
         self.models = models
+        self.nudges = nudges
         self._searcher: Searcher | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -177,19 +181,26 @@ class Retrieval:
         """Rank documents for a validated query (search and evaluation share this).
 
         ``query`` may be prepared once with ``searcher().query(text)`` to rank it many ways;
-        pass ``searcher`` to pin one snapshot across calls.
+        pass ``searcher`` to pin one snapshot across calls. Customers' votes on pages for
+        questions like it nudge the hybrid ranking, within bounds (:mod:`kb.nudges`).
         """
         searcher = searcher or self.searcher()
         prepared = searcher.query(query) if isinstance(query, str) else query
         context = context or UserContext()
+        nudged = (
+            self.nudges.for_question(prepared.vector, searcher.embedder)
+            if self.nudges is not None and method == "hybrid"
+            else {}
+        )
         with timed(RETRIEVAL_SECONDS):
-            return searcher.pages(
+            hits = searcher.pages(
                 prepared,
-                k,
+                k + EXTRA if nudged else k,
                 method=method,
                 where=context.narrow(self.public_filter(where)),
                 prefer=context.preferences(),
             )
+        return self.nudges.apply(hits, nudged, k) if self.nudges and nudged else hits
 
     def retrieve(
         self,

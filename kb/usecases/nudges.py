@@ -1,0 +1,95 @@
+"""Feedback nudges in ranking: the votes of the store, embedded once, applied to each search.
+
+See :mod:`kb.nudges` for the rule. Votes and undos are read from the store at most every
+:data:`REFRESH_SECONDS`; each voted question is embedded once per model and kept in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from kb.config import Settings
+from kb.embedder import Embedder
+from kb.models import Hit
+from kb.nudges import WINDOW_DAYS, Nudge, Undo, Vote, nudges
+from kb.usecases.stores import Stores
+
+REFRESH_SECONDS = 30.0
+EXTRA = 5  # pages ranked beyond k, so a page nudged up from just below k can enter
+
+
+class FeedbackNudges:
+    """Moves pages up or down for questions like ones customers voted on (bounded)."""
+
+    def __init__(self, settings: Settings, stores: Stores) -> None:
+        self.settings = settings
+        self.stores = stores
+        self._votes: tuple[list[Vote], list[Undo]] = ([], [])
+        self._read = -REFRESH_SECONDS
+        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def on(self) -> bool:
+        """Whether votes may move ranking at all (``KB_FEEDBACK_BOOST`` above 0)."""
+        return self.settings.feedback_boost > 0
+
+    def refresh(self) -> None:
+        """Read the votes and undos again on the next search."""
+        self._read = -REFRESH_SECONDS
+
+    def evidence(self) -> tuple[list[Vote], list[Undo]]:
+        """Return the votes of the last :data:`WINDOW_DAYS` days and the undos."""
+        if time.monotonic() - self._read >= REFRESH_SECONDS:
+            since = (datetime.now(UTC) - timedelta(days=WINDOW_DAYS)).isoformat(timespec="seconds")
+            if self.stores.read_only() is None:  # nothing stored yet, so no votes
+                return [], []
+            with self.stores.journal() as journal:
+                self._votes = (journal.votes(since), journal.undos())
+            self._read = time.monotonic()
+        return self._votes
+
+    def for_question(
+        self, vector: np.ndarray, embedder: Embedder, now: datetime | None = None
+    ) -> dict[str, Nudge]:
+        """Return the nudges for a question embedded as ``vector`` by ``embedder``."""
+        votes, undos = self.evidence()
+        if not self.on or not votes:
+            return {}
+        q = vector / (np.linalg.norm(vector) or 1.0)
+        sims = self._embedded(embedder, [v.query for v in votes]) @ q
+        undone = list(zip(undos, self._embedded(embedder, [u.query for u in undos]) @ q,
+                          strict=True)) if undos else []  # fmt: skip
+        return nudges(votes, sims, now or datetime.now(UTC),
+                      bound=self.settings.feedback_boost, undos=undone)  # fmt: skip
+
+    def apply(self, hits: Sequence[Hit], nudged: dict[str, Nudge], k: int) -> list[Hit]:
+        """Return the ``k`` best of ``hits`` once each nudged page's score is multiplied by
+        ``1 + boost`` (the order of the others kept)."""
+        if not nudged:
+            return list(hits[:k])
+        moved = [replace(h, score=h.score * (1 + nudged[h.passage.doc_id].boost))
+                 if h.passage.doc_id in nudged else h for h in hits]  # fmt: skip
+        return sorted(moved, key=lambda h: -h.score)[:k]
+
+    def undo(self, doc_id: str, query: str) -> None:
+        """Set aside the votes on ``doc_id`` for questions like ``query`` cast until now."""
+        with self.stores.journal() as journal:
+            journal.add_undo(doc_id, query)
+        self.refresh()
+
+    def _embedded(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(
+                dict.fromkeys(t for t in texts if (embedder.name, t) not in self._vectors)
+            )
+            if missing:
+                for text, vector in zip(missing, embedder.embed(missing, query=True), strict=True):
+                    self._vectors[(embedder.name, text)] = vector / (np.linalg.norm(vector) or 1.0)
+            return np.stack([self._vectors[(embedder.name, t)] for t in texts])
