@@ -104,3 +104,18 @@ def test_votes_through_the_api_move_a_page_only_when_several_visitors_agree(tmp_
     assert scores() == before  # undone
     off = build(load_settings({"home": home, "feedback_boost": 0}, environ={}), embedder)
     assert {h.passage.doc_id: h.score for h in off.retrieval.search(question, k=4)} == before
+
+
+def test_editors_see_each_nudge_once_and_undo_it(kb, tmp_path):
+    kb.ingestion.ingest([str(write(tmp_path / "help", ARTICLES))])
+    for n, query in enumerate(["is my bulb under warranty?", "is my bulb still under warranty?",
+                               "bulb warranty?", "is the bulb under warranty"]):  # fmt: skip
+        kb.documents.add_feedback({"rating": "up", "target": "result", "query": query,
+                                   "doc_id": "warranty"}, client=f"v:{n}")  # fmt: skip
+    kb.documents.add_feedback({"rating": "up", "target": "result", "query": "pairing",
+                               "doc_id": "pairing"}, client="v:1")  # fmt: skip
+    embedder = kb.retrieval.searcher().embedder
+    (shown,) = kb.nudges.review(embedder)
+    assert shown.doc_id == "warranty" and shown.boost > 0 and shown.clients >= 3
+    kb.nudges.undo("warranty", shown.queries[0])
+    assert kb.nudges.review(embedder) == []

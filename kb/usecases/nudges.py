@@ -78,6 +78,22 @@ class FeedbackNudges:
                  if h.passage.doc_id in nudged else h for h in hits]  # fmt: skip
         return sorted(moved, key=lambda h: -h.score)[:k]
 
+    def review(self, embedder: Embedder, now: datetime | None = None) -> list[Nudge]:
+        """Return the nudges votes make now, one per page and group of similar questions (the
+        question most voted on names it), largest first: what editors see and may undo."""
+        votes, _ = self.evidence()
+        if not self.on:
+            return []
+        vectors = self._embedded(embedder, [v.query for v in votes]) if votes else None
+        found: dict[tuple[str, tuple[str, ...]], Nudge] = {}
+        for query in dict.fromkeys(v.query for v in votes):
+            assert vectors is not None
+            vector = vectors[[v.query for v in votes].index(query)]
+            for nudge in self.for_question(vector, embedder, now).values():
+                key = (nudge.doc_id, tuple(sorted(nudge.queries)))
+                found.setdefault(key, nudge)
+        return sorted(found.values(), key=lambda n: (-abs(n.boost), n.doc_id))
+
     def undo(self, doc_id: str, query: str) -> None:
         """Set aside the votes on ``doc_id`` for questions like ``query`` cast until now."""
         with self.stores.journal() as journal:
