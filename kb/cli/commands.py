@@ -90,8 +90,8 @@ def ingest(
             click.echo(f"  {label} {where}: {reason}")
         if len(items) > 15:
             click.echo(f"  … and {len(items) - 15} more {label}")
-    if report.gate is not None:
-        click.echo(f"  {gate_line(report.gate)}")
+    if report.gate is not None and (report.gate["status"] != "passed" or report.gate["after"]):
+        click.echo(f"  {gate_line(report.gate)}")  # quiet when there was nothing to compare
         for broken in report.gate.get("broken", [])[:10] if report.held_back else []:
             click.echo(f"    #{broken['id']} {broken['question'][:70]!r}: {broken['why']}")
     if not report.dry_run and not report.changed and not report.index_changed:
