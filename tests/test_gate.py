@@ -205,3 +205,96 @@ def test_a_help_centre_set_s_labelled_questions_are_imported_by_their_site_paths
     pages = {q.question: q.pages for q in kb.regressions.questions()}
     assert pages["flickering light"] == (kb.retrieval.search("flickering", k=1)[0].passage.doc_id,)
     assert kb.regressions.import_file(evalset)[0] == 0  # each line once
+
+
+KEY = "gate-admin-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture
+def admin(home, embedder, served):
+    """The admin API over the knowledge base ``served`` made."""
+    from web import create_app
+
+    return create_app({"home": home, "admin_key": KEY}, embedder).test_client()
+
+
+def test_editors_list_add_edit_and_retire_questions_through_the_api(admin):
+    listed = admin.get("/admin/regressions", headers=AUTH).json["questions"]
+    assert [q["question"] for q in listed] == ["how do I send a bulb back?",
+                                                "my light keeps flickering"]  # fmt: skip
+    body = {"question": "Is my bulb under warranty?", "pages": ["/articles/warranty#warranty"],
+            "note": "top 10"}  # fmt: skip
+    made = admin.post("/admin/regressions", headers=AUTH, json=body)
+    assert made.status_code == 201
+    added = made.json["regression"]
+    assert (added["origin"], added["pages"], added["note"]) == ("editor", ["warranty"], "top 10")
+    edited = admin.patch(f"/admin/regressions/{added['id']}", headers=AUTH,
+                         json={"question": "How long is the warranty?",
+                               "pages": ["warranty", "returns"]})  # fmt: skip
+    assert edited.status_code == 200
+    assert edited.json["regression"]["question"] == "How long is the warranty?"
+    assert edited.json["regression"]["pages"] == ["warranty", "returns"]
+    retired = admin.patch(f"/admin/regressions/{added['id']}", headers=AUTH,
+                          json={"status": "retired"})  # fmt: skip
+    assert retired.json["regression"]["status"] == "retired"
+    active = admin.get("/admin/regressions", headers=AUTH).json["questions"]
+    assert added["id"] not in [q["id"] for q in active] and len(active) == 2
+    gone = admin.get("/admin/regressions?status=retired", headers=AUTH).json["questions"]
+    assert [q["id"] for q in gone] == [added["id"]]
+    assert len(admin.get("/admin/regressions?status=all", headers=AUTH).json["questions"]) == 3
+    assert admin.get("/admin/regressions").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, message",
+    [
+        ("POST", "/admin/regressions", {"question": "where?", "pages": ["nope"]}, 400,
+         "no document 'nope'"),
+        ("POST", "/admin/regressions", {"question": " ?? ", "pages": ["returns"]}, 400,
+         "question is empty"),
+        ("POST", "/admin/regressions", {"question": "", "pages": ["returns"]}, 400,
+         "question is empty"),
+        ("POST", "/admin/regressions", {"question": "where?"}, 400, "missing field 'pages'"),
+        ("POST", "/admin/regressions", {"question": "where?", "pages": []}, 400,
+         "pages needs at least 1 item(s)"),
+        ("POST", "/admin/regressions", {"question": "where?", "pages": "returns"}, 400,
+         "pages must be a list"),
+        ("PATCH", "/admin/regressions/1", {"status": "gone"}, 400,
+         "status must be 'active' or 'retired'"),
+        ("PATCH", "/admin/regressions/1", {"pages": ["/articles/nope"]}, 400,
+         "no document '/articles/nope'"),
+        ("PATCH", "/admin/regressions/999", {"note": "x"}, 404, "no regression question 999"),
+        ("GET", "/admin/regressions?status=gone", None, 400, "status must be"),
+        ("POST", "/admin/index/promote", {"version": "v999999"}, 404,
+         "no index snapshot 'v999999'"),
+        ("POST", "/admin/index/promote", {}, 400, "missing field 'version'"),
+    ],
+)  # fmt: skip
+def test_the_regression_routes_say_what_is_wrong(admin, method, path, body, status, message):
+    response = admin.open(path, method=method, json=body, headers=AUTH)
+    assert response.status_code == status, response.json
+    assert set(response.json) == {"ok", "error", "status", "request_id"}
+    assert message in response.json["error"]
+
+
+def test_editors_see_a_held_snapshot_and_serve_it_through_the_api(admin, served):
+    first = admin.get("/admin/index/gates", headers=AUTH).json
+    assert first["served"] == "v000001" and first["gates"][0]["status"] == "passed"
+    write(served, {k: v for k, v in ARTICLES.items() if k != "returns.md"})
+    admin.application.extensions["kb"].ingestion.ingest([str(served)])
+    gates = admin.get("/admin/index/gates", headers=AUTH).json
+    held = gates["gates"][0]
+    assert gates["served"] == "v000001" and (held["version"], held["status"]) == ("v000002", "held")
+    assert held["verdict"]["reason"].startswith("search hit@5 1.00 → 0.50")
+    assert [b["question"] for b in held["verdict"]["broken"]] == ["how do I send a bulb back?"]
+    assert [g["version"] for g in gates["gates"]] == ["v000002", "v000001"]  # newest first
+
+    promoted = admin.post("/admin/index/promote", headers=AUTH, json={"version": "v000002"})
+    assert promoted.status_code == 200
+    assert promoted.json == {"ok": True, "index_version": "v000002", "removed_since": [],
+                             "changed_since": []}  # fmt: skip
+    after = admin.get("/admin/index/gates", headers=AUTH).json
+    assert after["served"] == "v000002" and after["gates"][0]["status"] == "promoted"
+    hits = admin.get("/v1/search?q=send+a+bulb+back").json["hits"]
+    assert "returns" not in [h["doc_id"] for h in hits]  # the held snapshot is what is served

@@ -1,4 +1,5 @@
-"""The editors' API: FAQ candidates, the content-gap report, feedback review, backend API keys.
+"""The editors' API: FAQ candidates, the content-gap report, feedback review, backend API keys,
+regression questions, and the index snapshots (rollback, the gate's verdicts, promotion).
 
 Every route needs the admin key (``Authorization: Bearer KEY``, compared in constant time);
 with no key configured the routes are shut. Answers are JSON in the one error shape, and never
@@ -23,6 +24,7 @@ from web.admin_contract import (
     FeedbackQuery,
     Gaps,
     GapsQuery,
+    Gates,
     IngestRequest,
     Jobs,
     KeyRequest,
@@ -31,6 +33,11 @@ from web.admin_contract import (
     MineQuery,
     NewKey,
     OneJob,
+    OneRegression,
+    RegressionEdit,
+    RegressionRequest,
+    Regressions,
+    RegressionsQuery,
     Report,
     Revoked,
     RollbackRequest,
@@ -160,6 +167,56 @@ def blueprint(contract: Contract) -> Blueprint:
         changes = get_kb().versions.rollback(version)
         return RolledBack(index_version=version, removed_since=list(changes.removed),
                             changed_since=list(changes.changed))  # fmt: skip
+
+    @bp.post("/index/promote")
+    @op(json=RollbackRequest, ok=RolledBack,
+        errors={**missing("snapshot"), 503: "The snapshot is damaged"})  # fmt: skip
+    def promote() -> Reply:
+        """Serve a snapshot the evaluation gate held back, as an editor decided.
+
+        As ``/admin/index/rollback``; the gate's verdict on it becomes ``promoted``.
+        """
+        version = cast(RollbackRequest, parsed("json")).version
+        changes = get_kb().versions.promote(version)
+        return RolledBack(index_version=version, removed_since=list(changes.removed),
+                          changed_since=list(changes.changed))  # fmt: skip
+
+    @bp.get("/index/gates")
+    @op(ok=Gates, errors=ADMIN_ERRORS)
+    def gates() -> Reply:
+        """The evaluation gate's latest verdicts on new snapshots, newest first (passed, held,
+        promoted, forced; figures, reason, broken questions), and the snapshot served."""
+        return Gates(served=get_kb().versions.list()[1], gates=get_kb().gate.recent())
+
+    @bp.get("/regressions")
+    @op(query=RegressionsQuery, ok=Regressions, errors=ADMIN_ERRORS)
+    def regression_list() -> Reply:
+        """The regression questions (status=active|retired|all), oldest first."""
+        status = cast(RegressionsQuery, parsed("query")).status
+        return Regressions(questions=get_kb().regressions.questions(
+            None if status == "all" else status))  # fmt: skip
+
+    @bp.post("/regressions")
+    @op(json=RegressionRequest, ok=OneRegression, status=201, description="Added",
+        errors=ADMIN_ERRORS)  # fmt: skip
+    def regression_add() -> Reply:
+        """Add a regression question answered by ``pages`` (document ids, kb's links or the
+        documents' URLs); a question already kept, folded, gets the pages added."""
+        body = cast(RegressionRequest, parsed("json"))
+        added = get_kb().regressions.add(body.question, body.pages, note=body.note)
+        assert added is not None  # only a ref is ever added twice
+        return OneRegression(regression=added), 201
+
+    @bp.patch(f"/regressions/<int(max={MAX_ID}):question_id>")
+    @op(json=RegressionEdit, ok=OneRegression, errors=missing("regression question"))
+    def regression_edit(question_id: int) -> Reply:
+        """Change a regression question's text, pages or note; ``status`` retired retires it,
+        active restores it."""
+        body = cast(RegressionEdit, parsed("json"))
+        edited = get_kb().regressions.edit(question_id, question=body.question,
+                                           pages=body.pages, note=body.note,
+                                           status=body.status)  # fmt: skip
+        return OneRegression(regression=edited)
 
     @bp.get("/feedback")
     @op(query=FeedbackQuery, ok=FeedbackList, errors=ADMIN_ERRORS)

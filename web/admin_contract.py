@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from kb.config import Settings
 from kb.journal import Job, SavedCandidate
 from kb.keys import MAX_RATE, NAME, ApiKey
+from kb.regressions import MAX_PAGES, MAX_QUESTION, GateRecord, RegressionQuestion
 from web.contract import Body, Query
 
 # --- responses ------------------------------------------------------------------------------
@@ -66,6 +67,26 @@ class RolledBack(BaseModel):
     changed_since: list[str]
 
 
+class Regressions(BaseModel):
+    """Regression questions, oldest first."""
+
+    questions: list[RegressionQuestion]
+
+
+class OneRegression(BaseModel):
+    """A regression question added or changed."""
+
+    ok: Literal[True] = True
+    regression: RegressionQuestion
+
+
+class Gates(BaseModel):
+    """The evaluation gate's latest verdicts, newest first, and the snapshot served."""
+
+    served: Annotated[str | None, Field(description="The snapshot served now")]
+    gates: list[GateRecord]
+
+
 class FeedbackList(BaseModel):
     """The latest feedback, newest first."""
 
@@ -117,6 +138,30 @@ class RollbackRequest(Body):
     """The snapshot to serve, such as ``v000003``."""
 
     version: str = Field(min_length=1)
+
+
+Page = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class RegressionRequest(Body):
+    """A question and the documents that answer it (ids, kb's links or their URLs)."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION)
+    pages: list[Page] = Field(min_length=1, max_length=MAX_PAGES)
+    note: str = Field("", max_length=500, description="Why the question matters")
+
+
+class RegressionEdit(Body):
+    """Changes to a regression question (each optional); ``status`` retires or restores it."""
+
+    question: str | None = Field(None, min_length=1, max_length=MAX_QUESTION)
+    pages: list[Page] | None = Field(None, min_length=1, max_length=MAX_PAGES)
+    note: str | None = Field(None, max_length=500)
+    status: Literal["active", "retired"] | None = None
+
+
+class RegressionsQuery(Query):
+    status: Literal["active", "retired", "all"] = Field("active", description="Which to list")
 
 
 class FaqQuery(Query):

@@ -200,6 +200,11 @@ class Gate:
         with self.stores.regressions() as regressions:
             regressions.record_gate(version, status, served, verdict.to_dict())
 
+    def recent(self, limit: int = 20) -> list[GateRecord]:
+        """Return the latest verdicts, newest first."""
+        with self.stores.regressions() as regressions:
+            return regressions.gates(limit)
+
     def held(self) -> list[GateRecord]:
         """Return the snapshots held back and not promoted since, newest first."""
         with self.stores.regressions() as regressions:

@@ -114,14 +114,100 @@
     ];
   }
 
+  // Regression questions: each with its pages (links to kb's copies), an inline edit, Retire.
+  // kb's page for a document, as kb.links.article_path makes it.
+  const articlePath = (id) => id.split("/").every((s) => s && s !== "." && s !== "..")
+    ? "/articles/" + id.split("/").map(encodeURIComponent).join("/") : "/articles/?id=" + encodeURIComponent(id);
+  const lines = (text) => text.split("\n").map((s) => s.trim()).filter(Boolean);
+
+  function regression(q) {
+    const li = el("li", { class: "regression", "data-id": String(q.id) });
+    const links = q.pages.map((p, i) => [i ? ", " : "", el("a", { href: articlePath(p), text: p })]).flat();
+    li.append(
+      el("p", { class: "q", text: q.question }),
+      el("p", { class: "meta" }, [t("origin_" + q.origin) + " · ", ...links]),
+    );
+    const qid = "rq-" + q.id, pid = "rp-" + q.id;
+    const question = el("textarea", { id: qid, rows: "2" }), pages = el("textarea", { id: pid, rows: "2" });
+    question.value = q.question;
+    pages.value = q.pages.join("\n");
+    const save = el("button", { type: "button", class: "save", text: t("save") });
+    save.addEventListener("click", () => change(q.id, { question: question.value, pages: lines(pages.value) }, li, "regression_saved"));
+    const retire = el("button", { type: "button", class: "retire", text: t("retire") });
+    retire.addEventListener("click", () => change(q.id, { status: "retired" }, li, "regression_retired"));
+    li.append(
+      el("details", {}, [el("summary", { text: t("edit") }),
+        el("label", { for: qid, text: t("question") }), question,
+        el("label", { for: pid, text: t("pages") }), pages, save]),
+      el("div", { class: "row" }, [retire]),
+    );
+    return li;
+  }
+
+  async function change(id, body, li, done) {
+    try {
+      const { regression: q } = await api("/admin/regressions/" + id, { method: "PATCH", body: JSON.stringify(body) });
+      if (q.status === "active") li.replaceWith(regression(q)); else li.remove();
+      if (!$("regressions").children.length) $("regressions").append(el("li", { text: t("no_regressions") }));
+      status.textContent = t(done, { id: q.id });
+    } catch (e) { status.textContent = e.message; }
+  }
+
+  // The public search, without the admin key (which is not a backend key): the top results
+  // to tick as the question's pages.
+  async function findPages() {
+    const q = $("regression-question").value.trim();
+    if (!q) return;
+    $("regression-hits").replaceChildren(el("li", { text: t("searching") }));
+    $("regression-results").hidden = false;
+    try {
+      const response = await fetch("/v1/search?k=5&q=" + encodeURIComponent(q), { headers: { Accept: "application/json" } });
+      const data = await response.json();
+      if (!response.ok) throw new Error(data.error || t("failed"));
+      $("regression-hits").replaceChildren(...data.hits.map((h, i) => {
+        const id = "pick-" + i;
+        return el("li", {}, [el("input", { type: "checkbox", id: id, value: h.doc_id }), " ",
+          el("label", { for: id, text: h.title + (h.section && h.section !== h.title ? " – " + h.section : "") + " (" + h.doc_id + ")" })]);
+      }));
+      if (!data.hits.length) $("regression-hits").replaceChildren(el("li", { text: t("no_hits") }));
+    } catch (e) { $("regression-hits").replaceChildren(el("li", { text: e.message })); }
+  }
+
+  function held(gates) {
+    const latest = gates.gates[0];
+    const show = latest && latest.status === "held" && latest.version !== gates.served;
+    $("held").hidden = !show;
+    if (!show) return;
+    $("held-h").textContent = t("held", { version: latest.version, reason: latest.verdict.reason });
+    $("held-broken").replaceChildren(...latest.verdict.broken.map((b) => el("li", {}, [
+      el("q", { text: b.question }), ": " + b.why])));
+    $("promote").dataset.version = latest.version;
+  }
+
+  function suggestButton(question) {
+    const button = el("button", { type: "button", class: "suggest", text: t("add_regression") });
+    button.addEventListener("click", () => suggest(question));
+    return button;
+  }
+
+  function suggest(question) {
+    $("regression-question").value = question;
+    $("regression-question").focus();
+    $("regression-question").scrollIntoView({ block: "center" });
+    findPages();
+  }
+
   async function load() {
     status.textContent = t("loading");
     try {
-      const [faq, gaps, trends, feedback, kpis] = await Promise.all([
+      const [faq, gaps, trends, feedback, kpis, regressions, gates] = await Promise.all([
         api("/admin/faq"), api("/admin/gaps"), api("/admin/trends"), api("/admin/feedback?limit=50"),
-        api("/admin/kpis?days=30"),
+        api("/admin/kpis?days=30"), api("/admin/regressions"), api("/admin/index/gates"),
       ]);
       $("editor").hidden = false;
+      held(gates);
+      $("regressions").replaceChildren(...regressions.questions.map(regression));
+      if (!regressions.questions.length) $("regressions").append(el("li", { text: t("no_regressions") }));
       const pct = (v) => (v === null ? "–" : Math.round(v * 100) + "%");
       $("kpis").replaceChildren(...[
         [t("questions"), String(kpis.questions)], [t("answered"), String(kpis.answered)],
@@ -154,6 +240,7 @@
       $("feedback").replaceChildren(...feedback.feedback.map((f) => el("li", { class: f.rating > 0 ? "up" : "down" }, [
         el("strong", { text: f.rating > 0 ? t("helpful") : t("not_helpful") }), " · " + f.target + " · " + f.created_at.slice(0, 10) + " · ",
         el("q", { text: f.query }), f.comment ? el("p", { text: f.comment }) : null,
+        f.query ? suggestButton(f.query) : null,
       ])));
       status.textContent = "";
     } catch (e) { status.textContent = e.message; }
@@ -193,6 +280,33 @@
       const { job } = await api("/admin/ingest", { method: "POST", body: JSON.stringify({ sources }) });
       follow(job.id);
     } catch (e) { $("job").textContent = e.message; }
+  });
+  $("regression-search").addEventListener("click", findPages);
+  $("regression-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const picked = [...$("regression-hits").querySelectorAll("input:checked")].map((c) => c.value);
+    const pages = [...picked, ...lines($("regression-pages").value)];
+    if (!pages.length) { status.textContent = t("no_pages"); return; }
+    try {
+      const { regression: q } = await api("/admin/regressions", { method: "POST",
+        body: JSON.stringify({ question: $("regression-question").value, pages }) });
+      const list = $("regressions"), old = list.querySelector(`[data-id="${q.id}"]`);
+      if (old) old.replaceWith(regression(q)); else {
+        if (!list.querySelector(".regression")) list.replaceChildren();
+        list.append(regression(q));
+      }
+      $("regression-form").reset();
+      $("regression-results").hidden = true;
+      status.textContent = t("regression_added", { id: q.id });
+    } catch (e) { status.textContent = e.message; }
+  });
+  $("promote").addEventListener("click", async () => {
+    const version = $("promote").dataset.version;
+    try {
+      await api("/admin/index/promote", { method: "POST", body: JSON.stringify({ version }) });
+      await load();
+      status.textContent = t("promoted", { version });
+    } catch (e) { status.textContent = e.message; }
   });
   if (key) load();
 })();
