@@ -119,3 +119,26 @@ def test_editors_see_each_nudge_once_and_undo_it(kb, tmp_path):
     assert shown.doc_id == "warranty" and shown.boost > 0 and shown.clients >= 3
     kb.nudges.undo("warranty", shown.queries[0])
     assert kb.nudges.review(embedder) == []
+
+
+def test_the_admin_api_lists_nudges_and_undoes_one(tmp_path, embedder):
+    from web import create_app
+
+    settings = load_settings({"home": tmp_path / "home", "admin_key": "k"}, environ={})
+    kb = build(settings, embedder)
+    kb.ingestion.ingest([str(write(tmp_path / "help", ARTICLES))])
+    for n in range(4):
+        kb.documents.add_feedback({"rating": "down", "target": "result", "doc_id": "pairing",
+                                   "query": "how do I pair the hub?"}, client=f"v:{n}")  # fmt: skip
+    client = create_app(settings, embedder).test_client()
+    admin = {"Authorization": "Bearer k"}
+    listed = client.get("/admin/nudges", headers=admin).json
+    assert listed["bound"] == 0.15
+    (shown,) = listed["nudges"]
+    assert shown["doc_id"] == "pairing" and -0.15 <= shown["boost"] < 0 and shown["clients"] == 4
+    assert shown["queries"] == ["how do I pair the hub?"]
+    undo = {"doc_id": "pairing", "query": "how do I pair the hub?"}
+    assert client.post("/admin/nudges/undo", json=undo, headers=admin).json == {"ok": True}
+    assert client.get("/admin/nudges", headers=admin).json["nudges"] == []
+    bad = client.post("/admin/nudges/undo", json={"doc_id": ""}, headers=admin)
+    assert bad.status_code == 400 and bad.json["ok"] is False

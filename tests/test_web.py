@@ -139,6 +139,8 @@ BAD_REQUESTS += [
     ("GET", "/admin/regressions", None, 401),
     ("POST", "/admin/regressions", None, 401),
     ("PATCH", "/admin/regressions/1", None, 401),
+    ("GET", "/admin/nudges", None, 401),
+    ("POST", "/admin/nudges/undo", None, 401),
     ("GET", "/admin/keys", None, 401),
     ("POST", "/admin/keys", None, 401),
     ("DELETE", "/admin/keys/support-bot", None, 401),

@@ -32,6 +32,8 @@ from web.admin_contract import (
     KpisQuery,
     MineQuery,
     NewKey,
+    Nudge,
+    Nudges,
     OneJob,
     OneRegression,
     RegressionEdit,
@@ -43,6 +45,8 @@ from web.admin_contract import (
     RollbackRequest,
     RolledBack,
     TrendsQuery,
+    Undone,
+    UndoRequest,
     key_request,
 )
 from web.api import parsed
@@ -217,6 +221,26 @@ def blueprint(contract: Contract) -> Blueprint:
                                            pages=body.pages, note=body.note,
                                            status=body.status)  # fmt: skip
         return OneRegression(regression=edited)
+
+    @bp.get("/nudges")
+    @op(ok=Nudges, errors={**ADMIN_ERRORS, 503: ERRORS[503]})
+    def nudges() -> Reply:
+        """How customers' votes move pages now (see KB_FEEDBACK_BOOST), largest first."""
+        kb = get_kb()
+        found = kb.nudges.review(kb.retrieval.searcher().embedder)
+        return Nudges(bound=kb.settings.feedback_boost,
+                      nudges=[Nudge(doc_id=n.doc_id, boost=round(n.boost, 4), net=round(n.net, 4),
+                                    clients=n.clients, queries=list(n.queries[:5]))
+                              for n in found])  # fmt: skip
+
+    @bp.post("/nudges/undo")
+    @op(json=UndoRequest, ok=Undone, errors=ADMIN_ERRORS)
+    def nudge_undo() -> Reply:
+        """Undo a nudge: the votes on ``doc_id`` for questions like ``query``, cast until now,
+        no longer move it."""
+        body = cast(UndoRequest, parsed("json"))
+        get_kb().nudges.undo(body.doc_id, body.query)
+        return Undone()
 
     @bp.get("/feedback")
     @op(query=FeedbackQuery, ok=FeedbackList, errors=ADMIN_ERRORS)

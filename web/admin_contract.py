@@ -87,6 +87,36 @@ class Gates(BaseModel):
     gates: list[GateRecord]
 
 
+class Nudge(BaseModel):
+    """How customers' votes move one page for a group of similar questions."""
+
+    doc_id: str
+    boost: Annotated[float, Field(description="The page's score is multiplied by 1 + boost")]
+    net: Annotated[float, Field(description="The agreeing clients' decayed votes, summed")]
+    clients: Annotated[int, Field(description="Distinct clients whose votes count")]
+    queries: list[str]
+
+
+class Nudges(BaseModel):
+    """The nudges votes make now, largest first, and the bound they stay within."""
+
+    bound: Annotated[float, Field(description="KB_FEEDBACK_BOOST; 0 when nudges are off")]
+    nudges: list[Nudge]
+
+
+class UndoRequest(Body):
+    """Set aside the votes on a page for questions like ``query``, cast until now."""
+
+    doc_id: str = Field(min_length=1, max_length=500)
+    query: str = Field(min_length=1, max_length=2000)
+
+
+class Undone(BaseModel):
+    """The votes are set aside."""
+
+    ok: Literal[True] = True
+
+
 class FeedbackList(BaseModel):
     """The latest feedback, newest first."""
 

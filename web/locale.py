@@ -130,6 +130,10 @@ def editor_messages() -> dict[str, str]:
         "origin_faq": gettext("accepted FAQ entry"),
         "origin_feedback": gettext("helpful feedback"),
         "origin_import": gettext("imported"),
+        "nudge": gettext("%(direction)s%(percent)s · %(clients)s customers · “%(query)s”"),
+        "undo": gettext("Undo"),
+        "no_nudges": gettext("No votes move ranking now."),
+        "nudge_undone": gettext("Votes on %(doc)s set aside."),
     }
 
 

@@ -197,13 +197,34 @@
     findPages();
   }
 
+  function nudge(n) {
+    const li = el("li", { class: "nudge" });
+    const undo = el("button", { type: "button", text: t("undo") });
+    undo.addEventListener("click", async () => {
+      try {
+        await api("/admin/nudges/undo", { method: "POST", body: JSON.stringify({ doc_id: n.doc_id, query: n.queries[0] }) });
+        li.remove();
+        status.textContent = t("nudge_undone", { doc: n.doc_id });
+        if (!$("nudges").children.length) $("nudges").append(el("li", { text: t("no_nudges") }));
+      } catch (e) { status.textContent = e.message; }
+    });
+    li.append(
+      el("a", { href: "/articles/" + encodeURIComponent(n.doc_id).replace(/%2F/g, "/"), text: n.doc_id }), " ",
+      el("span", { class: "meta", text: t("nudge", { direction: n.boost > 0 ? "↑" : "↓", percent: Math.round(Math.abs(n.boost) * 100) + "%", clients: n.clients, query: n.queries[0] }) }), " ",
+      undo);
+    return li;
+  }
+
   async function load() {
     status.textContent = t("loading");
     try {
-      const [faq, gaps, trends, feedback, kpis, regressions, gates] = await Promise.all([
+      const [faq, gaps, trends, feedback, kpis, regressions, gates, nudges] = await Promise.all([
         api("/admin/faq"), api("/admin/gaps"), api("/admin/trends"), api("/admin/feedback?limit=50"),
         api("/admin/kpis?days=30"), api("/admin/regressions"), api("/admin/index/gates"),
+        api("/admin/nudges").catch(() => ({ bound: 0, nudges: [] })),  // no index yet: none
       ]);
+      $("nudges").replaceChildren(...nudges.nudges.map(nudge));
+      if (!nudges.nudges.length) $("nudges").append(el("li", { text: t("no_nudges") }));
       $("editor").hidden = false;
       held(gates);
       $("regressions").replaceChildren(...regressions.questions.map(regression));
