@@ -424,3 +424,33 @@ def test_editors_see_a_held_snapshot_and_serve_it_anyway(browser, tmp_path, embe
         assert app.extensions["kb"].retrieval.searcher().version == "v000002"
     assert errors == []
     context.close()
+
+
+def test_editors_see_the_votes_moving_a_page_and_undo_them(browser, tmp_path, embedder):
+    from tests.test_gate import ARTICLES, write
+
+    home = tmp_path / "home"
+    kb = build(load_settings({"home": home}, environ={}), embedder=embedder)
+    kb.ingestion.ingest([str(write(tmp_path / "help", ARTICLES))])
+    vote = {"rating": "up", "target": "result", "doc_id": "warranty",
+            "query": "is my bulb under warranty?"}  # fmt: skip
+    for n in range(4):
+        kb.documents.add_feedback(vote, client=f"v:{n}")
+    app = create_app({"home": home, "admin_key": ADMIN_KEY}, embedder)
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with serving(app) as base:
+        open_editor(page, base)
+        panel = page.locator("#nudges")
+        item = panel.get_by_role("listitem").first
+        assert "warranty" in item.inner_text() and "4 customers" in item.inner_text()
+        assert "↑10% · 4 customers · “is my bulb under warranty?”" in item.inner_text()
+        item.get_by_role("button", name="Undo").click()
+        page.get_by_text("Votes on warranty set aside.").wait_for()
+        assert panel.inner_text().strip() == "No votes move ranking now."
+    assert app.extensions["kb"].nudges.review(kb.retrieval.searcher().embedder) == []
+    assert errors == []
+    context.close()
