@@ -297,7 +297,8 @@ def _eval_regressions(ctx: click.Context, details: Path | None, as_json: bool) -
     if as_json:
         click.echo(json.dumps(scores.figures(), indent=2))
         return
-    click.echo(f"regression questions on {scores.version}: {scores.questions} questions,"
+    noun = "question" if scores.questions == 1 else "questions"
+    click.echo(f"regression questions on {scores.version}: {scores.questions} {noun},"
                " extractive answers")  # fmt: skip
     click.echo(f"  {'search hit@5':<26} {scores.hit_at_5:.3f}")
     click.echo(f"  {'answered, right citation':<26} {scores.right_citation:.3f}")
