@@ -335,6 +335,21 @@ def test_editors_review_candidates_gaps_trends_and_feedback(browser, server, hom
     context.close()
 
 
+@contextmanager
+def watched_page(browser) -> Iterator:
+    """A page in a fresh browser context; the block fails if the page logged an error."""
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == []
+
+
 def open_editor(page, base: str) -> None:
     page.goto(base + "/editor")
     page.get_by_label("Admin key").fill(ADMIN_KEY)
@@ -343,55 +358,49 @@ def open_editor(page, base: str) -> None:
 
 
 def test_editors_add_a_regression_question_from_feedback_and_retire_it(browser, server, home):
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.request.post(server + "/v1/feedback",
-                      data={"rating": "down", "query": "I forgot my password"})  # fmt: skip
-    open_editor(page, server)
-    # The feedback's question fills the form, and the search for it offers pages to tick.
-    item = page.locator("#feedback li").filter(has_text="I forgot my password").first
-    item.get_by_role("button", name="Add as regression question").click()
-    form = page.locator("#regression-form")
-    assert form.get_by_label("Question").input_value() == "I forgot my password"
-    assert form.get_by_label("Question").evaluate("e => e === document.activeElement")
-    results = form.get_by_role("group", name="Pages that answer it")
-    results.get_by_role("checkbox").first.wait_for()
-    results.get_by_label("(reset-password)", exact=False).check()
-    form.get_by_role("button", name="Add regression question").click()
-    added = page.locator(".regression").filter(has_text="I forgot my password")
-    added.wait_for()
-    assert added.get_by_role("link", name="reset-password").get_attribute("href") == (
-        "/articles/reset-password"
-    )
-    assert "added by an editor" in added.inner_text()
-    question_id = added.get_attribute("data-id")
-    conn = sqlite3.connect(home / "kb.sqlite3")
-    stored = conn.execute(
-        "SELECT question, pages, origin, status FROM regression_questions WHERE id = ?",
-        (question_id,),
-    ).fetchone()
-    assert stored == ("I forgot my password", '["reset-password"]', "editor", "active")
-    # Edited in place, by keyboard: the details open with Enter.
-    added.get_by_text("Edit", exact=True).focus()
-    page.keyboard.press("Enter")
-    added.get_by_label("Question").fill("I forgot my password, what now?")
-    added.get_by_role("button", name="Save").click()
-    page.locator(".regression").filter(has_text="what now?").wait_for()
-    page.reload()  # what the page shows is what was stored
-    kept = page.locator(f".regression[data-id='{question_id}']")
-    kept.filter(has_text="I forgot my password, what now?").wait_for()
-    kept.get_by_role("button", name="Retire").click()
-    kept.wait_for(state="detached")
-    status = conn.execute(
-        "SELECT status FROM regression_questions WHERE id = ?", (question_id,)
-    ).fetchone()[0]
-    conn.close()
-    assert status == "retired"
-    assert errors == []
-    context.close()
+    with watched_page(browser) as page:
+        page.request.post(server + "/v1/feedback",
+                          data={"rating": "down", "query": "I forgot my password"})  # fmt: skip
+        open_editor(page, server)
+        # The feedback's question fills the form, and the search for it offers pages to tick.
+        item = page.locator("#feedback li").filter(has_text="I forgot my password").first
+        item.get_by_role("button", name="Add as regression question").click()
+        form = page.locator("#regression-form")
+        assert form.get_by_label("Question").input_value() == "I forgot my password"
+        assert form.get_by_label("Question").evaluate("e => e === document.activeElement")
+        results = form.get_by_role("group", name="Pages that answer it")
+        results.get_by_role("checkbox").first.wait_for()
+        results.get_by_label("(reset-password)", exact=False).check()
+        form.get_by_role("button", name="Add regression question").click()
+        added = page.locator(".regression").filter(has_text="I forgot my password")
+        added.wait_for()
+        assert added.get_by_role("link", name="reset-password").get_attribute("href") == (
+            "/articles/reset-password"
+        )
+        assert "added by an editor" in added.inner_text()
+        question_id = added.get_attribute("data-id")
+        conn = sqlite3.connect(home / "kb.sqlite3")
+        stored = conn.execute(
+            "SELECT question, pages, origin, status FROM regression_questions WHERE id = ?",
+            (question_id,),
+        ).fetchone()
+        assert stored == ("I forgot my password", '["reset-password"]', "editor", "active")
+        # Edited in place, by keyboard: the details open with Enter.
+        added.get_by_text("Edit", exact=True).focus()
+        page.keyboard.press("Enter")
+        added.get_by_label("Question").fill("I forgot my password, what now?")
+        added.get_by_role("button", name="Save").click()
+        page.locator(".regression").filter(has_text="what now?").wait_for()
+        page.reload()  # what the page shows is what was stored
+        kept = page.locator(f".regression[data-id='{question_id}']")
+        kept.filter(has_text="I forgot my password, what now?").wait_for()
+        kept.get_by_role("button", name="Retire").click()
+        kept.wait_for(state="detached")
+        status = conn.execute(
+            "SELECT status FROM regression_questions WHERE id = ?", (question_id,)
+        ).fetchone()[0]
+        conn.close()
+        assert status == "retired"
 
 
 def test_editors_see_a_held_snapshot_and_serve_it_anyway(browser, tmp_path, embedder):
@@ -405,12 +414,7 @@ def test_editors_see_a_held_snapshot_and_serve_it_anyway(browser, tmp_path, embe
     write(folder, {k: v for k, v in ARTICLES.items() if k != "returns.md"})
     assert kb.ingestion.ingest([str(folder)]).held_back
     app = create_app({"home": home, "admin_key": ADMIN_KEY}, embedder)
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    with serving(app) as base:
+    with watched_page(browser) as page, serving(app) as base:
         open_editor(page, base)
         banner = page.get_by_role("alert")
         heading = banner.get_by_role("heading").inner_text()
@@ -422,8 +426,6 @@ def test_editors_see_a_held_snapshot_and_serve_it_anyway(browser, tmp_path, embe
         page.get_by_text("Now serving v000002.").wait_for()
         assert page.locator("#held").is_hidden()
         assert app.extensions["kb"].retrieval.searcher().version == "v000002"
-    assert errors == []
-    context.close()
 
 
 def test_editors_see_the_votes_moving_a_page_and_undo_them(browser, tmp_path, embedder):
@@ -437,12 +439,7 @@ def test_editors_see_the_votes_moving_a_page_and_undo_them(browser, tmp_path, em
     for n in range(4):
         kb.documents.add_feedback(vote, client=f"v:{n}")
     app = create_app({"home": home, "admin_key": ADMIN_KEY}, embedder)
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    with serving(app) as base:
+    with watched_page(browser) as page, serving(app) as base:
         open_editor(page, base)
         panel = page.locator("#nudges")
         item = panel.get_by_role("listitem").first
@@ -452,5 +449,3 @@ def test_editors_see_the_votes_moving_a_page_and_undo_them(browser, tmp_path, em
         page.get_by_text("Votes on warranty set aside.").wait_for()
         assert panel.inner_text().strip() == "No votes move ranking now."
     assert app.extensions["kb"].nudges.review(kb.retrieval.searcher().embedder) == []
-    assert errors == []
-    context.close()
