@@ -81,6 +81,15 @@ def test_a_snapshot_that_does_as_well_is_served(kb, served):
     assert kb.retrieval.searcher().version not in (before, None)
 
 
+def test_a_snapshot_replacing_a_damaged_one_is_served(kb, served, settings):
+    before = kb.versions.list()[1]
+    with (settings.snapshots_dir / before / "dense.faiss").open("ab") as f:
+        f.write(b"damage")  # its checksum no longer matches: it cannot be loaded to compare
+    report = kb.ingestion.ingest([str(write(served, {**ARTICLES, "more.md": "# More\n\nText."}))])
+    assert report.index_changed and report.gate["status"] == "passed"
+    assert report.gate["reason"].startswith(f"the served snapshot {before} cannot be read")
+
+
 def test_without_regression_questions_every_snapshot_is_served(kb, tmp_path):
     folder = write(tmp_path / "help", ARTICLES)
     kb.ingestion.ingest([str(folder)])

@@ -187,8 +187,12 @@ class Gate:
             return Verdict(True, "no regression questions yet", None, None)
         model = self.retrieval.models.name
         try:
-            before = score(questions, self.retrieval.searcher_for(served), self.retrieval,
-                           self.answering)  # fmt: skip
+            try:
+                old = self.retrieval.searcher_for(served)
+            except KbError as e:  # nothing to compare with: the new snapshot replaces it
+                return Verdict(True, f"the served snapshot {served} cannot be read ({e.message})",
+                               None, None)  # fmt: skip
+            before = score(questions, old, self.retrieval, self.answering)
             after = score(questions, self.retrieval.searcher_for(built), self.retrieval,
                           self.answering)  # fmt: skip
         finally:
