@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,7 @@ COVERAGE_WEIGHT = 0.2  # × the idf-weighted share of the query's words anywhere
 STEPS_WEIGHT = 0.1  # when the question asks how to do something and the page gives steps
 NEAR = 0.1  # those gains count fully within this much dense similarity of the best page
 SUPPORT_PASSAGES = 4  # retrieved passages of a page an answer may draw on
+PREPARED = 8  # latest queries a searcher keeps embedded: one request's, not a cache of questions
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class Searcher:
         self.embedder = embedder
         self.candidates = candidates
         self.dense_weight = dense_weight
+        self._prepared: OrderedDict[str, Query] = OrderedDict()  # the latest queries, by text
+        self._lock = threading.Lock()
 
     @property
     def version(self) -> str:
@@ -79,9 +84,20 @@ class Searcher:
 
         Misspelt words are read as the indexed words they are closest to (see
         ``FieldedIndex.closest``), by both retrievers; ``Query.text`` keeps what was asked.
+        The last :data:`PREPARED` queries are kept: a page that searches and answers one
+        question, or the evaluation gate, embeds it once.
         """
+        with self._lock:
+            if text in self._prepared:
+                self._prepared.move_to_end(text)
+                return self._prepared[text]
         corrected = spell(text, self.snapshot.lexical.closest)
-        return Query(text, self.embedder.embed([corrected], query=True)[0], tokenize(corrected))
+        query = Query(text, self.embedder.embed([corrected], query=True)[0], tokenize(corrected))
+        with self._lock:
+            self._prepared[text] = query
+            while len(self._prepared) > PREPARED:
+                self._prepared.popitem(last=False)
+        return query
 
     def pages(
         self,

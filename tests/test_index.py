@@ -225,3 +225,28 @@ def test_passages_made_only_of_what_every_page_repeats_are_never_retrieved(tmp_p
     hits = searcher.search(searcher.query("download the ebook"), 5)
     assert hits and all(h.passage.section != "Navigation" for h in hits)
     assert snapshot.document("p1") is not None  # the article view still has it
+
+
+def test_a_searcher_embeds_a_question_asked_again_at_once_only_once(kb, tmp_path):
+    from index.search import PREPARED, Searcher
+
+    (tmp_path / "help").mkdir()
+    (tmp_path / "help" / "a.md").write_text("# Returns\n\nBulbs go back within 60 days.")
+    kb.ingestion.ingest([str(tmp_path / "help")])
+    served = kb.retrieval.searcher()
+    calls: list[list[str]] = []
+
+    class Counting:
+        name, dim, languages = served.embedder.name, served.embedder.dim, None
+
+        def embed(self, texts, query=False):
+            calls.append(list(texts))
+            return served.embedder.embed(texts, query=query)
+
+    searcher = Searcher(served.snapshot, Counting(), candidates=10, dense_weight=0.5)
+    first = searcher.query("send a bulb back")
+    assert searcher.query("send a bulb back") is first and len(calls) == 1  # search, answer
+    for n in range(PREPARED):
+        searcher.query(f"question {n}")
+    searcher.query("send a bulb back")  # pushed out by newer ones: embedded again
+    assert len(calls) == PREPARED + 2

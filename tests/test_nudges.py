@@ -80,7 +80,10 @@ def test_votes_through_the_api_move_a_page_only_when_several_visitors_agree(tmp_
         kb.nudges.refresh()
         return {h.passage.doc_id: h.score for h in kb.retrieval.search(question, k=4)}
 
-    before = scores()
+    def answer_scores() -> dict[str, float]:  # the pages an answer draws on move alike
+        return {h.passage.doc_id: h.score for h in kb.retrieval.retrieve(question).hits}
+
+    before, answer_before = scores(), answer_scores()
     top = max(before, key=before.get)
 
     def down(address: str) -> None:
@@ -96,6 +99,7 @@ def test_votes_through_the_api_move_a_page_only_when_several_visitors_agree(tmp_
     for n in range(2, 5):
         down(f"198.51.100.{n}")
     after = scores()
+    assert answer_scores()[top] < answer_before[top]
     ratio = after[top] / before[top]
     assert 1 - 0.15 <= ratio < 1  # four visitors: down, within the bound
     assert {d: s for d, s in after.items() if d != top} == {

@@ -32,7 +32,11 @@ class FeedbackNudges:
         self.stores = stores
         self._votes: tuple[list[Vote], list[Undo]] = ([], [])
         self._read = -REFRESH_SECONDS
-        self._vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._generation = 0  # bumped at each read of the votes
+        # Per embedder: the generation embedded, and the unit vectors of the votes' and the
+        # undos' questions, row by row; kept until the votes are read again.
+        self._matrices: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._known: dict[tuple[str, str], np.ndarray] = {}  # (embedder, question) → unit vector
         self._lock = threading.Lock()
 
     @property
@@ -52,6 +56,7 @@ class FeedbackNudges:
                 return [], []
             with self.stores.journal() as journal:
                 self._votes = (journal.votes(since), journal.undos())
+            self._generation += 1
             self._read = time.monotonic()
         return self._votes
 
@@ -63,9 +68,9 @@ class FeedbackNudges:
         if not self.on or not votes:
             return {}
         q = vector / (np.linalg.norm(vector) or 1.0)
-        sims = self._embedded(embedder, [v.query for v in votes]) @ q
-        undone = list(zip(undos, self._embedded(embedder, [u.query for u in undos]) @ q,
-                          strict=True)) if undos else []  # fmt: skip
+        voted, undone_questions = self._embedded(embedder)
+        sims = voted @ q
+        undone = list(zip(undos, undone_questions @ q, strict=True))
         return nudges(votes, sims, now or datetime.now(UTC),
                       bound=self.settings.feedback_boost, undos=undone)  # fmt: skip
 
@@ -79,19 +84,18 @@ class FeedbackNudges:
         return sorted(moved, key=lambda h: -h.score)[:k]
 
     def review(self, embedder: Embedder, now: datetime | None = None) -> list[Nudge]:
-        """Return the nudges votes make now, one per page and group of similar questions (the
-        question most voted on names it), largest first: what editors see and may undo."""
+        """Return the nudges votes make now, one per page and group of similar questions
+        (named by the voted question most like them), largest first: what editors see and may
+        undo."""
         votes, _ = self.evidence()
-        if not self.on:
+        if not self.on or not votes:
             return []
-        vectors = self._embedded(embedder, [v.query for v in votes]) if votes else None
+        voted, _ = self._embedded(embedder)
+        first = {v.query: i for i, v in reversed(list(enumerate(votes)))}
         found: dict[tuple[str, tuple[str, ...]], Nudge] = {}
-        for query in dict.fromkeys(v.query for v in votes):
-            assert vectors is not None
-            vector = vectors[[v.query for v in votes].index(query)]
-            for nudge in self.for_question(vector, embedder, now).values():
-                key = (nudge.doc_id, tuple(sorted(nudge.queries)))
-                found.setdefault(key, nudge)
+        for row in first.values():
+            for nudge in self.for_question(voted[row], embedder, now).values():
+                found.setdefault((nudge.doc_id, tuple(sorted(nudge.queries))), nudge)
         return sorted(found.values(), key=lambda n: (-abs(n.boost), n.doc_id))
 
     def undo(self, doc_id: str, query: str) -> None:
@@ -100,12 +104,24 @@ class FeedbackNudges:
             journal.add_undo(doc_id, query)
         self.refresh()
 
-    def _embedded(self, embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    def _embedded(self, embedder: Embedder) -> tuple[np.ndarray, np.ndarray]:
+        """The unit vectors of the votes' and the undos' questions by ``embedder``, row by row,
+        built once per read of the votes; each distinct question is embedded once."""
         with self._lock:
-            missing = list(
-                dict.fromkeys(t for t in texts if (embedder.name, t) not in self._vectors)
+            cached = self._matrices.get(embedder.name)
+            if cached is not None and cached[0] == self._generation:
+                return cached[1], cached[2]
+            votes, undos = self._votes
+            texts = list(dict.fromkeys([v.query for v in votes] + [u.query for u in undos]))
+            new = [t for t in texts if (embedder.name, t) not in self._known]
+            if new:
+                for text, vector in zip(new, embedder.embed(new, query=True), strict=True):
+                    self._known[(embedder.name, text)] = vector / (np.linalg.norm(vector) or 1.0)
+            wanted = set(texts)  # questions no longer voted on are forgotten
+            self._known = {key: v for key, v in self._known.items() if key[1] in wanted}
+            voted, undone = (
+                np.array([self._known[(embedder.name, t)] for t in batch]).reshape(-1, embedder.dim)
+                for batch in ([v.query for v in votes], [u.query for u in undos])
             )
-            if missing:
-                for text, vector in zip(missing, embedder.embed(missing, query=True), strict=True):
-                    self._vectors[(embedder.name, text)] = vector / (np.linalg.norm(vector) or 1.0)
-            return np.stack([self._vectors[(embedder.name, t)] for t in texts])
+            self._matrices[embedder.name] = (self._generation, voted, undone)
+            return voted, undone

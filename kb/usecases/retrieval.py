@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from index.search import Query, Searcher
 from index.snapshot import Snapshot, load_current
@@ -181,26 +182,28 @@ class Retrieval:
         """Rank documents for a validated query (search and evaluation share this).
 
         ``query`` may be prepared once with ``searcher().query(text)`` to rank it many ways;
-        pass ``searcher`` to pin one snapshot across calls. Customers' votes on pages for
-        questions like it nudge the hybrid ranking, within bounds (:mod:`kb.nudges`).
+        pass ``searcher`` to pin one snapshot across calls.
         """
         searcher = searcher or self.searcher()
         prepared = searcher.query(query) if isinstance(query, str) else query
         context = context or UserContext()
+        with timed(RETRIEVAL_SECONDS):
+            return self._pages(searcher, prepared, k, method=method,
+                               where=context.narrow(self.public_filter(where)),
+                               prefer=context.preferences())  # fmt: skip
+
+    def _pages(self, searcher: Searcher, query: Query, k: int, **options: Any) -> list[Hit]:
+        """The ``k`` best pages (:meth:`Searcher.pages` with ``options``), with customers' votes
+        on pages for questions like it nudging the hybrid ranking, within bounds
+        (:mod:`kb.nudges`): results and answers alike."""
         nudged = (
-            self.nudges.for_question(prepared.vector, searcher.embedder)
-            if self.nudges is not None and method == "hybrid"
+            self.nudges.for_question(query.vector, searcher.embedder)
+            if self.nudges is not None and options.get("method", "hybrid") == "hybrid"
             else {}
         )
-        with timed(RETRIEVAL_SECONDS):
-            hits = searcher.pages(
-                prepared,
-                k + EXTRA if nudged else k,
-                method=method,
-                where=context.narrow(self.public_filter(where)),
-                prefer=context.preferences(),
-            )
-        return self.nudges.apply(hits, nudged, k) if self.nudges and nudged else hits
+        if not nudged or self.nudges is None:
+            return searcher.pages(query, k, **options)
+        return self.nudges.apply(searcher.pages(query, k + EXTRA, **options), nudged, k)
 
     def retrieve(
         self,
@@ -224,13 +227,9 @@ class Retrieval:
         query = self.standalone(question, previous, rewriter, searcher.knows)
         context = context or UserContext()
         with timed(RETRIEVAL_SECONDS):
-            hits = searcher.pages(
-                searcher.query(query),
-                ANSWER_PAGES,
-                where=context.narrow(self.public_filter()),
-                prefer=context.preferences(),
-                support=1,
-            )
+            hits = self._pages(searcher, searcher.query(query), ANSWER_PAGES,
+                               where=context.narrow(self.public_filter()),
+                               prefer=context.preferences(), support=1)  # fmt: skip
         return Retrieved(
             question=query,
             hits=hits,
