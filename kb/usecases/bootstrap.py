@@ -12,6 +12,7 @@ below is the whole of how kb is wired::
     Ingestion(models, stores, retrieval, gate)      Jobs(stores, ingestion)
     IndexVersions(stores, retrieval)          Documents(stores, retrieval)
     RegressionSet(stores, retrieval, answering)
+    ModelTuning(stores, models, retrieval, ingestion, gate)
     Editorial(stores, retrieval, models, generators)
 """
 
@@ -34,6 +35,7 @@ from kb.usecases.regressions import RegressionSet
 from kb.usecases.retrieval import Retrieval
 from kb.usecases.stores import Stores
 from kb.usecases.triage import Triage
+from kb.usecases.tuning import ModelTuning
 from kb.usecases.versions import IndexVersions
 
 
@@ -56,6 +58,7 @@ class Services:
     gate: Gate
     regressions: RegressionSet
     nudges: FeedbackNudges
+    tuning: ModelTuning
 
 
 def build(settings: Settings, embedder: Embedder | None = None) -> Services:
@@ -89,4 +92,5 @@ def build(settings: Settings, embedder: Embedder | None = None) -> Services:
         gate=gate,
         regressions=RegressionSet(settings, stores, retrieval, answering),
         nudges=nudges,
+        tuning=ModelTuning(settings, stores, models, retrieval, ingestion, gate),
     )

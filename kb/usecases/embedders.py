@@ -10,6 +10,7 @@ from index.choice import AUTO, DEFAULT_MODEL, MULTILINGUAL_MODEL, ModelChoice, c
 from index.embedding import languages_of, load_embedder, model_path
 from index.onnx import OnnxEmbedder, export_path
 from index.onnx import export as onnx_export
+from index.tuning import tuned_base, tuned_folder
 from index.versions import current_manifest
 from kb.config import Settings
 from kb.embedder import Embedder
@@ -52,8 +53,33 @@ class EmbeddingModels:
 
     @property
     def named(self) -> str | None:
-        """The model fixed before any content is read: the one given, or the one set."""
-        return self.given.name if self.given else explicit(self.settings.embed_model)
+        """The model fixed before any content is read: the one given, or the one set (or the
+        served model tuned from it)."""
+        if self.given is not None:
+            return self.given.name
+        setting = explicit(self.settings.embed_model)
+        return self._tuned_from(setting) if setting else None
+
+    def _tuned_from(self, model: str) -> str:
+        """Return the served model if it was tuned from ``model`` (:mod:`index.tuning`), else
+        ``model``: a knowledge base keeps its tuned model until an editor rolls it back."""
+        served = current_manifest(self.settings.snapshots_dir)
+        if served is not None and tuned_base(served.model) == model:
+            return served.model
+        return model
+
+    def path(self, name: str) -> Path:
+        """Return the folder of model ``name``: a tuned model's, a bundled package's or a path.
+
+        Raises :class:`ConfigError` if there is none.
+        """
+        if tuned_base(name) is not None:
+            return tuned_folder(self.settings.snapshots_dir, name)
+        return model_path(name)
+
+    def languages(self, name: str) -> frozenset[str]:
+        """Return the languages model ``name`` reads (a tuned model reads its base's)."""
+        return languages_of(tuned_base(name) or name)
 
     def use(self, name: str) -> None:
         """Embed with model ``name`` from now on (a given embedder stays)."""
@@ -78,7 +104,10 @@ class EmbeddingModels:
             try:
                 self.load(MULTILINGUAL_MODEL)
             except ConfigError:
-                return choose_model(languages, AUTO, multilingual_installed=False)
+                choice = choose_model(languages, AUTO, multilingual_installed=False)
+        tuned = self._tuned_from(choice.model)
+        if tuned != choice.model:
+            return ModelChoice(tuned, f"{choice.reason}; tuned on this knowledge base")
         return choice
 
     def load(self, name: str) -> Embedder:
@@ -86,7 +115,11 @@ class EmbeddingModels:
         if self.given is not None:
             return self.given
         s = self.settings
-        return load_embedder(name, s.embed_batch_size, s.models_dir)
+        if tuned_base(name) is None:
+            return load_embedder(name, s.embed_batch_size, s.models_dir)
+        return load_embedder(
+            name, s.embed_batch_size, s.models_dir, self.path(name), self.languages(name)
+        )
 
     @property
     def embedder(self) -> Embedder:
@@ -104,7 +137,7 @@ class EmbeddingModels:
             if backend != "torch" and export is not None and export.exists():
                 name = self.name
                 self._query_embedder = OnnxEmbedder(
-                    name, export, model_path(name), languages_of(name)
+                    name, export, self.path(name), self.languages(name)
                 )
             elif backend == "onnx":
                 raise ConfigError("query_backend is onnx but no export exists yet: run kb ingest")
@@ -115,7 +148,7 @@ class EmbeddingModels:
     def _onnx_path(self) -> Path | None:
         try:
             name = self.name
-            return export_path(self.settings.models_dir, name, model_path(name))
+            return export_path(self.settings.models_dir, name, self.path(name))
         except ConfigError:
             return None
 
@@ -125,6 +158,6 @@ class EmbeddingModels:
         if self.settings.query_backend == "torch" or export is None or export.exists():
             return
         try:
-            onnx_export(model_path(self.name), export)
+            onnx_export(self.path(self.name), export)
         except Exception as e:  # serving falls back to torch; say why once
             log.warning("could not export the model to ONNX (%s); queries will use torch", e)

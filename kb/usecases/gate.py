@@ -176,9 +176,10 @@ class Gate:
         self.retrieval = retrieval
         self.answering = answering
 
-    def check(self, served: str | None, built: str) -> Verdict:
+    def check(self, served: str | None, built: str, margin: float | None = None) -> Verdict:
         """Score snapshot ``built`` against ``served`` (None: nothing served yet) and say
-        whether it may be served (see :func:`judge`). The served model stays in use."""
+        whether it may be served (see :func:`judge`; ``margin`` defaults to the setting). The
+        served model stays in use."""
         with self.stores.regressions() as regressions:
             questions = regressions.questions()
         if served is None:
@@ -197,7 +198,7 @@ class Gate:
                           self.answering)  # fmt: skip
         finally:
             self.retrieval.models.use(model)
-        return judge(before, after, self.settings.gate_margin)
+        return judge(before, after, self.settings.gate_margin if margin is None else margin)
 
     def record(self, version: str, status: str, served: str | None, verdict: Verdict) -> None:
         """Keep the verdict on ``version`` with its ``status`` (passed, held, forced)."""

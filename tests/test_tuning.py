@@ -1,0 +1,191 @@
+"""Domain adaptation of the embedding model: the pairs a knowledge base has, the held-out
+split, and ``kb tune`` on the demo with the real MiniLM (trained on CPU), promoting only an
+improvement: a model trained on shuffled pairs is refused."""
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from index.tuning import records, tuned_base
+from index.versions import current_manifest
+from kb.cli import cli
+from kb.config import load_settings
+from kb.errors import ConfigError, NotFound
+from kb.store import IndexRow
+from kb.tuning import Figures, Pair, better, figures, held_out, pairs_from_rows, split
+from kb.usecases.bootstrap import build
+from tests.conftest import DEMO
+from tests.test_cli import run_kb
+
+BASE = "all-MiniLM-L6-v2"
+
+
+def row(doc, title, section, text, kind="article", anchor=None):
+    return IndexRow(0, doc, 1, kind, "en", title, None, section, anchor, text, text)
+
+
+TEXT = "Hold the button for five seconds until the light blinks blue twice."
+
+
+def test_titles_headings_and_tickets_become_pairs_without_their_own_words():
+    rows = [
+        row("a", "Pairing the hub", "Pairing the hub", TEXT),
+        row("a", "Pairing the hub", "Troubleshooting", "If it never blinks, unplug it " + TEXT),
+        row("b", "Dimmers", "Troubleshooting", "A dimmer set low makes bulbs flicker; " + TEXT),
+        row("b", "Dimmers", "Short", "Too short."),
+        row("t", "Refund", "Question", "Can I get my money back?", "ticket", "question"),
+        row(
+            "t",
+            "Refund",
+            "Resolution",
+            "Refunds go to the card within five days.",
+            "ticket",
+            "resolution",
+        ),  # fmt: skip
+    ]
+    pairs = pairs_from_rows(rows)
+    got = {(p.question, p.doc_id, p.kind) for p in pairs}
+    assert got == {
+        ("Pairing the hub", "a", "title"),
+        ("Pairing the hub: Troubleshooting", "a", "heading"),  # shared: its page names it
+        ("Dimmers", "b", "title"),
+        ("Dimmers: Troubleshooting", "b", "heading"),
+        ("Can I get my money back?", "t", "ticket"),
+    }
+    for p in pairs:
+        assert p.question not in p.passage or p.kind == "ticket"  # no heading in its passage
+    ticket = next(p for p in pairs if p.kind == "ticket")
+    assert ticket.passage == "Refunds go to the card within five days."
+
+
+def test_a_question_that_names_two_passages_is_dropped():
+    rows = [row("a", "Reset", "Reset", TEXT), row("b", "Reset", "Reset", "Other words " + TEXT)]
+    assert pairs_from_rows(rows) == []
+
+
+def test_the_held_out_slice_is_a_fifth_of_the_documents_and_stable():
+    docs = [f"doc-{i}" for i in range(2000)]
+    share = sum(held_out(d) for d in docs) / len(docs)
+    assert 0.17 < share < 0.23
+    pairs = [Pair(f"q{i}", "p", docs[i // 3], "heading") for i in range(600)]
+    train, held = split(pairs)
+    assert {p.doc_id for p in train}.isdisjoint({p.doc_id for p in held})
+    assert split(list(reversed(pairs)))[1] == list(reversed(held))
+
+
+def test_figures_and_what_counts_as_better():
+    ranked = [[3, 1, 2], [0, 1, 2], [2, 1, 0]]
+    f = figures([r + list(range(4, 14)) for r in ranked], [3, 1, 9], corpus=14)
+    assert (f.hit_at_1, round(f.hit_at_5, 3), round(f.mrr_at_10, 3)) == (1 / 3, 0.667, 0.537)
+    before = Figures(50, 200, 0.50, 0.40, 0.70)
+    assert better(before, Figures(50, 200, 0.55, 0.45, 0.70), 0.01)[0]
+    assert not better(before, Figures(50, 200, 0.505, 0.42, 0.72), 0.01)[0]  # too little
+    ok, why = better(before, Figures(50, 200, 0.60, 0.50, 0.68), 0.01)
+    assert not ok and "hit@5 fell" in why  # better on average, but some questions lost
+
+
+# --- kb tune on the demo, with the real model ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tuned_home(tmp_path_factory, demo_home):
+    """A copy of the demo, tuned once by `kb tune` (the real MiniLM, trained on CPU)."""
+    home = tmp_path_factory.mktemp("tuned") / "home"
+    shutil.copytree(demo_home, home)
+    result = CliRunner().invoke(cli, ["--home", str(home), "tune"])
+    return home, result
+
+
+def test_kb_tune_prints_held_out_figures_and_promotes_an_improvement(tuned_home):
+    home, result = tuned_home
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("held-out pairs (") and f" {BASE} MRR@10 " in lines[0]
+    assert f"{BASE}-tuned-1 MRR@10 " in lines[1]
+    assert "promoted" in lines[-1] and "not promoted" not in lines[-1]
+    assert "Pairs: " in result.stderr and "Embedding " in result.stderr  # stages, with costs
+    before, after = (float(line.split("MRR@10 ")[1].split(",")[0]) for line in lines[:2])
+    assert after >= before + 0.01
+    manifest = current_manifest(home / "index")
+    assert manifest is not None and manifest.model == f"{BASE}-tuned-1"
+    (record,) = records(home / "index")
+    assert record["status"] == "promoted" and record["report"]["after"]["mrr_at_10"] == after
+
+
+def test_the_tuned_model_serves_queries_through_its_onnx_export_on_any_replica(
+    tuned_home, shared_model_cache
+):
+    home, _ = tuned_home
+    replica = build(load_settings({"home": home}))  # another process or host: nothing cached
+    assert replica.models.name == f"{BASE}-tuned-1"
+    assert replica.models.languages(replica.models.name) == frozenset({"en"})
+    assert type(replica.models.query_embedder).__name__ == "OnnxEmbedder"
+    assert list(shared_model_cache.glob(f"{BASE.lower()}-tuned-1-*.onnx"))
+    hits = replica.retrieval.search("How do I reset my password?", k=3)
+    assert hits and hits[0].passage.doc_id == "reset-password"
+
+
+def test_an_ingest_keeps_the_tuned_model_and_rollback_serves_the_base_again(tuned_home, tmp_path):
+    source, home = tmp_path / "demo", tmp_path / "home"
+    shutil.copytree(DEMO, source)
+    shutil.copytree(tuned_home[0], home)
+    page = source / "reset-password.html"
+    page.write_text(page.read_text().replace("</p>", " Codes expire after an hour.</p>", 1))
+    kb = build(load_settings({"home": home}))
+    report = kb.ingestion.ingest([str(source)])
+    assert report.embed_model == f"{BASE}-tuned-1" and 1 <= report.chunks_embedded <= 2
+    assert "tuned on this knowledge base" in report.embed_model_reason
+
+    result = CliRunner().invoke(cli, ["--home", str(home), "model", "rollback"])
+    assert result.exit_code == 0, result.output
+    assert f"Rolled back {BASE}-tuned-1: {BASE} serves now" in result.stdout
+    assert current_manifest(home / "index").model == BASE
+    listed = CliRunner().invoke(cli, ["--home", str(home), "model", "list"])
+    assert f"served: {BASE}" in listed.stdout and "rolled back" in listed.stdout
+    again = build(load_settings({"home": home})).ingestion.ingest([str(source)])
+    assert again.embed_model == BASE  # a rolled-back model is not chosen again
+    with pytest.raises(NotFound, match="not a tuned one"):
+        build(load_settings({"home": home})).tuning.rollback()
+
+
+def test_a_model_trained_on_shuffled_pairs_is_refused_and_nothing_changes(tmp_path, demo_home):
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    kb = build(load_settings({"home": home}))
+    served = current_manifest(home / "index")
+
+    def shuffled(pairs: list[Pair]) -> list[Pair]:
+        passages = [p.passage for p in pairs]
+        random.Random(1).shuffle(passages)
+        return [Pair(p.question, q, p.doc_id, p.kind) for p, q in zip(pairs, passages)]
+
+    report = kb.tuning.tune(prepare=shuffled)
+    assert not report.promoted and report.reason.startswith("held-out")
+    assert report.after.mrr_at_10 < report.before.mrr_at_10 + 0.01
+    assert current_manifest(home / "index") == served  # still served, nothing rebuilt
+    folder = home / "index" / "models" / report.model
+    assert not list(folder.glob("*.safetensors"))  # a refused model keeps its record only
+    assert json.loads((folder / "tuning.json").read_text())["status"] == "refused"
+    assert build(load_settings({"home": home})).models.name == BASE
+
+
+def test_too_few_pairs_and_untunable_models_are_one_line_errors(tmp_path, embedder):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "one.md").write_text("# One page\n\nIt has too little to learn from.")
+    home = tmp_path / "home"
+    build(load_settings({"home": home}), embedder=embedder).ingestion.ingest(
+        [str(tmp_path / "docs")]
+    )
+    result = run_kb("tune", home=home)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("kb: error: too few pairs to tune")
+    assert len(result.stderr.strip().splitlines()) == 1
+    with pytest.raises(ConfigError, match="given its embedder"):
+        build(load_settings({"home": home}), embedder=embedder).tuning.tune()
+    assert tuned_base(f"{BASE}-tuned-12") == BASE and tuned_base(BASE) is None
+    nothing = run_kb("model", "rollback", home=home)
+    assert nothing.returncode == 1 and "nothing to undo" in nothing.stderr
