@@ -18,6 +18,7 @@ from kb.errors import ConfigError, NotFound
 from kb.store import IndexRow
 from kb.tuning import Figures, Pair, better, figures, held_out, pairs_from_rows, split
 from kb.usecases.bootstrap import build
+from kb.usecases.gate import Outcome, Scores, judge
 from tests.conftest import DEMO
 from tests.test_cli import run_kb
 
@@ -77,6 +78,16 @@ def test_the_held_out_slice_is_a_fifth_of_the_documents_and_stable():
     assert split(list(reversed(pairs)))[1] == list(reversed(held))
 
 
+def test_a_tuned_model_may_lose_no_regression_question():
+    right = Outcome(1, "q", 1, True, "")
+    wrong = Outcome(1, "q", None, False, "none of its pages in the top 5")
+    before = Scores("v1", 20, 1.0, 1.0, (right,))
+    after = Scores("v2", 20, 0.95, 0.95, (wrong,))
+    assert judge(before, after, margin=0.05).passed  # an ingest's snapshot may
+    verdict = judge(before, after, margin=0.0)  # a tuned model's may not
+    assert not verdict.passed and verdict.broken == (wrong,)
+
+
 def test_figures_and_what_counts_as_better():
     ranked = [[3, 1, 2], [0, 1, 2], [2, 1, 0]]
     f = figures([r + list(range(4, 14)) for r in ranked], [3, 1, 9], corpus=14)
@@ -88,7 +99,29 @@ def test_figures_and_what_counts_as_better():
     assert not ok and "hit@5 fell" in why  # better on average, but some questions lost
 
 
+def test_questions_rated_helpful_pair_with_the_passage_the_answer_cited(tmp_path, demo_home):
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    kb = build(load_settings({"home": home}))
+    cited = {"doc_id": "reset-password", "url": "http://x/reset-password.html#reset-link-rules"}
+    with kb.stores.journal() as journal:
+        for rating, query in ((1, "my reset link stopped working"), (-1, "wrong answer here")):
+            journal.add_feedback({"target": "answer", "rating": rating, "query": query,
+                                  "citations": [cited]})  # fmt: skip
+        journal.add_feedback({"target": "result", "rating": 1, "query": "wifi bulb offline",
+                              "doc_id": "bulb-not-responding"})  # fmt: skip
+    helpful = {p.question: p for p in kb.tuning.pairs() if p.kind == "helpful"}
+    assert set(helpful) == {"my reset link stopped working", "wifi bulb offline"}
+    assert helpful["my reset link stopped working"].passage.startswith("- A reset link expires")
+    assert helpful["wifi bulb offline"].doc_id == "bulb-not-responding"
+
+
 # --- kb tune on the demo, with the real model ------------------------------------------------
+
+
+REGRESSIONS = [("How do I reset my password?", "reset-password"),
+               ("my bulb does not respond", "bulb-not-responding"),
+               ("how to cancel my subscription", "cancel-subscription")]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +204,27 @@ def test_a_model_trained_on_shuffled_pairs_is_refused_and_nothing_changes(tmp_pa
     assert not list(folder.glob("*.safetensors"))  # a refused model keeps its record only
     assert json.loads((folder / "tuning.json").read_text())["status"] == "refused"
     assert build(load_settings({"home": home})).models.name == BASE
+
+
+def test_a_tuned_model_that_loses_a_regression_question_is_refused(tmp_path, demo_home):
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    kb = build(load_settings({"home": home}))
+    for question, page in REGRESSIONS:
+        kb.regressions.add(question, [page])
+    served = current_manifest(home / "index")
+    report = kb.tuning.tune()
+    # Better on the held-out pairs (as in the test above), but the tuned model's answer to one
+    # regression question cites another page: the gate allows no loss at all.
+    assert report.after.mrr_at_10 >= report.before.mrr_at_10 + 0.01
+    assert not report.promoted and report.reason.startswith("regression questions: ")
+    broken = [o["question"] for o in report.gate["broken"]]
+    assert broken == ["my bulb does not respond"]
+    assert report.gate["before"]["right_citation"] == 1.0
+    assert current_manifest(home / "index") == served
+    assert not (home / "index" / report.index_version).exists()  # its snapshot is not kept
+    with kb.stores.open() as store:
+        assert not store.get_embeddings(report.model, [r.content_hash for r in store.index_rows()])
 
 
 def test_too_few_pairs_and_untunable_models_are_one_line_errors(tmp_path, embedder):

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from index.choice import MULTILINGUAL_MODEL
 from index.tuning import (
@@ -125,15 +126,16 @@ class ModelTuning:
         voted = []
         with self.stores.journal() as journal:
             helpful = [f for f in journal.feedback(limit=100_000) if f.rating > 0]
-        for entry in helpful:
-            for citation in entry.citations or []:
-                if not isinstance(citation, dict) or citation.get("doc_id") not in by_doc:
-                    continue
-                chunks = by_doc[str(citation["doc_id"])]
-                anchor = citation.get("anchor")
-                text = next((t for a, t in chunks if anchor and a == anchor), chunks[0][1])
-                voted.append((entry.query, str(citation["doc_id"]), text))
-                break
+        for entry in helpful:  # the passage an answer cited first, or the result voted on
+            cited = [c for c in entry.citations or [] if isinstance(c, dict)]
+            first = cited[0] if cited else {"doc_id": entry.doc_id}
+            doc_id = str(first.get("doc_id") or "")
+            if doc_id not in by_doc:
+                continue
+            anchor = str(first.get("anchor") or urlsplit(str(first.get("url") or "")).fragment)
+            chunks = by_doc[doc_id]
+            text = next((t for a, t in chunks if anchor and a == anchor), chunks[0][1])
+            voted.append((entry.query, doc_id, text))
         return pairs_from_rows(rows) + helpful_pairs(voted)
 
     # tuning -----------------------------------------------------------------------------------
