@@ -75,3 +75,4 @@ def test_ingest_jsonl_then_search_json_keeps_ids(tmp_path, embedder):
 
     listed = runner.invoke(cli, ["--home", home, "index", "list"])
     assert listed.output.startswith("* v000001")
+    assert listed.output.rstrip().endswith("passages, all-MiniLM-L6-v2")  # the model it needs

@@ -361,8 +361,8 @@ def index_list(ctx: click.Context) -> None:
         mark = "*" if m.version == current else " "
         note = f"  held back: {held[m.version].verdict['reason']}" if m.version in held else ""
         click.echo(
-            f"{mark} {m.version}  {m.created_at}  {m.documents} documents, {m.passages} passages"
-            + note
+            f"{mark} {m.version}  {m.created_at}  {m.documents} documents, {m.passages} passages,"
+            f" {m.model}" + note
         )
 
 

@@ -10,7 +10,7 @@ import click
 
 from kb.cli.group import cli, knowledge_base
 from kb.tuning import MIN_TRAIN
-from kb.usecases.tuning import MAX_PAIRS, MIN_GAIN
+from kb.usecases.tuning import MAX_PAIRS, MIN_GAIN, MIN_REGRESSIONS, TuneOptions
 
 
 @cli.command("tune")
@@ -35,20 +35,29 @@ from kb.usecases.tuning import MAX_PAIRS, MIN_GAIN
     show_default=True,
     help="Held-out MRR@10 the tuned model must add.",
 )
+@click.option(
+    "--min-regressions",
+    type=click.IntRange(0, 100_000),
+    default=MIN_REGRESSIONS,
+    show_default=True,
+    help="Regression questions the tuned model must be checked on before it is served"
+    " (0 serves it on the held-out pairs alone).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def tune(ctx: click.Context, max_pairs: int, epochs: int, min_gain: float,
+def tune(ctx: click.Context, max_pairs: int, epochs: int, min_gain: float, min_regressions: int,
          as_json: bool) -> None:  # fmt: skip
     """Fine-tune the embedding model on this knowledge base's own pairs.
 
     Pairs are its pages' titles and headings with their text, resolved tickets, and questions
     customers rated helpful with the passage cited. A fifth of the documents is held out; the
     tuned model is served only if it finds their passages better than the served model does
-    and answers the regression questions no worse. Exits 3 when it is not promoted.
+    and answers at least --min-regressions regression questions no worse. Exits 3 when it is
+    not promoted.
     """
     kb = knowledge_base(ctx)
-    report = kb.tuning.tune(max_pairs=max_pairs, epochs=epochs, min_gain=min_gain,
-                            say=lambda line: click.echo(line, err=True),
+    options = TuneOptions(max_pairs, epochs, min_gain, min_regressions)
+    report = kb.tuning.tune(options, say=lambda line: click.echo(line, err=True),
                             progress=not as_json)  # fmt: skip
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

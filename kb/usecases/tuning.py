@@ -65,7 +65,18 @@ from kb.usecases.stores import Stores
 
 MAX_PAIRS = 2000  # training pairs: about 3 minutes an epoch on two cores
 MIN_GAIN = 0.01  # held-out MRR@10 a tuned model must add
+MIN_REGRESSIONS = 20  # active regression questions a tuned model must be checked on
 CORPUS = 5000  # passages the held-out questions are asked among, at most
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """How ``kb tune`` trains and what it asks of a tuned model before serving it."""
+
+    max_pairs: int = MAX_PAIRS  # training pairs at most
+    epochs: int = 1
+    min_gain: float = MIN_GAIN  # held-out MRR@10 to add
+    min_regressions: int = MIN_REGRESSIONS  # regression questions to be checked on (0: none)
 
 
 @dataclass
@@ -142,10 +153,8 @@ class ModelTuning:
 
     def tune(
         self,
+        options: TuneOptions = TuneOptions(),
         *,
-        max_pairs: int = MAX_PAIRS,
-        epochs: int = 1,
-        min_gain: float = MIN_GAIN,
         prepare: Callable[[list[Pair]], list[Pair]] | None = None,
         say: Callable[[str], None] = lambda line: None,
         progress: bool = False,
@@ -160,16 +169,14 @@ class ModelTuning:
         """
         if self.models.given is not None:
             raise ConfigError("this knowledge base was given its embedder; it cannot be tuned")
-        if max_pairs < MIN_TRAIN or epochs < 1:
+        if options.max_pairs < MIN_TRAIN or options.epochs < 1:
             raise InvalidInput(f"max_pairs must be at least {MIN_TRAIN} and epochs at least 1")
         with ingest_lock(self.settings.home, self.settings.database_url):
-            return self._tune(max_pairs, epochs, min_gain, prepare, say, progress)
+            return self._tune(options, prepare, say, progress)
 
     def _tune(
         self,
-        max_pairs: int,
-        epochs: int,
-        min_gain: float,
+        options: TuneOptions,
         prepare: Callable[[list[Pair]], list[Pair]] | None,
         say: Callable[[str], None],
         progress: bool,
@@ -199,13 +206,20 @@ class ModelTuning:
                 " a few dozen pages with headings"
             )
         random.Random(0).shuffle(train_pairs)
-        train_pairs = train_pairs[:max_pairs]
+        train_pairs = train_pairs[: options.max_pairs]
         if prepare is not None:
             train_pairs = prepare(train_pairs)
         report.train, report.held_out = len(train_pairs), len(held)
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(report.pairs.items()))
         say(f"Pairs: {len(pairs)} ({kinds}); {report.train} to train on, {len(held)} held out"
             " (a fifth of the documents)")  # fmt: skip
+
+        with self.stores.regressions() as regressions:
+            asked = len(regressions.questions())
+        if asked < options.min_regressions:
+            say(f"Regression questions: {asked}, fewer than the {options.min_regressions} a tuned"
+                " model must be checked on before it is served: this run reports figures only"
+                " (kb regressions import adds some)")  # fmt: skip
 
         started = time.perf_counter()
         corpus, right = _corpus(pairs, held)
@@ -214,6 +228,7 @@ class ModelTuning:
         say(f"{current} on the held-out pairs: {report.before.line()}"
             f" ({report.before.questions} questions among {len(corpus)} passages)")  # fmt: skip
 
+        epochs = options.epochs
         steps = steps_for(len(train_pairs), epochs)
         say(f"Training {name}: {steps} steps of 16 pairs, {epochs} epoch{'s' * (epochs > 1)}")
         started = time.perf_counter()
@@ -243,8 +258,14 @@ class ModelTuning:
         report.after = self._figures(tuned, corpus, right, held)
         report.seconds["evaluate"] += time.perf_counter() - started
         say(f"{name} on the held-out pairs: {report.after.line()}")
-        improved, why = better(report.before, report.after, min_gain)
+        improved, why = better(report.before, report.after, options.min_gain)
         if not improved:
+            return self._refuse(report, folder, record, why, say)
+        if asked < options.min_regressions:
+            why = (
+                f"{why}, but it was checked on {asked} regression questions, not the"
+                f" {options.min_regressions} needed"
+            )
             return self._refuse(report, folder, record, why, say)
 
         report.index_version, report.embedded = self._build(name, report, say, progress)
