@@ -14,7 +14,7 @@ from kb.cli import cli
 FAQ = Path(__file__).parent / "fixtures" / "faq.jsonl"
 
 
-def run_kb(*args: str, home: Path, env: dict[str, str] | None = None):
+def run_kb(*args: str, home: Path, env: dict[str, str] | None = None, timeout: float = 120):
     environ = {**os.environ, "KB_HOME": str(home), **(env or {})}
     code = "from kb.cli import main; main()"
     return subprocess.run(
@@ -22,7 +22,7 @@ def run_kb(*args: str, home: Path, env: dict[str, str] | None = None):
         capture_output=True,
         text=True,
         env=environ,
-        timeout=120,
+        timeout=timeout,
     )
 
 

@@ -59,7 +59,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)  # a command's ctx.exit(N) comes back as N
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort:
         fail("aborted", 130)
     except click.ClickException as e:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 from index.choice import MULTILINGUAL_MODEL
 from index.tuning import (
+    cosine_ranks,
     drop_weights,
     models_root,
     next_tuned_name,
@@ -292,8 +293,6 @@ class ModelTuning:
         self, embedder: Embedder, corpus: Sequence[str], right: Sequence[int], held: list[Pair]
     ) -> Figures:
         """The held-out figures of ``embedder``: each held-out question among ``corpus``."""
-        from index.tuning import cosine_ranks
-
         passages = embedder.embed(list(corpus))
         questions = embedder.embed([p.question for p in held], query=True)
         return figures(cosine_ranks(questions, passages, 10), right, len(corpus))
