@@ -62,6 +62,7 @@ test: $(STAMP) system-deps translations
 
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.search
+	$(BIN)/python -m bench.stages
 
 bench-ingest: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest

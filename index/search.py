@@ -20,6 +20,7 @@ from kb.errors import InvalidInput
 from kb.models import Evidence, Filter, Hit, Passage
 from kb.store import StoredDocument
 from kb.text import tokenize
+from kb.timing import Clock, stage
 
 METHODS = ("hybrid", "dense", "lexical", "rrf")
 PREFER_BOOST = 0.2  # added to a passage's fused score (in [0, 1]) per preference it matches
@@ -91,8 +92,13 @@ class Searcher:
             if text in self._prepared:
                 self._prepared.move_to_end(text)
                 return self._prepared[text]
+        clock = Clock()
         corrected = spell(text, self.snapshot.lexical.closest)
-        query = Query(text, self.embedder.embed([corrected], query=True)[0], tokenize(corrected))
+        tokens = tokenize(corrected)
+        clock.lap("lexical")
+        vector = self.embedder.embed([corrected], query=True)[0]
+        clock.lap("embed")
+        query = Query(text, vector, tokens)
         with self._lock:
             self._prepared[text] = query
             while len(self._prepared) > PREPARED:
@@ -123,6 +129,7 @@ class Searcher:
         rows, fused, dense, lexical = self._scored(query, method, where, ())
         if len(rows) == 0:
             return []
+        clock = Clock()
         # The user's own product, plan and language count for the page as a whole, after
         # what a page adds to its best passage, so they outrank how well a page is titled.
         boost = np.zeros(len(rows), dtype=np.float32)
@@ -181,6 +188,7 @@ class Searcher:
         ]
         order = np.argsort(-scores, kind="stable")[:n]
         picked = best[order]
+        clock.lap("pages")
         passages = snap.passages([int(rows[i]) for i in picked])
         hits = []
         for rank, (p, i, score) in enumerate(zip(passages, picked, scores[order], strict=True)):
@@ -201,6 +209,7 @@ class Searcher:
                     evidence=evidence[int(order[rank])],
                 )
             )
+        clock.lap("store")
         return hits
 
     def _scored(
@@ -214,7 +223,11 @@ class Searcher:
 
         Dense scores are zero when the embedding model cannot read the query's script.
         """
-        rows, dense, lexical = self._candidates(query, self.snapshot.mask(where))
+        clock = Clock()
+        mask = self.snapshot.mask(where)
+        clock.lap("fusion")
+        rows, dense, lexical = self._candidates(query, mask)
+        clock = Clock()
         if method not in METHODS:
             raise InvalidInput(f"method must be one of {', '.join(METHODS)}")
         if method == "dense":
@@ -231,6 +244,7 @@ class Searcher:
         for preference in prefer:
             if (preferred := self.snapshot.mask(preference)) is not None:
                 fused = fused + PREFER_BOOST * preferred[rows]
+        clock.lap("fusion")
         return rows, fused, dense, lexical
 
     def search(
@@ -253,7 +267,8 @@ class Searcher:
         # Dense similarity is never zero in practice; shift so top_rows keeps every candidate.
         order = top_rows(fused - fused.min() + 1e-6, n)
         picked = rows[order]
-        passages = self.snapshot.passages([int(r) for r in picked])
+        with stage("store"):
+            passages = self.snapshot.passages([int(r) for r in picked])
         return [
             Hit(passage=p, score=float(fused[i]), dense=float(dense[i]), lexical=float(lexical[i]))
             for p, i in zip(passages, order, strict=True)
@@ -267,13 +282,18 @@ class Searcher:
         if allow is not None and not allow.any():
             empty = np.zeros(0, dtype=np.float32)
             return np.zeros(0, dtype=np.int64), empty, empty
+        clock = Clock()
         dense_rows, _ = snap.dense.search(query.vector, self.candidates, allow)
+        clock.lap("dense")
         all_lexical = snap.lexical.scores(query.tokens)
         if allow is not None:
             all_lexical = np.where(allow, all_lexical, 0.0).astype(np.float32)
         lexical_rows = top_rows(all_lexical, self.candidates)
+        clock.lap("lexical")
         rows = np.union1d(dense_rows, lexical_rows).astype(np.int64)
+        clock.lap("fusion")
         dense = snap.dense.calibrate(snap.dense.scores(query.vector, rows))
+        clock.lap("dense")
         lexical = all_lexical[rows] if len(all_lexical) else np.zeros(len(rows), np.float32)
         return rows, dense, lexical
 

@@ -15,6 +15,7 @@ from kb.locales import _, text_language, translate
 from kb.marks import escape_copies
 from kb.models import Answer, Citation, Hit, Passage
 from kb.text import names, tokenize
+from kb.timing import stage
 
 REFUSAL = _(
     "I couldn't find an answer to this in the help centre. "
@@ -172,7 +173,8 @@ def verified(
     """
     if not composed:
         raw = escape_copies(raw, [p.text for p in given])
-    return verify_citations(drop_unsupported(raw, given), given, duplicates)
+    with stage("citations"):
+        return verify_citations(drop_unsupported(raw, given), given, duplicates)
 
 
 def exact_marks(mode: str) -> bool:

@@ -127,6 +127,11 @@ class Settings:
         "Who may frame the pages (CSP frame-ancestors, e.g. https://shop.example); none by default",
     )
     query_log: bool = _s(True, "Record questions (redacted) for the gap report and the KPIs.")
+    server_timing: bool = _s(
+        False,
+        "Send each response's stages (embedding, dense, lexical, …) in a `Server-Timing`"
+        " header, as `make bench` reads them.",
+    )
     admin_key_hash: str = _s(
         "", "Hash of the admin key (from `kb admin-key`); admin routes are shut without a key."
     )

@@ -21,6 +21,12 @@ REQUESTS = Counter("kb_requests", "HTTP requests by route and status", ["route",
 REQUEST_SECONDS = Histogram(
     "kb_request_seconds", "HTTP request latency by route", ["route"], buckets=LATENCY
 )
+STAGE_SECONDS = Histogram(
+    "kb_stage_seconds",
+    "Time a request spent in each stage (kb.timing.STAGES)",
+    ["route", "stage"],
+    buckets=(0.0001, 0.0002, 0.0005, 0.001, *LATENCY),
+)
 RETRIEVAL_SECONDS = Histogram("kb_retrieval_seconds", "Hybrid retrieval latency", buckets=LATENCY)
 LLM_SECONDS = Histogram("kb_llm_seconds", "Language-model call latency", buckets=LATENCY)
 LLM_TOKENS = Counter("kb_llm_tokens", "Tokens the language model used", ["kind"])

@@ -17,6 +17,7 @@ from kb.errors import NotFound
 from kb.links import article_path
 from kb.models import Filter, UserContext
 from kb.text import slugify
+from kb.timing import stage
 from kb.usecases.validation import user_context
 from web.contract import (
     Answer,
@@ -128,8 +129,11 @@ def blueprint(contract: Contract) -> Blueprint:
         )
         more = len(hits) > query.k
         hits = hits[: query.k]
-        updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
-        found = [Hit.of(h, absolute(h.passage.url), updated.get(h.passage.doc_id)) for h in hits]
+        with stage("store"):
+            updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
+        with stage("snippets"):
+            found = [Hit.of(h, absolute(h.passage.url), updated.get(h.passage.doc_id))
+                     for h in hits]  # fmt: skip
         return SearchResults(hits=found, page=query.page, k=query.k,
                                next_page=query.page + 1 if more else None,
                                index_version=searcher.version)  # fmt: skip

@@ -31,6 +31,7 @@ from spectree.utils import get_multidict_items
 
 from kb.config import Settings
 from kb.errors import InvalidInput
+from kb.timing import stage
 from web.contract import Error, RequestModels, request_models
 from web.errors import API_SURFACES
 from web.versions import API_VERSION
@@ -148,13 +149,16 @@ class _Plugin(FlaskPlugin):
     def request_validation(self, request: Any, query: Any, json: Any, form: Any,
                            headers: Any, cookies: Any) -> None:  # fmt: skip
         """Validate the request's parts, or raise :class:`InvalidInput` naming the field."""
-        request.context = Context(
-            _validated(query, get_multidict_items(request.args, query), "query") if query else None,
-            _validated(json, _json_body(request), "json") if json else None,
-            _validated(form, self.fill_form(request), "form") if form else None,
-            None,
-            None,
-        )
+        with stage("parse"):
+            request.context = Context(
+                _validated(query, get_multidict_items(request.args, query), "query")
+                if query
+                else None,
+                _validated(json, _json_body(request), "json") if json else None,
+                _validated(form, self.fill_form(request), "form") if form else None,
+                None,
+                None,
+            )
 
     def validate_response(self, resp: Any, resp_model: Any, skip_validation: bool,
                           force_resp_serialize: bool) -> Any:  # fmt: skip
@@ -162,7 +166,9 @@ class _Plugin(FlaskPlugin):
         events, CSV) as it is."""
         if isinstance(resp, FlaskResponse) and (resp.is_streamed or not resp.is_json):
             return resp, None
-        return super().validate_response(resp, resp_model, skip_validation, force_resp_serialize)
+        with stage("serialise"):
+            return super().validate_response(resp, resp_model, skip_validation,
+                                             force_resp_serialize)  # fmt: skip
 
 
 class Contract:

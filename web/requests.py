@@ -9,8 +9,9 @@ import uuid
 
 from flask import Flask, Response, current_app, g, request
 
+from kb import timing
 from kb.errors import InvalidInput
-from kb.telemetry import ERRORS, REQUEST_SECONDS, REQUESTS
+from kb.telemetry import ERRORS, REQUEST_SECONDS, REQUESTS, STAGE_SECONDS
 from kb.usecases.bootstrap import Services
 
 log = logging.getLogger("kb.web")
@@ -45,12 +46,23 @@ def request_id() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Give every request an id and a timer, and echo the id in the response."""
+    """Give every request an id and a timer, and echo the id in the response.
+
+    Each request's stages (:mod:`kb.timing`) go to ``/metrics`` and, with ``server_timing``,
+    to the ``Server-Timing`` header.
+    """
 
     @app.before_request
     def start() -> None:
         g.started = time.perf_counter()
+        g.timings, g.timing_token = timing.start()
         request_id()
+
+    @app.teardown_request
+    def stop(_: BaseException | None) -> None:
+        token = g.pop("timing_token", None)
+        if token is not None:
+            timing.end(token)
 
     @app.after_request
     def finish(response: Response) -> Response:
@@ -60,6 +72,12 @@ def init_app(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
         REQUESTS.labels(route, str(response.status_code)).inc()
         REQUEST_SECONDS.labels(route).observe(elapsed / 1000)
+        timings: timing.Timings | None = g.get("timings")
+        if timings is not None:
+            for name, ms in timings.stages.items():
+                STAGE_SECONDS.labels(route, name).observe(ms / 1000)
+            if current_app.extensions["kb"].settings.server_timing:
+                response.headers["Server-Timing"] = timings.header(elapsed)
         if response.status_code >= 400:
             ERRORS.labels(str(response.status_code)).inc()
         log.info(

@@ -21,6 +21,7 @@ from kb.generate import Generator
 from kb.models import Answer, Escalation, Filter, UserContext
 from kb.redact import redact
 from kb.telemetry import ANSWERS
+from kb.timing import stage
 from kb.usecases.generators import Generators
 from kb.usecases.retrieval import Retrieval
 from kb.usecases.stores import Stores
@@ -64,7 +65,9 @@ class Answering:
         :class:`kb.errors.InvalidInput` for a bad question, before anything is logged.
         """
         searcher = searcher or self.retrieval.searcher()
-        answer = answer_question(**self._plan(question, generator, searcher, history, context))
+        plan = self._plan(question, generator, searcher, history, context)
+        with stage("answer"):
+            answer = answer_question(**plan)
         return self._finish(answer, searcher, channel, conversation)
 
     def answer_stream(
@@ -124,6 +127,12 @@ class Answering:
         ANSWERS.labels("refused" if answer.refused else "answered", answer.mode).inc()
         if not self.settings.query_log:
             return
+        with stage("log"):
+            self._log(answer, channel, conversation, index_version)
+
+    def _log(
+        self, answer: Answer, channel: str, conversation: str | None, index_version: str | None
+    ) -> None:
         self.stores.writer().log_query(
             {
                 "channel": channel,
