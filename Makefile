@@ -8,7 +8,7 @@ PORT ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install system-deps translations messages run test lint format bench bench-ingest bench-embedders bench-tickets llm-smoke load soak audit clean
+.PHONY: install system-deps translations messages run test lint format bench bench-peer bench-ingest bench-embedders bench-tickets llm-smoke load soak audit clean
 
 # Debian packages the tests use: a real help centre to crawl, and a real browser to drive
 # (Playwright pointed at /usr/bin/chromium: its own browser download cannot work offline);
@@ -63,6 +63,11 @@ test: $(STAMP) system-deps translations
 bench: $(STAMP) system-deps
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.stages
+
+# kb beside a LangChain EnsembleRetriever (rank-bm25 + FAISS) on the same passages and questions
+bench-peer: $(STAMP) system-deps
+	$(BIN)/pip install -q -e '.[peer]'
+	$(BIN)/python -m bench.peer
 
 bench-ingest: $(STAMP) system-deps
 	$(BIN)/python -m bench.ingest
