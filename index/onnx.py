@@ -19,6 +19,7 @@ import os
 import tempfile
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 from kb.embedder import Embedder
 
 MAX_TOKENS = 256  # as sentence-transformers truncates all-MiniLM-L6-v2
+RECENT_QUERIES = 8  # questions an embedder keeps embedded: one request's, as index.search.PREPARED
 
 
 def weights_digest(model_dir: Path) -> str:
@@ -146,10 +148,27 @@ class OnnxEmbedder(Embedder):
         self.tokenizer.no_padding()  # the shipped tokenizer pads to 128: five times the work
         self.dim = int(self.session.get_outputs()[0].shape[-1] or 384)
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def embed(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if query and len(texts) == 1:
+            # One request embeds its question for the search and again for the extractive
+            # answer: the latest RECENT_QUERIES questions are kept, not a cache of questions.
+            with self._lock:
+                if (kept := self._recent.get(texts[0])) is not None:
+                    self._recent.move_to_end(texts[0])
+                    return kept.copy()[None, :]
+            vector = self._embed(texts, query=True)
+            with self._lock:
+                self._recent[texts[0]] = vector[0].copy()
+                while len(self._recent) > RECENT_QUERIES:
+                    self._recent.popitem(last=False)
+            return vector
+        return self._embed(texts, query=query)
+
+    def _embed(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
         prefix = self.prefixes[query]
         prepared = [prefix + t for t in texts]
         if self.normalization is not None:

@@ -7,8 +7,10 @@ an OpenAI-compatible one plugs in behind the same interface.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -58,6 +60,9 @@ class FaqDrafter(Protocol):
         ...
 
 
+UNITS_KEPT = 20_000  # answer units' vectors an extractive generator keeps: ~30 MB at 384 dims
+
+
 class ExtractiveGenerator(Generator):
     """Answers with the passages' own words: the sentence or list of steps that best matches."""
 
@@ -66,6 +71,8 @@ class ExtractiveGenerator(Generator):
     def __init__(self, embedder: Embedder, max_words: int = 90) -> None:
         self.embedder = embedder
         self.max_words = max_words
+        self._units: OrderedDict[str, np.ndarray] = OrderedDict()  # text → vector, latest last
+        self._lock = threading.Lock()
 
     def generate(self, question: str, passages: Sequence[Passage]) -> str:
         units = answer_units(passages, self.max_words)
@@ -74,12 +81,29 @@ class ExtractiveGenerator(Generator):
         q = self.embedder.embed([question], query=True)[0]
         # Each unit is embedded under its section heading, so a list of steps is found by
         # what the steps are for.
-        vectors = self.embedder.embed([f"{passages[i].section}: {text}" for i, text in units])
+        vectors = self._vectors([f"{passages[i].section}: {text}" for i, text in units])
         scores = unit_scores(question, units, vectors @ q)
         # The answer starts from the best page (the first passages are its own); another
         # page's passage may add to it, never replace it.
         lead = [k for k, (i, _) in enumerate(units) if passages[i].doc_id == passages[0].doc_id]
         return compose(units, scores, self.max_words, lead or None)
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``; the latest :data:`UNITS_KEPT` units' vectors are kept, as the
+        pages customers ask about most are answered from the same sentences again."""
+        with self._lock:
+            kept = {t: self._units[t] for t in texts if t in self._units}
+            for t in kept:
+                self._units.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in kept))
+        if missing:
+            made = self.embedder.embed(missing)
+            with self._lock:
+                for t, v in zip(missing, made, strict=True):
+                    kept[t] = self._units[t] = v.copy()
+                while len(self._units) > UNITS_KEPT:
+                    self._units.popitem(last=False)
+        return np.array([kept[t] for t in texts], dtype=np.float32).reshape(-1, self.embedder.dim)
 
 
 _XREF = re.compile(

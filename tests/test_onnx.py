@@ -51,3 +51,32 @@ def test_serving_imports_no_torch(demo_home, shared_model_cache):
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "False"
+
+
+class Counted:
+    """An ONNX session that counts its runs."""
+
+    def __init__(self, session):
+        self.session, self.runs = session, 0
+
+    def run(self, *args, **kwargs):
+        self.runs += 1
+        return self.session.run(*args, **kwargs)
+
+
+def test_a_question_embedded_twice_in_a_request_runs_the_model_once(embedder, shared_model_cache):
+    name = embedder.name
+    target = export_path(shared_model_cache, name, model_path(name))
+    if not target.exists():
+        export(model_path(name), target)
+    onnx = OnnxEmbedder(name, target, model_path(name), languages_of(name))
+    onnx.session = counted = Counted(onnx.session)
+    first = onnx.embed(["How do I reset my password?"], query=True)
+    first[0, 0] = 42.0  # a caller's copy: what is kept stays whole
+    again = onnx.embed(["How do I reset my password?"], query=True)
+    assert counted.runs == 1 and again[0, 0] != 42.0
+    assert np.allclose(again, onnx.embed(["How do I reset my password?"]), atol=1e-6)
+    for i in range(10):  # the latest few questions are kept, not every question
+        onnx.embed([f"question {i}"], query=True)
+    onnx.embed(["How do I reset my password?"], query=True)
+    assert counted.runs == 2 + 10 + 1

@@ -21,6 +21,7 @@ class Generators:
         self.settings = settings
         self.models = models
         self._llm: OpenAIGenerator | None = None
+        self._extractive: ExtractiveGenerator | None = None
 
     def llm(self) -> OpenAIGenerator | None:
         """The language model when ``llm_base_url`` is set, else None: it generates answers,
@@ -44,4 +45,7 @@ class Generators:
 
     def extractive(self) -> ExtractiveGenerator:
         """The extractive generator: sentences of the passages, chosen with the query embedder."""
-        return ExtractiveGenerator(self.models.query_embedder)
+        embedder = self.models.query_embedder
+        if self._extractive is None or self._extractive.embedder is not embedder:
+            self._extractive = ExtractiveGenerator(embedder)  # one per model: it keeps vectors
+        return self._extractive
