@@ -91,7 +91,9 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
     revoke_bench_key({**os.environ, "KB_HOME": str(HOME)}, KEY_NAME)
 
 
-def request(conn: http.client.HTTPConnection, kind: str, q: str) -> int:
+def send(conn: http.client.HTTPConnection, kind: str, q: str) -> http.client.HTTPResponse:
+    """Send a /v1/search (``kind`` "search") or extractive /v1/answer for ``q``; return the
+    response, its body read."""
     if kind == "search":
         conn.request("GET", "/v1/search?k=10&q=" + urllib.parse.quote(q), headers=AUTH)
     else:
@@ -99,7 +101,11 @@ def request(conn: http.client.HTTPConnection, kind: str, q: str) -> int:
         conn.request("POST", "/v1/answer", body, {"Content-Type": "application/json", **AUTH})
     response = conn.getresponse()
     response.read()
-    return response.status
+    return response
+
+
+def request(conn: http.client.HTTPConnection, kind: str, q: str) -> int:
+    return send(conn, kind, q).status
 
 
 def cell(port: int, kind: str, clients: int, qs: list[str]) -> dict[str, float]:

@@ -19,13 +19,11 @@ the server is stopped at the end.
 from __future__ import annotations
 
 import http.client
-import json
 import os
 import re
 import time
-import urllib.parse
 
-from bench.load import AUTH, build_index, free_port, queries, start_server, stop_server
+from bench.load import build_index, free_port, queries, send, start_server, stop_server
 from kb.timing import STAGES
 
 SEARCHES = int(os.environ.get("BENCH_STAGE_SEARCHES", "300"))
@@ -40,17 +38,10 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else 0.0
 
 
-def timed(conn: http.client.HTTPConnection, kind: str, q: str, auth: dict[str, str]
-          ) -> dict[str, float]:  # fmt: skip
+def timed(conn: http.client.HTTPConnection, kind: str, q: str) -> dict[str, float]:
     """Send one request; return its stages (ms) with ``total`` (server) and ``client``."""
     started = time.perf_counter()
-    if kind == "search":
-        conn.request("GET", "/v1/search?k=10&q=" + urllib.parse.quote(q), headers=auth)
-    else:
-        body = json.dumps({"question": q})
-        conn.request("POST", "/v1/answer", body, {"Content-Type": "application/json", **auth})
-    response = conn.getresponse()
-    response.read()
+    response = send(conn, kind, q)
     client = (time.perf_counter() - started) * 1000
     if response.status != 200:
         raise RuntimeError(f"{kind} {q!r}: HTTP {response.status}")
@@ -61,13 +52,12 @@ def timed(conn: http.client.HTTPConnection, kind: str, q: str, auth: dict[str, s
     return stages
 
 
-def run(kind: str, n: int, port: int, qs: list[str], auth: dict[str, str]
-        ) -> list[dict[str, float]]:  # fmt: skip
+def run(kind: str, n: int, port: int, qs: list[str]) -> list[dict[str, float]]:
     """Send ``n`` requests of ``kind`` from one keep-alive client, after ten to warm up."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     for q in qs[:10]:
-        timed(conn, kind, q, auth)
-    out = [timed(conn, kind, qs[i % len(qs)], auth) for i in range(n)]
+        timed(conn, kind, q)
+    out = [timed(conn, kind, qs[i % len(qs)]) for i in range(n)]
     conn.close()
     return out
 
@@ -95,8 +85,8 @@ def main() -> None:
     port = int(os.environ.get("BENCH_PORT", "0")) or free_port()
     server = start_server(port)
     try:
-        results = {"search": run("search", SEARCHES, port, qs, AUTH),
-                   "answer": run("answer", ANSWERS, port, qs, AUTH)}  # fmt: skip
+        results = {"search": run("search", SEARCHES, port, qs),
+                   "answer": run("answer", ANSWERS, port, qs)}  # fmt: skip
     finally:
         stop_server(server)
     passages = "LibreOffice help"
