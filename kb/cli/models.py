@@ -19,7 +19,7 @@ from kb.usecases.tuning import MAX_PAIRS, MIN_GAIN, MIN_REGRESSIONS, TuneOptions
     type=click.IntRange(MIN_TRAIN, 100_000),
     default=MAX_PAIRS,
     show_default=True,
-    help="Training pairs at most (about 0.1 s each on 2 cores).",
+    help="Training pairs at most (about 0.2 s each on 2 cores).",
 )
 @click.option(
     "--epochs",
