@@ -22,6 +22,8 @@ import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from kb.errors import ConfigError
 
 MAX_TOKENS = 128
@@ -117,16 +119,14 @@ def read_json(path: Path) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def cosine_ranks(queries: object, corpus: object, k: int = 10) -> list[list[int]]:
+def cosine_ranks(queries: np.ndarray, corpus: np.ndarray, k: int = 10) -> list[list[int]]:
     """Return, for each row of ``queries`` (n × d, unit rows), the indexes of its ``k`` nearest
     rows of ``corpus`` (m × d, unit rows) by cosine, nearest first."""
-    import numpy as np
-
-    q = np.asarray(queries, dtype=np.float32)
-    c = np.asarray(corpus, dtype=np.float32)
-    scores = q @ c.T
-    k = min(k, c.shape[0])
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k else np.zeros((len(q), 0), int)
+    scores = np.asarray(queries, dtype=np.float32) @ np.asarray(corpus, dtype=np.float32).T
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return [[] for _ in range(len(scores))]
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     return [
         [int(j) for j in row[np.argsort(-scores[i, row], kind="stable")]]
         for i, row in enumerate(top)

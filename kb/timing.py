@@ -48,6 +48,17 @@ class Timings:
         if self._inner:
             self._inner[-1] += ms
 
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the block as stage ``name``, less the stages timed inside it."""
+        self._inner.append(0.0)
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            inner = self._inner.pop()
+            self.add(name, (time.perf_counter() - started) * 1000 - inner)
+
     def header(self, total_ms: float | None = None) -> str:
         """Return the ``Server-Timing`` header value: ``embed;dur=4.81, dense;dur=2.9``,
         ``total`` last when given."""
@@ -80,13 +91,8 @@ def stage(name: str) -> Iterator[None]:
     if timings is None:
         yield
         return
-    timings._inner.append(0.0)
-    started = time.perf_counter()
-    try:
+    with timings.stage(name):
         yield
-    finally:
-        inner = timings._inner.pop()
-        timings.add(name, (time.perf_counter() - started) * 1000 - inner)
 
 
 class Clock:

@@ -245,3 +245,17 @@ def test_too_few_pairs_and_untunable_models_are_one_line_errors(tmp_path, embedd
     assert tuned_base(f"{BASE}-tuned-12") == BASE and tuned_base(BASE) is None
     nothing = run_kb("model", "rollback", home=home)
     assert nothing.returncode == 1 and "nothing to undo" in nothing.stderr
+
+
+def test_the_multilingual_model_is_refused_in_one_line(tmp_path, shared_model_cache):
+    (tmp_path / "docs").mkdir()
+    page = "# 重置密码\n\n打开设置，点击重置密码，邮件会在一分钟内到达。"
+    (tmp_path / "docs" / "one.md").write_text(page)
+    settings = {"home": tmp_path / "home", "model_cache": shared_model_cache,
+                "embed_model": "multilingual-e5-small"}  # fmt: skip
+    build(load_settings(settings)).ingestion.ingest([str(tmp_path / "docs")])
+    result = run_kb("tune", home=tmp_path / "home",
+                    env={"KB_MODEL_CACHE": str(shared_model_cache),
+                         "KB_EMBED_MODEL": "multilingual-e5-small"})  # fmt: skip
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("kb: error: multilingual-e5-small cannot be tuned")

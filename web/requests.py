@@ -76,7 +76,7 @@ def init_app(app: Flask) -> None:
         if timings is not None:
             for name, ms in timings.stages.items():
                 STAGE_SECONDS.labels(route, name).observe(ms / 1000)
-            if current_app.extensions["kb"].settings.server_timing:
+            if get_kb().settings.server_timing:
                 response.headers["Server-Timing"] = timings.header(elapsed)
         if response.status_code >= 400:
             ERRORS.labels(str(response.status_code)).inc()

@@ -25,6 +25,7 @@ import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -324,7 +325,7 @@ class ModelTuning:
     def _refuse(
         self,
         report: TuneReport,
-        folder: Any,
+        folder: Path,
         record: dict[str, Any],
         why: str,
         say: Callable[[str], None],
