@@ -3,7 +3,9 @@
 Serves a copy of Debian's LibreOffice help on 127.0.0.1 and measures, on the same pages:
   1. crawl + extract + chunk + store, without embedding: pages/s and chunks/s;
   2. the embedding model's raw encode rate on exactly those chunks: chunks/s;
-  3. end-to-end ingestion (crawl … embed … snapshot): chunks/s, and its ratio to (2).
+  3. end-to-end ingestion (crawl … embed … snapshot): chunks/s, and its ratio to (2);
+  4. what the answer units add to it (index/units.py): the same snapshot built again with
+     them, the passages' vectors cached.
 
 BENCH_PAGES=N limits the crawl to N pages (0 = all ~2,560). Both sides count unique passages
 (the pipeline embeds each distinct text once), and the raw rate is one encode call over all of
@@ -41,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import Embedder, load_embedder
+from index.units import row_units
 from ingest.crawl import CrawlLimits
 from ingest.pipeline import IngestOptions, ingest_sources
 from kb.config import load_settings
@@ -96,7 +99,10 @@ def main() -> None:
                 f"{raw:.1f} chunks/s"
             )
 
-            kb = build(load_settings({"home": work / "home"}, environ={}), embedder=embedder)
+            # The passages' pipeline first; the answer units it embeds by default, apart.
+            home = {"home": work / "home"}
+            kb = build(load_settings({**home, "answer_unit_vectors": False}, environ={}),
+                       embedder=embedder)  # fmt: skip
             t = time.perf_counter()
             same_limits = replace(kb.ingestion.options(), limits=options.limits)
             full = kb.ingestion.ingest([start], options=same_limits)
@@ -107,6 +113,17 @@ def main() -> None:
                 f"in {total_s:.1f}s = {end_to_end:.1f} chunks/s"
             )
             print(f"ratio end-to-end / raw encode: {end_to_end / raw:.2f} (target >= 0.85)")
+            with_units = build(load_settings(home, environ={}), embedder=embedder)
+            with with_units.stores.open() as store:
+                units = len(row_units(store.index_rows()))
+                t = time.perf_counter()
+                with_units.ingestion.build_index(store)
+                units_s = time.perf_counter() - t
+            print(
+                f"answer units (KB_ANSWER_UNIT_VECTORS, on by default): {units} embedded in"
+                f" {units_s:.1f}s = {units / units_s:.1f} units/s; the ingest with them"
+                f" {(total_s + units_s) / total_s:.2f}x as long"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     chinese(end_to_end)

@@ -29,6 +29,7 @@ from index.dense import MIN_PASSAGES_FOR_PAIRS, OFF_TOPIC_QUESTIONS, PROBES, Den
 from index.fusion import dense_weight_for
 from index.lexical import FieldedIndex
 from index.pages import Page, PageRow, duplicate_groups, split_pages
+from index.units import embed_units, row_units, write_units
 from index.versions import (
     Manifest,
     checksums,
@@ -46,7 +47,7 @@ from kb.store import IndexRow, Store, embedding_text, utcnow
 from kb.text import TOKENIZER, content_hash, script, slugify, tokenize
 
 log = logging.getLogger("kb")
-FORMAT = 11  # bump when the layout changes: a snapshot of another format is rebuilt
+FORMAT = 12  # bump when the layout changes: a snapshot of another format is rebuilt
 FIELD_WEIGHTS = {"heading": 0.5, "body": 0.5}
 
 
@@ -69,12 +70,14 @@ def passage_url(doc_url: str | None, doc_id: str, anchor: str | None, section: s
     return base
 
 
-def fingerprint(model: str, rows: Sequence[IndexRow]) -> str:
-    """Return a hash that changes whenever anything a snapshot holds would change."""
+def fingerprint(model: str, rows: Sequence[IndexRow], units: bool = False) -> str:
+    """Return a hash that changes whenever anything a snapshot holds would change: ``units``
+    says whether it holds its answer units' vectors."""
     return content_hash(
         str(FORMAT),
         TOKENIZER,
         model,
+        "answer units" if units else "",
         *(f"{r.doc_id}\x1e{r.doc_version}\x1e{r.content_hash}" for r in rows),
     )
 
@@ -91,6 +94,8 @@ def build_snapshot(
     hnsw_threshold: int = 50_000,
     model_reason: str = "",
     serve: bool = True,
+    unit_embedder: Callable[[], Embedder] | None = None,
+    unit_kinds: frozenset[str] | None = None,
 ) -> tuple[Manifest, int]:
     """Build a snapshot from the store unless the newest one is identical.
 
@@ -99,10 +104,15 @@ def build_snapshot(
     ``serve`` the new snapshot is served at once (and old ones pruned); without, the caller
     decides (:func:`index.versions.switch_to`). Returns the new snapshot's manifest, or the
     served one's when nothing changed, and how many passages had to be embedded.
+
+    With ``unit_embedder`` (the model that serves questions) the snapshot also holds the
+    vectors of the answer units of its passages of ``unit_kinds`` (all when None), so an
+    extractive answer embeds none (see index/units.py); they are embedded after the passages,
+    reported to ``progress`` too, and cached in the store like them.
     """
     index_dir.mkdir(parents=True, exist_ok=True)
     rows = store.index_rows()
-    digest = fingerprint(model, rows)
+    digest = fingerprint(model, rows, units=unit_embedder is not None)
     served = current_version(index_dir)
     manifests = list_versions(index_dir)
     newest = manifests[-1] if manifests else None
@@ -129,6 +139,12 @@ def build_snapshot(
         boilerplate = boilerplate_lines((r.doc_id, r.text) for r in rows)
         chrome = [only_boilerplate(r.text, boilerplate) for r in rows]
         _write_passages(tmp / "passages.sqlite3", rows, build_pages(rows), chrome)
+        if unit_embedder is not None:
+            answered = [r for r, c in zip(rows, chrome, strict=True)
+                        if not c and (unit_kinds is None or r.kind in unit_kinds)]  # fmt: skip
+            units = row_units(answered)
+            write_units(tmp, units, embed_units(store, unit_embedder(), units, batch_size,
+                                                progress))  # fmt: skip
         version = next_version(index_dir)
         manifest = Manifest(
             version=version,

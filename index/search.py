@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +15,10 @@ from wordfreq import zipf_frequency
 from index.fusion import absolute_convex, dense_weight_for, rrf, top_rows
 from index.pages import asks_how, group_top
 from index.snapshot import Snapshot
+from index.units import UnitVectors
 from kb.embedder import Embedder
 from kb.errors import InvalidInput
-from kb.models import Evidence, Filter, Hit, Passage
+from kb.models import Evidence, Filter, Hit
 from kb.store import StoredDocument
 from kb.text import tokenize
 from kb.timing import Clock, stage
@@ -79,6 +80,16 @@ class Searcher:
     def document(self, doc_id: str) -> StoredDocument | None:
         """Return document ``doc_id`` as the snapshot holds it, or None."""
         return self.snapshot.document(doc_id)
+
+    @property
+    def units(self) -> UnitVectors | None:
+        """The snapshot's answer units' vectors, when it was built with them."""
+        return self.snapshot.units
+
+    def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str] | None:
+        """Return when each of ``doc_ids`` changed (ISO 8601, UTC) as the snapshot holds it;
+        None when the snapshot keeps no documents (see ``Snapshot.updated_times``)."""
+        return self.snapshot.updated_times(doc_ids)
 
     def query(self, text: str) -> Query:
         """Embed and tokenise ``text`` once, for any number of searches.
@@ -182,32 +193,38 @@ class Searcher:
         ).astype(np.float32)
         dense_first = int(keys[int(np.argmax(dense))])
         lexical_first = int(keys[int(np.argmax(lexical))]) if lexical.max() > 0 else -1
-        evidence = [
-            Evidence(float(c), float(h), key == dense_first, key == lexical_first)
-            for c, h, key in zip(coverage, title, page_keys.tolist(), strict=True)
-        ]
         order = np.argsort(-scores, kind="stable")[:n]
         picked = best[order]
+        # The support of the first hits: their page's best passages, in reading order.
+        supports = []
+        for i in picked[:support]:
+            mine = np.flatnonzero(keys == keys[i])
+            mine = mine[np.argsort(-fused[mine], kind="stable")][:SUPPORT_PASSAGES]
+            supports.append(sorted(int(rows[j]) for j in mine))
         clock.lap("pages")
-        passages = snap.passages([int(rows[i]) for i in picked])
+        wanted = [int(rows[i]) for i in picked]
+        # One look-up for the hits and their support together.
+        found = dict(zip(wanted + [r for s in supports for r in s],
+                         snap.passages(wanted + [r for s in supports for r in s]),
+                         strict=True))  # fmt: skip
         hits = []
-        for rank, (p, i, score) in enumerate(zip(passages, picked, scores[order], strict=True)):
-            group = int(keys[i])
-            support_rows: tuple[Passage, ...] = ()
-            if rank < support:
-                mine = np.flatnonzero(keys == group)
-                mine = mine[np.argsort(-fused[mine], kind="stable")][:SUPPORT_PASSAGES]
-                support_rows = tuple(snap.passages(sorted(int(rows[j]) for j in mine)))
+        for rank, (i, score) in enumerate(zip(picked, scores[order], strict=True)):
+            group, page = int(keys[i]), int(order[rank])
             hits.append(
                 Hit(
-                    passage=p,
+                    passage=found[wanted[rank]],
                     score=float(score),
                     dense=float(dense[i]),
                     lexical=float(lexical[i]),
                     duplicates=snap.duplicates.get(group, ()),
-                    support=support_rows,
-                    evidence=evidence[int(order[rank])],
-                )
+                    support=tuple(found[r] for r in supports[rank]) if rank < support else (),
+                    evidence=Evidence(
+                        float(coverage[page]),
+                        float(title[page]),
+                        group == dense_first,
+                        group == lexical_first,
+                    ),
+                )  # fmt: skip
             )
         clock.lap("store")
         return hits

@@ -7,7 +7,7 @@ import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +16,7 @@ import numpy as np
 
 from index.dense import DenseIndex
 from index.lexical import FieldedIndex
+from index.units import UnitVectors
 from index.versions import Manifest, current_version, verify
 from kb.errors import KbError, NotReady
 from kb.links import ALSO_AT, at_address
@@ -45,6 +46,7 @@ class Snapshot:
         try:
             self.dense = DenseIndex.load(directory / "dense.faiss")
             self.lexical = FieldedIndex.load(directory / "lexical")
+            self.units = UnitVectors.load(directory)  # None when built without them
         except (OSError, ValueError, TypeError, RuntimeError) as e:
             log.error("index snapshot %s is unreadable: %s", directory, e)
             raise KbError(f"index snapshot {directory.name} is unreadable", status=503) from e
@@ -84,6 +86,13 @@ class Snapshot:
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         self.keeps_documents = ("documents",) in tables.fetchall()
+        # When each document changed, as the snapshot was built from it: a search's results
+        # carry it, without a look-up in the store per request.
+        self.updated: dict[str, str] | None = (
+            dict(self._db.execute("SELECT id, updated_at FROM documents"))
+            if self.keeps_documents
+            else None
+        )
         self._collapse = self._shown_rows(self.retrievable)
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()
 
@@ -122,6 +131,13 @@ class Snapshot:
                 doc_id,
                 "SELECT section, anchor, text FROM passages WHERE doc_id = ? ORDER BY row",
             )
+
+    def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str] | None:
+        """Return when each of ``doc_ids`` changed (ISO 8601, UTC), as this snapshot was built
+        from it; None when the snapshot predates format 7 and keeps no documents."""
+        if self.updated is None:
+            return None
+        return {d: self.updated[d] for d in doc_ids if d in self.updated}
 
     def document_versions(self) -> dict[str, int]:
         """Return the version of every document the snapshot's passages come from, by id."""

@@ -150,6 +150,12 @@ class Settings:
     hnsw_threshold: int = _s(
         50_000, "Passages above which dense search uses an HNSW graph instead of exact search."
     )
+    answer_unit_vectors: bool = _s(
+        True,
+        "Embed the sentences extractive answers are drawn from when a snapshot is built, so an"
+        " answer embeds none (a build about half as long again, 768 bytes a sentence on disk);"
+        " false: when a question needs them.",
+    )
     index_keep: int = _s(5, "Index snapshots kept on disk for rollback, the served one included.")
     reload_interval: float = _s(1.0, "Seconds between checks for a new index snapshot.")
     host: str = _s("127.0.0.1", "Address `kb serve` binds to.")

@@ -63,25 +63,53 @@ class FaqDrafter(Protocol):
 UNITS_KEPT = 20_000  # answer units' vectors an extractive generator keeps: ~30 MB at 384 dims
 
 
+class UnitLookup(Protocol):
+    """Answer units' vectors embedded beforehand (a snapshot's, see index/units.py)."""
+
+    def find(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Return the vectors of those ``texts`` (as :func:`unit_text` writes them) it holds."""
+        ...
+
+
+def unit_text(section: str, unit: str) -> str:
+    """Return the text an answer unit is embedded as: under its section heading, so a list
+    of steps is found by what the steps are for."""
+    return f"{section}: {unit}"
+
+
 class ExtractiveGenerator(Generator):
-    """Answers with the passages' own words: the sentence or list of steps that best matches."""
+    """Answers with the passages' own words: the sentence or list of steps that best matches.
+
+    Units' vectors come from ``known`` when it holds them (see :meth:`reading`), else from the
+    latest :data:`UNITS_KEPT` embedded here, else from the embedder.
+    """
 
     mode = "extractive"
 
-    def __init__(self, embedder: Embedder, max_words: int = 90) -> None:
+    def __init__(
+        self, embedder: Embedder, max_words: int = 90, known: UnitLookup | None = None
+    ) -> None:
         self.embedder = embedder
         self.max_words = max_words
+        self.known = known
         self._units: OrderedDict[str, np.ndarray] = OrderedDict()  # text → vector, latest last
         self._lock = threading.Lock()
+
+    def reading(self, known: UnitLookup | None) -> ExtractiveGenerator:
+        """Return this generator reading units' vectors from ``known`` first (one snapshot's),
+        sharing the vectors it keeps."""
+        if known is self.known:
+            return self
+        view = ExtractiveGenerator(self.embedder, self.max_words, known)
+        view._units, view._lock = self._units, self._lock
+        return view
 
     def generate(self, question: str, passages: Sequence[Passage]) -> str:
         units = answer_units(passages, self.max_words)
         if not units:
             return ""
         q = self.embedder.embed([question], query=True)[0]
-        # Each unit is embedded under its section heading, so a list of steps is found by
-        # what the steps are for.
-        vectors = self._vectors([f"{passages[i].section}: {text}" for i, text in units])
+        vectors = self._vectors([unit_text(passages[i].section, text) for i, text in units])
         scores = unit_scores(question, units, vectors @ q)
         # The answer starts from the best page (the first passages are its own); another
         # page's passage may add to it, never replace it.
@@ -89,13 +117,17 @@ class ExtractiveGenerator(Generator):
         return compose(units, scores, self.max_words, lead or None)
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``; the latest :data:`UNITS_KEPT` units' vectors are kept, as the
-        pages customers ask about most are answered from the same sentences again."""
+        """Return the vectors of ``texts``: found in ``known``, or kept, or embedded. The latest
+        :data:`UNITS_KEPT` units embedded here are kept, as the pages customers ask about most
+        are answered from the same sentences again."""
         with self._lock:
             kept = {t: self._units[t] for t in texts if t in self._units}
             for t in kept:
                 self._units.move_to_end(t)
         missing = list(dict.fromkeys(t for t in texts if t not in kept))
+        if missing and self.known is not None:
+            kept.update(self.known.find(missing))
+            missing = [t for t in missing if t not in kept]
         if missing:
             made = self.embedder.embed(missing)
             with self._lock:

@@ -390,6 +390,23 @@ class Store(Database):
                 [(model, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()],
             )
 
+    def retain_embeddings(self, model: str, hashes: Iterable[str]) -> int:
+        """Drop the cached embeddings of ``model`` other than ``hashes``; return how many."""
+        keep = set(hashes)
+        with self._lock:
+            stored = [r[0] for r in self.conn.execute(
+                "SELECT content_hash FROM embeddings WHERE model = ?", (model,))]  # fmt: skip
+        gone = [h for h in stored if h not in keep]
+        with self.transaction() as c:
+            for start in range(0, len(gone), 500):
+                batch = gone[start : start + 500]
+                c.execute(
+                    f"DELETE FROM embeddings WHERE model = ? AND content_hash IN"
+                    f" ({','.join('?' * len(batch))})",
+                    (model, *batch),
+                )
+        return len(gone)
+
     def prune_embeddings(self, model: str) -> int:
         """Drop cached embeddings no chunk uses any more; return how many."""
         with self.transaction() as c:

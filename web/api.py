@@ -130,7 +130,7 @@ def blueprint(contract: Contract) -> Blueprint:
         more = len(hits) > query.k
         hits = hits[: query.k]
         with stage("store"):
-            updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
+            updated = kb.documents.updated_times((h.passage.doc_id for h in hits), searcher)
         with stage("snippets"):
             found = [Hit.of(h, absolute(h.passage.url), updated.get(h.passage.doc_id))
                      for h in hits]  # fmt: skip

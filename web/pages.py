@@ -173,7 +173,7 @@ def blueprint(contract: Contract) -> Blueprint:
                 hits = kb.retrieval.search(query, k=10, searcher=searcher)
                 answer = kb.answering.answer(query, searcher=searcher, channel="page",
                                              conversation=conversation)  # fmt: skip
-                updated = kb.documents.updated_times(h.passage.doc_id for h in hits)
+                updated = kb.documents.updated_times((h.passage.doc_id for h in hits), searcher)
             except KbError as e:
                 if e.status >= 500:
                     raise

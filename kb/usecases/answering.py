@@ -159,7 +159,7 @@ class Answering:
         found = self.retrieval.retrieve(
             question, history=history, context=context, searcher=searcher, rewriter=llm
         )
-        extractive = self.generators.extractive()
+        extractive = self.generators.extractive().reading(searcher.units)
         return {
             "question": found.question,
             "hits": found.hits,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from index.search import Searcher
 from index.versions import current_version
 from kb.config import Settings
 from kb.errors import KbError
@@ -53,13 +54,20 @@ class Documents:
         doc = self.document(doc_id)
         return doc if doc is not None and doc.kind in self.settings.public else None
 
-    def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str]:
-        """Return when each document last changed (ISO 8601, UTC)."""
+    def updated_times(
+        self, doc_ids: Iterable[str], searcher: Searcher | None = None
+    ) -> dict[str, str]:
+        """Return when each document last changed (ISO 8601, UTC): as the snapshot ``searcher``
+        serves was built from it (the version of the passages shown, and no store look-up),
+        else as stored."""
+        ids = list(dict.fromkeys(doc_ids))
+        if searcher is not None and (known := searcher.updated_times(ids)) is not None:
+            return known
         store = self.stores.read_only()
         if store is None:
             return {}
         with store:
-            return store.updated_times(doc_ids)
+            return store.updated_times(ids)
 
     def status(self) -> dict[str, Any]:
         """Return the counts of documents and chunks and the served index version."""

@@ -97,7 +97,7 @@ def score(
 ) -> Scores:
     """Score the snapshot of ``searcher`` on ``questions``: hit@5 and right-citation rate
     (extractive answers; nothing is logged)."""
-    extractive = answering.generators.extractive()
+    extractive = answering.generators.extractive().reading(searcher.units)
     outcomes = []
     for q in questions:
         pages = set(q.pages)

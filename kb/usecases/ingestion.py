@@ -23,6 +23,7 @@ from ingest.crawl import CrawlLimits
 from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.config import Settings
+from kb.embedder import Embedder
 from kb.models import Document
 from kb.progress import Progress
 from kb.store import Store, embedding_items
@@ -243,4 +244,12 @@ class Ingestion:
                 hnsw_threshold=self.settings.hnsw_threshold,
                 model_reason=reason,
                 serve=serve,
+                unit_embedder=self._unit_embedder if self.settings.answer_unit_vectors else None,
+                unit_kinds=self.settings.public,
             )
+
+    def _unit_embedder(self) -> Embedder:
+        """The model that embeds questions (and answer units when they are not in the
+        snapshot): its ONNX export, made now if it is not yet."""
+        self.models.ensure_onnx_export()
+        return self.models.query_embedder
