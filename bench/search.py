@@ -34,6 +34,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -206,8 +208,23 @@ class Row:
     p95: float
 
 
-def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
-    """Build an n-chunk knowledge base of ``corpus``, serve it, time /search; print one row."""
+@dataclass(frozen=True)
+class Served:
+    """A synthetic knowledge base being served: where, and what its build took."""
+
+    home: Path
+    port: int
+    server: subprocess.Popen[bytes]
+    build_s: float
+    kind: str  # exact, or HNSW with its efSearch and recall
+    ready_s: float
+
+
+@contextmanager
+def served_synthetic(n: int, corpus: Corpus) -> Iterator[Served]:
+    """Build an n-chunk knowledge base of ``corpus`` in a fresh home and serve it with
+    ``kb serve`` on 127.0.0.1 (port BENCH_PORT) until the block ends; then stop the server
+    and remove the home. The bench's key (no limits) is in :data:`AUTH`."""
     home = Path(tempfile.mkdtemp(prefix=f"kb-bench-{n}-"))
     server = None
     try:
@@ -235,16 +252,26 @@ def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
             [sys.executable, "-c", "from kb.cli import main; main()", "serve", "--port", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        base = f"http://127.0.0.1:{port}/search?k=10&q="
         while True:
             try:
-                get(base + "warm")
+                get(f"http://127.0.0.1:{port}/search?k=10&q=warm")
                 break
             except OSError:
                 if time.perf_counter() - started > 120:
                     raise RuntimeError("server did not start") from None
                 time.sleep(0.05)
-        ready_s = time.perf_counter() - started
+        yield Served(home, port, server, build_s, kind, time.perf_counter() - started)
+    finally:
+        if server:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
+    """Build an n-chunk knowledge base of ``corpus``, serve it, time /search; print one row."""
+    with served_synthetic(n, corpus) as served:
+        base = f"http://127.0.0.1:{served.port}/search?k=10&q="
         urls = [base + urllib.parse.quote(q) for q in corpus.queries]
         for url in urls[:20]:
             get(url)
@@ -267,19 +294,14 @@ def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
                 f"/search p50 {p50 / baseline.p50:.2f}x p95 {p95 / baseline.p95:.2f}x"
             )
         print(
-            f"{corpus.label:9} {n:>9,} chunks | build {build_s:6.1f}s ({kind}) | "
-            f"ready {ready_s:4.1f}s | RSS {rss_kb(server.pid) / 1024:6.0f} MiB | "
+            f"{corpus.label:9} {n:>9,} chunks | build {served.build_s:6.1f}s ({served.kind}) | "
+            f"ready {served.ready_s:4.1f}s | RSS {rss_kb(served.server.pid) / 1024:6.0f} MiB | "
             f"embed p50 {corpus.embed_ms[0]:4.1f} ms p95 {corpus.embed_ms[1]:4.1f} ms | "
             f"1 client p50 {p50:5.1f} ms p95 {p95:5.1f} ms "
             f"| 4 clients {throughput:5.0f} req/s (p50 {statistics.median(done):.1f} ms){versus}",
             flush=True,
         )
         return row
-    finally:
-        if server:
-            server.terminate()
-            server.wait(timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def sizes(variable: str, default: str) -> list[int]:

@@ -24,6 +24,7 @@ from ingest.fetch import Fetcher
 from ingest.pipeline import IngestOptions, IngestReport, ingest_sources
 from kb.config import Settings
 from kb.embedder import Embedder
+from kb.errors import ConfigError
 from kb.models import Document
 from kb.progress import Progress
 from kb.store import Store, embedding_items
@@ -171,6 +172,7 @@ class Ingestion:
             served = current_version(self.settings.snapshots_dir)
             choice = self.models.choose(store)
             self.models.use(choice.model)
+            self.models.ensure_onnx_export()  # before the build: it embeds the answer units
             manifest, embedded = self.build_index(
                 store, progress=progress, reason=choice.reason, serve=False
             )
@@ -184,7 +186,6 @@ class Ingestion:
             same = manifest.model == choice.model
             report.embed_model_reason = choice.reason if same else manifest.model_reason
             store.prune_embeddings(self.models.name)
-            self.models.ensure_onnx_export()
             # Passages embedded while reading by a model that was not chosen are not in the index.
             report.chunks_embedded = embedded + (
                 embedded_while_reading if guess == self.models.name else 0
@@ -249,7 +250,9 @@ class Ingestion:
             )
 
     def _unit_embedder(self) -> Embedder:
-        """The model that embeds questions (and answer units when they are not in the
-        snapshot): its ONNX export, made now if it is not yet."""
-        self.models.ensure_onnx_export()
-        return self.models.query_embedder
+        """The model that embeds questions, and answer units a snapshot lacks: its ONNX export
+        when there is one (an ingest makes it before building), else the model itself."""
+        try:
+            return self.models.query_embedder
+        except ConfigError:  # query_backend onnx, and a tuned model being checked has none yet
+            return self.models.embedder

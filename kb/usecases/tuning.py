@@ -41,6 +41,7 @@ from index.tuning import (
     tuned_base,
     write_record,
 )
+from index.units import CACHE_SUFFIX as UNITS_CACHE
 from index.versions import current_manifest, prune, switch_to
 from kb.config import Settings
 from kb.embedder import Embedder
@@ -277,6 +278,7 @@ class ModelTuning:
             shutil.rmtree(index_dir / report.index_version, ignore_errors=True)
             with self.stores.open() as store:
                 store.forget_embeddings(name)
+                store.forget_embeddings(name + UNITS_CACHE)
             return self._refuse(report, folder, record, f"regression questions: {verdict.reason}",
                                 say)  # fmt: skip
         switch_to(index_dir, report.index_version)
