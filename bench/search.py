@@ -163,16 +163,21 @@ def fill_store(
         c.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?)", embeddings)
 
 
-def rss_kb(pid: int) -> int:
-    """Resident memory of a process and its children, in KiB."""
-    total = 0
+def rss_each_kb(pid: int) -> list[int]:
+    """Resident memory of a process and of each of its children, in KiB."""
+    out = []
     pids = [pid] + [int(p) for p in subprocess.run(
         ["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]  # fmt: skip
     for p in pids:
         for line in Path(f"/proc/{p}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total
+                out.append(int(line.split()[1]))
+    return out
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process and its children, in KiB (shared pages counted in each)."""
+    return sum(rss_each_kb(pid))
 
 
 AUTH: dict[str, str] = {}  # the bench's backend API key (a fresh home per size: made each time)
@@ -286,6 +291,7 @@ def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
         for th in threads:
             th.join()
         throughput = len(done) / (time.perf_counter() - t)
+        worker_mib = max(rss_each_kb(served.server.pid)) / 1024  # the workers map one snapshot
         row = Row(corpus.embed_ms[0], p50, p95)
         versus = ""
         if baseline:
@@ -295,7 +301,7 @@ def run_size(n: int, corpus: Corpus, baseline: Row | None = None) -> Row:
             )
         print(
             f"{corpus.label:9} {n:>9,} chunks | build {served.build_s:6.1f}s ({served.kind}) | "
-            f"ready {served.ready_s:4.1f}s | RSS {rss_kb(served.server.pid) / 1024:6.0f} MiB | "
+            f"ready {served.ready_s:4.1f}s | RSS/worker {worker_mib:5.0f} MiB | "
             f"embed p50 {corpus.embed_ms[0]:4.1f} ms p95 {corpus.embed_ms[1]:4.1f} ms | "
             f"1 client p50 {p50:5.1f} ms p95 {p95:5.1f} ms "
             f"| 4 clients {throughput:5.0f} req/s (p50 {statistics.median(done):.1f} ms){versus}",

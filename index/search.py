@@ -162,11 +162,16 @@ class Searcher:
         in_page = np.zeros((len(terms), len(best)), dtype=bool)  # term t anywhere in page c
         in_title = np.zeros((len(terms), len(best)), dtype=bool)  # ... in its headings
         marks = np.zeros(len(snap.page_start), dtype=bool)
+        # A page's headings are its title and its passages' sections: the heading field's.
+        headings = snap.lexical.fields.get("heading")
         for k, t in enumerate(terms):
             marks[:] = False
             marks[snap.row_page[snap.lexical.rows_with(t)]] = True
             in_page[k] = marks[candidates]
-            in_title[k] = [t in snap.page_terms[c] for c in candidates.tolist()]
+            if headings is not None:
+                marks[:] = False
+                marks[snap.row_page[headings.rows_with(t)]] = True
+                in_title[k] = marks[candidates]
         share = (lambda m: (weights @ m) / total) if total > 0 else (lambda m: np.zeros(m.shape[1]))
         coverage, title = share(in_page), share(in_title)
         # Words and structure mislead where a page is much further in meaning than the best

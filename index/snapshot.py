@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -22,7 +23,6 @@ from kb.errors import KbError, NotReady
 from kb.links import ALSO_AT, at_address
 from kb.models import Filter, Passage
 from kb.store import StoredDocument, read_document
-from kb.text import tokenize
 
 log = logging.getLogger("kb")
 MASK_CACHE = 64  # filters whose row masks a snapshot keeps
@@ -59,17 +59,17 @@ class Snapshot:
         rows = self._db.execute(
             "SELECT kind, lang, page, chrome FROM passages ORDER BY row"
         ).fetchall()
-        self.kinds = np.array([r[0] for r in rows], dtype=object)
+        # One string per kind and language, not one per passage: at a million passages, 100 MB.
+        self.kinds = np.array([sys.intern(r[0]) for r in rows], dtype=object)
         self.retrievable = np.array([not r[3] for r in rows], dtype=bool)  # chrome never is
-        self.langs = np.array([primary_language(r[1]) for r in rows], dtype=object)
+        self.langs = np.array([sys.intern(primary_language(r[1])) for r in rows], dtype=object)
         self.row_page = np.array([r[2] for r in rows], dtype=np.int64)
         pages = self._db.execute(
-            "SELECT start, url, title, headings, steps, grp FROM pages ORDER BY page"
+            "SELECT start, url, steps, grp FROM pages ORDER BY page"
         ).fetchall()
         self.page_start = np.array([p[0] for p in pages], dtype=np.int64)
-        self.page_terms = [frozenset(tokenize(" ".join([p[2], *json.loads(p[3])]))) for p in pages]
-        self.page_steps = np.array([bool(p[4]) for p in pages], dtype=bool)
-        self.page_group = np.array([p[5] for p in pages], dtype=np.int64)
+        self.page_steps = np.array([bool(p[2]) for p in pages], dtype=bool)
+        self.page_group = np.array([p[3] for p in pages], dtype=np.int64)
         members: dict[int, list[str]] = {}
         for number, group in enumerate(self.page_group):
             if number != group:
@@ -86,13 +86,6 @@ class Snapshot:
         self.duplicates = {group: tuple(urls) for group, urls in members.items()}
         tables = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         self.keeps_documents = ("documents",) in tables.fetchall()
-        # When each document changed, as the snapshot was built from it: a search's results
-        # carry it, without a look-up in the store per request.
-        self.updated: dict[str, str] | None = (
-            dict(self._db.execute("SELECT id, updated_at FROM documents"))
-            if self.keeps_documents
-            else None
-        )
         self._collapse = self._shown_rows(self.retrievable)
         self._masks: OrderedDict[Filter, np.ndarray | None] = OrderedDict()
 
@@ -135,9 +128,16 @@ class Snapshot:
     def updated_times(self, doc_ids: Iterable[str]) -> dict[str, str] | None:
         """Return when each of ``doc_ids`` changed (ISO 8601, UTC), as this snapshot was built
         from it; None when the snapshot predates format 7 and keeps no documents."""
-        if self.updated is None:
+        if not self.keeps_documents:
             return None
-        return {d: self.updated[d] for d in doc_ids if d in self.updated}
+        ids = list(dict.fromkeys(doc_ids))
+        if not ids:
+            return {}
+        with self._lock:
+            return dict(self._db.execute(
+                f"SELECT id, updated_at FROM documents WHERE id IN ({','.join('?' * len(ids))})",
+                ids,
+            ).fetchall())  # fmt: skip
 
     def document_versions(self) -> dict[str, int]:
         """Return the version of every document the snapshot's passages come from, by id."""

@@ -160,7 +160,11 @@ class Settings:
     reload_interval: float = _s(1.0, "Seconds between checks for a new index snapshot.")
     host: str = _s("127.0.0.1", "Address `kb serve` binds to.")
     port: int = _s(8000, "Port `kb serve` listens on.")
-    workers: int = _s(1, "Server worker processes for `kb serve`.")
+    workers: int = _s(
+        0,
+        "Server worker processes for `kb serve`; 0: one per core (each embeds questions on its"
+        " share of the cores).",
+    )
     threads: int = _s(4, "Threads per server worker.")
     product_name: str = _s("Lumio Help Centre", "Name shown on the search page.")
     brand_color: str = _s(
@@ -180,6 +184,11 @@ class Settings:
     log_format: str = _s(
         "text", "Log format: text, or json (one object per line, with request ids)."
     )
+
+    @property
+    def worker_count(self) -> int:
+        """Worker processes ``kb serve`` runs: ``workers``, or one per core when 0."""
+        return self.workers or os.cpu_count() or 1
 
     @property
     def public(self) -> frozenset[str]:
@@ -316,7 +325,7 @@ def _validate(s: Settings) -> None:
         ),
         (s.index_keep >= 1, "index_keep must be at least 1"),
         (s.embed_batch_size >= 1, "embed_batch_size must be at least 1"),
-        (s.workers >= 1 and s.threads >= 1, "workers and threads must be at least 1"),
+        (s.workers >= 0 and s.threads >= 1, "workers must be 0 or more and threads at least 1"),
         (s.crawl_concurrency >= 1 and s.crawl_max_pages >= 1, "crawl limits must be at least 1"),
         (s.crawl_delay >= 0 and s.crawl_timeout > 0, "crawl_delay and crawl_timeout must be >= 0"),
         (s.llm_timeout > 0 and s.llm_max_tokens > 0 and s.llm_retries >= 0, "bad llm_* limits"),

@@ -80,3 +80,24 @@ def test_a_question_embedded_twice_in_a_request_runs_the_model_once(embedder, sh
         onnx.embed([f"question {i}"], query=True)
     onnx.embed(["How do I reset my password?"], query=True)
     assert counted.runs == 2 + 10 + 1
+
+
+def test_a_server_worker_embeds_on_its_share_of_the_cores(kb, embedder, shared_model_cache):
+    import index.onnx
+
+    name = embedder.name
+    target = export_path(shared_model_cache, name, model_path(name))
+    if not target.exists():
+        export(model_path(name), target)
+    cores = os.cpu_count() or 1
+    before = index.onnx._THREADS
+    try:
+        kb.models.share_cores(cores)  # as many workers as cores: one thread each
+        alone = OnnxEmbedder(name, target, model_path(name), languages_of(name))
+        assert alone.session.get_session_options().intra_op_num_threads == 1
+        kb.models.share_cores(1)  # one worker: every core
+        every = OnnxEmbedder(name, target, model_path(name), languages_of(name))
+        assert every.session.get_session_options().intra_op_num_threads == cores
+        assert np.allclose(alone.embed(TEXTS), every.embed(TEXTS), atol=1e-5)
+    finally:
+        index.onnx._THREADS = before

@@ -28,6 +28,8 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         app = create_app(self.settings)
+        # Each worker embeds on its share of the cores, before warm() makes its session.
+        app.extensions["kb"].models.share_cores(self.settings.worker_count)
         warm(app)
         return app
 
@@ -54,7 +56,7 @@ def serve(settings: Settings, *, host: str, port: int) -> None:
     """Serve until interrupted."""
     options = {
         "bind": f"{host}:{port}",
-        "workers": settings.workers,
+        "workers": settings.worker_count,
         "threads": settings.threads,
         "worker_class": "gthread",
         "timeout": 120,

@@ -198,7 +198,7 @@ def ask(ctx: click.Context, question: str, context: tuple[str, ...], as_json: bo
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the search page and the JSON API."""
     settings = knowledge_base(ctx).settings
-    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if settings.worker_count > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Metrics shared between workers must be set up before anything creates one, so
         # start again with the directory they share in the environment.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kb-metrics-")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from index.choice import AUTO, DEFAULT_MODEL, MULTILINGUAL_MODEL, ModelChoice, choose_model
 from index.embedding import languages_of, load_embedder, model_path
-from index.onnx import OnnxEmbedder, export_path
+from index.onnx import OnnxEmbedder, export_path, set_threads
 from index.onnx import export as onnx_export
 from index.tuning import tuned_base, tuned_folder
 from index.versions import current_manifest
@@ -144,6 +145,11 @@ class EmbeddingModels:
             else:
                 self._query_embedder = self.embedder
         return self._query_embedder
+
+    def share_cores(self, workers: int) -> None:
+        """Embed with this process's share of the cores, one of ``workers`` serving processes:
+        the ONNX sessions made from now on (see ``index.onnx.set_threads``)."""
+        set_threads((os.cpu_count() or 1) // max(workers, 1))
 
     def _onnx_path(self) -> Path | None:
         try:
