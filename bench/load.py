@@ -153,6 +153,22 @@ def cell(port: int, kind: str, clients: int, qs: list[str]) -> dict[str, float]:
             "p50": pct(0.50), "p95": pct(0.95), "p99": pct(0.99)}  # fmt: skip
 
 
+def pss_mib(pid: int) -> float:
+    """Proportional memory of a server and all its workers, in MiB: a page its workers share
+    (the mapped snapshot, the model's weights) counts once in the sum, not once per worker."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total_kib = 0
+    for p in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
 def rss_mib(proc: subprocess.Popen[bytes]) -> float:
     """Resident memory of the server and all its workers."""
     pids = [proc.pid]

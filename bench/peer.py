@@ -8,7 +8,7 @@ given kb's cached embeddings of them, so nothing is embedded twice), with the sa
 (the help's section headings), ten results each:
 
 * kb: ``kb serve`` on 127.0.0.1, /v1/search over HTTP, one keep-alive client; memory is the
-  resident size of the server and its workers;
+  proportional size (PSS) of the server and its workers, so what they share counts once;
 * the peer: ``ensemble.invoke(question)`` in this process, no HTTP; memory is what this
   process grew by when it built the peer.
 
@@ -38,13 +38,13 @@ from bench.load import (
     HOME,
     build_index,
     free_port,
+    pss_mib,
     queries,
-    rss_mib,
     start_server,
     stop_server,
 )
 from bench.search import AUTH as SEARCH_AUTH
-from bench.search import Corpus, base_passages, rss_kb, served_synthetic
+from bench.search import Corpus, base_passages, served_synthetic
 from bench.stages import percentile
 from index.embedding import model_path
 from kb.store import IndexRow, Store, embedding_text
@@ -158,7 +158,7 @@ def main() -> None:
     server = start_server(port)
     try:
         kb_ms = time_kb(port, qs, AUTH)
-        kb_mib = rss_mib(server)
+        kb_mib = pss_mib(server.pid)
     finally:
         stop_server(server)
     rows, cached = read_passages(HOME)
@@ -169,7 +169,7 @@ def main() -> None:
         corpus = Corpus(f"en {SIZE}", MODEL, passages, vectors, qs, (0.0, 0.0))
         with served_synthetic(SIZE, corpus) as served:
             kb_ms = time_kb(served.port, qs, SEARCH_AUTH)
-            kb_mib = rss_kb(served.server.pid) / 1024
+            kb_mib = pss_mib(served.server.pid)
             rows, cached = read_passages(served.home)
         side_by_side("synthetic passages (make bench's kind)", qs, kb_ms, kb_mib, rows, cached)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -117,6 +117,16 @@ def test_search_pages_do_not_overlap_and_say_whether_more_follow(client):
     assert all(h["updated_at"] for h in first["hits"])
 
 
+def test_a_hit_is_dated_as_its_snapshot_was_built_and_as_the_store_has_it(client, demo_kb):
+    hits = client.get("/v1/search?q=bulb&k=5").json["hits"]
+    ids = [h["doc_id"] for h in hits]
+    searcher = demo_kb.retrieval.searcher()
+    from_snapshot = searcher.updated_times(ids)
+    assert from_snapshot is not None and set(from_snapshot) == set(ids)
+    assert {h["doc_id"]: h["updated_at"] for h in hits} == from_snapshot
+    assert demo_kb.documents.updated_times(ids) == from_snapshot  # the store agrees
+
+
 @pytest.fixture
 def fresh(tmp_path, demo_home):
     """A writable copy of the demo home, so feedback tests do not share rows."""

@@ -80,6 +80,8 @@ def init_app(app: Flask) -> None:
                 response.headers["Server-Timing"] = timings.header(elapsed)
         if response.status_code >= 400:
             ERRORS.labels(str(response.status_code)).inc()
+        if not log.isEnabledFor(logging.INFO):
+            return response
         log.info(
             "%s %s %s %.1fms rid=%s",
             request.method, request.path, response.status_code, elapsed, request_id(),
