@@ -14,10 +14,12 @@ Debian Edu, from Debian packages), embedded once with e5 (about a minute here; e
 real passages with e5 would take too long on 2 cores), so each recurs ~12 times at 18,600.
 
 "embed" is a query embedded in-process, one per call (the ONNX export the server uses), over
-the row's own queries. BENCH_SIZES and BENCH_ZH_SIZES (comma lists) choose the sizes;
-BENCH_1M=1 adds an English 1M run. Traffic goes to 127.0.0.1 only (port BENCH_PORT, default
-18000), a fixed number of requests, and the server is stopped at the end. Real passages and
-their vectors are cached in ~/.cache/kb-bench, so a second run embeds nothing.
+the row's own queries. "RSS/worker" is the largest resident size among the server's processes
+(``kb serve`` runs a worker per core; each maps the same snapshot). BENCH_SIZES and
+BENCH_ZH_SIZES (comma lists) choose the sizes; BENCH_1M=1 adds an English 1M run. Traffic
+goes to 127.0.0.1 only (port BENCH_PORT, default 18000), a fixed number of requests, and the
+server is stopped at the end. Real passages and their vectors are cached in ~/.cache/kb-bench,
+so a second run embeds nothing.
 """
 
 from __future__ import annotations
