@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from index.choice import DEFAULT_MODEL, MULTILINGUAL_MODEL, choose_model
+from index.units import CACHE_SUFFIX as UNITS_CACHE
 from index.versions import current_manifest
 from ingest import pipeline
 from ingest.extract import extract
@@ -200,7 +201,8 @@ def test_a_chinese_folder_gets_the_multilingual_model_and_answers_in_chinese(
     assert "4 chunks embedded" in result.output
     with sqlite3.connect(home / "kb.sqlite3") as db:
         models = {m for (m,) in db.execute("SELECT DISTINCT model FROM embeddings")}
-    assert models == {MULTILINGUAL_MODEL}  # nothing embedded by MiniLM first
+    # Nothing embedded by MiniLM first: the passages and the answer units, all by e5.
+    assert models == {MULTILINGUAL_MODEL, MULTILINGUAL_MODEL + UNITS_CACHE}
     assert "embedding model: multilingual-e5-small (chosen: 75% of passages are zh)" in (
         result.output
     )
