@@ -209,9 +209,8 @@ class Searcher:
         clock.lap("pages")
         wanted = [int(rows[i]) for i in picked]
         # One look-up for the hits and their support together.
-        found = dict(zip(wanted + [r for s in supports for r in s],
-                         snap.passages(wanted + [r for s in supports for r in s]),
-                         strict=True))  # fmt: skip
+        everything = wanted + [r for s in supports for r in s]
+        found = dict(zip(everything, snap.passages(everything), strict=True))
         hits = []
         for rank, (i, score) in enumerate(zip(picked, scores[order], strict=True)):
             group, page = int(keys[i]), int(order[rank])

@@ -153,7 +153,7 @@ class Settings:
     answer_unit_vectors: bool = _s(
         True,
         "Embed the sentences extractive answers are drawn from when a snapshot is built, so an"
-        " answer embeds none (a build about half as long again, 768 bytes a sentence on disk);"
+        " answer embeds none (a first build up to twice as long, 768 bytes a sentence on disk);"
         " false: when a question needs them.",
     )
     index_keep: int = _s(5, "Index snapshots kept on disk for rollback, the served one included.")

@@ -211,3 +211,20 @@ def test_a_store_at_revision_0002_is_upgraded_with_its_data(store_target):
         }
         assert conn.exec_driver_sql(tables[made.dialect.name]).fetchall() == []
     made.dispose()
+
+
+def test_reads_through_the_driver_raise_sqlalchemy_errors_and_a_damaged_store_is_a_clear_error(
+    tmp_path: Path,
+):
+    from sqlalchemy.exc import DBAPIError
+
+    from kb.errors import KbError
+
+    store = Store(tmp_path / "kb.sqlite3")
+    with pytest.raises(DBAPIError):
+        store.conn.execute("SELECT * FROM no_such_table")
+    assert store.conn.execute("SELECT COUNT(*) FROM documents").fetchone() == (0,)
+    damaged = tmp_path / "damaged.sqlite3"
+    damaged.write_bytes(b"not a database, " * 256)
+    with pytest.raises(KbError, match="cannot open the knowledge base's store"):
+        Store.reader(damaged)
