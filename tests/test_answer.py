@@ -4,10 +4,10 @@ from pathlib import Path
 
 from kb.answer import REFUSAL, answer_question, missing_names
 from kb.citations import drop_unsupported, verify_citations
-from kb.embedder import Embedder
 from kb.generate import ExtractiveGenerator, Generator
 from kb.models import Hit, Passage
 from kb.text import names
+from tests.embedders import CountingEmbedder
 
 
 def passage(n: int, text: str = "Reset links expire after 60 minutes.") -> Passage:
@@ -170,18 +170,6 @@ def test_answer_units_leave_out_table_headers_bare_cross_references_and_fragment
     ]
 
 
-class CountingEmbedder(Embedder):
-    """The real model, counting the texts it embeds."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.dim, self.texts = inner, inner.name, inner.dim, 0
-        self.languages = inner.languages
-
-    def embed(self, texts, *, query=False):
-        self.texts += len(texts)
-        return self.inner.embed(texts, query=query)
-
-
 def test_the_extractive_answer_embeds_a_sentence_once_for_every_question_it_answers(embedder):
     passage = Passage(1, "reset", 1, "Reset", "u", "Reset your password",
                       "Open Settings. Choose Reset password. A link arrives within a minute.",
@@ -189,9 +177,9 @@ def test_the_extractive_answer_embeds_a_sentence_once_for_every_question_it_answ
     counting = CountingEmbedder(embedder)
     generator = ExtractiveGenerator(counting)
     first = generator.generate("how do I reset my password", [passage])
-    embedded = counting.texts
+    embedded = len(counting.texts)
     again = generator.generate("when does the reset link arrive", [passage])
-    assert counting.texts == embedded + 1  # the new question only; its sentences are kept
+    assert len(counting.texts) == embedded + 1  # the new question only; its sentences are kept
     assert first and again and "within a minute" in again
     assert ExtractiveGenerator(embedder).generate("when does the reset link arrive",
                                                   [passage]) == again  # fmt: skip

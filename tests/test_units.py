@@ -7,21 +7,9 @@ import numpy as np
 from index.build import build_snapshot
 from index.units import KEYS, VECTORS, UnitVectors, row_units, write_units
 from kb.config import load_settings
-from kb.embedder import Embedder
 from kb.generate import ExtractiveGenerator, unit_text
 from kb.usecases.bootstrap import build
-
-
-class CountingEmbedder(Embedder):
-    """The real model, keeping the texts it embeds."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.name, self.dim = inner, inner.name, inner.dim
-        self.languages, self.texts = inner.languages, list[str]()
-
-    def embed(self, texts, *, query=False):
-        self.texts += list(texts)
-        return self.inner.embed(texts, query=query)
+from tests.embedders import CountingEmbedder
 
 
 def page(title: str, *sections: tuple[str, str]) -> str:
